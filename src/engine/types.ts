@@ -1,0 +1,106 @@
+// The engine's vocabulary: what flows in (payloads), what flows out (results), and the interfaces it is handed.
+// Nothing here does I/O; transports, sinks and progress displays live in their own folders.
+
+/** One payload as read from the input. `raw` is its exact source text when there is one (files, stdin). */
+export interface InputRecord {
+  /** 1-based line (NDJSON/CSV) or the line where the element starts (JSON array). */
+  line: number;
+  /** Exact source text of the payload, when read from text; sent as is when no --body is given. */
+  raw?: string;
+  /** The parsed value; undefined when `error` is set. */
+  value?: unknown;
+  /** Set when the record could not be parsed: a human sentence naming what is wrong. */
+  error?: string;
+}
+
+export interface ResultError {
+  code: string;
+  message: string;
+}
+
+/** One line of the results file. Field order here is the order written. */
+export interface Result {
+  id: string;
+  ok: boolean;
+  status: number | null;
+  attempts: number;
+  durationMs: number;
+  response: unknown;
+  error: ResultError | null;
+  headers?: Record<string, string | string[]>;
+}
+
+/** A request ready to send: everything resolved, nothing left to evaluate. */
+export interface OutgoingRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+export interface TransportResponse {
+  status: number;
+  statusText: string;
+  headers: Record<string, string | string[]>;
+  /** Body decoded as text (UTF-8). */
+  body: string;
+}
+
+/**
+ * Sends one attempt of one request. Rejects with a TransportError (see errors.ts) for anything that is not an
+ * HTTP answer: refused, reset, timeout, abort. Honours `signal` (the engine aborts for timeouts and hard stops).
+ */
+export interface Transport {
+  send(request: OutgoingRequest, signal: AbortSignal): Promise<TransportResponse>;
+  /** Idempotent; waits for open connections to close. */
+  close(): Promise<void>;
+}
+
+/** Where results go. `write` is synchronous and must not lose a result once it returns (append + flush). */
+export interface Sink {
+  write(result: Result): void;
+  /** Idempotent; finishes the output (e.g. the closing brace of --format json). */
+  close(): Promise<void>;
+}
+
+/** Live counters of a run, read by progress displays on their own clock (never pushed per request). */
+export interface RunStats {
+  /** Total payloads when known in advance (a counted file), else null. */
+  total: number | null;
+  /** Payloads read from the input so far. */
+  read: number;
+  /** Payloads skipped because --resume found them already recorded. */
+  skipped: number;
+  started: number;
+  done: number;
+  ok: number;
+  failed: number;
+  inFlight: number;
+  retries: number;
+  byStatus: Map<number, number>;
+  byError: Map<string, number>;
+  startedAt: number;
+}
+
+export interface Progress {
+  start(stats: RunStats): void;
+  /** A line of human text (e.g. "stopping…") shown without tearing the bar. */
+  note(message: string): void;
+  stop(): void;
+}
+
+export interface Summary {
+  total: number;
+  ok: number;
+  failed: number;
+  skipped: number;
+  retries: number;
+  byStatus: Record<string, number>;
+  byError: Record<string, number>;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  durationMs: number;
+  ratePerSec: number;
+  interrupted: boolean;
+  /** Set when the input stopped the run (malformed line, duplicate id): the message and its code. */
+  inputError: ResultError | null;
+}
