@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   // Results: the payload itself could not become a request.
   INVALID_JSON: { scope: 'result', retry: 'never', summary: 'With --skip-invalid: an input line that is not valid JSON, recorded instead of sent.' },
   TEMPLATE_ERROR: { scope: 'result', retry: 'never', summary: 'A --url, --header or --body expression failed for this payload, so nothing was sent.' },
+  TRANSFORM_ERROR: { scope: 'result', retry: 'never', summary: 'The answer was 2xx but --transform failed on it; the request was sent once.' },
   // Runs: why a run stopped before sending everything (exit code 2).
   USAGE: { scope: 'run', retry: 'never', summary: 'An option or argument is missing or malformed.' },
   INPUT_NOT_FOUND: { scope: 'run', retry: 'never', summary: 'The input file does not exist or cannot be read.' },

@@ -59,6 +59,8 @@ export interface Transport {
 /** Where results go. `write` is synchronous and must not lose a result once it returns (append + flush). */
 export interface Sink {
   write(result: Result): void;
+  /** Backpressure: a promise while the sink wants the run to pause reading, else null. */
+  ready?(): Promise<void> | null;
   /** Idempotent; finishes the output (e.g. the closing brace of --format json). */
   close(): Promise<void>;
 }
@@ -101,6 +103,13 @@ export interface Summary {
   durationMs: number;
   ratePerSec: number;
   interrupted: boolean;
-  /** Set when the input stopped the run (malformed line, duplicate id): the message and its code. */
-  inputError: ResultError | null;
+  /** Set when the input stopped the run (malformed line, duplicate id). */
+  inputError: InputError | null;
+}
+
+/** Why the input stopped a run: the code, a message without location, and where. */
+export interface InputError extends ResultError {
+  line: number;
+  /** The start of the offending source text, when there is one. */
+  excerpt: string | null;
 }

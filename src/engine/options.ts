@@ -1,0 +1,78 @@
+// The options of a run, as the library takes them (already parsed: numbers, milliseconds). The CLI turns its
+// flags into this shape; defaults live here once.
+import { RETRY_DEFAULTS } from './retry.js';
+
+export interface RunOptions {
+  /** Target URL; may hold `{{ expr }}` templates evaluated on each payload. */
+  url: string;
+  /** HTTP method (default POST). GET and HEAD send no body. */
+  method?: string;
+  /** Request headers; values may hold `{{ expr }}` templates. Content-Type defaults to application/json. */
+  headers?: Record<string, string>;
+  /** JMESPath building the body from the payload (default: the payload itself). */
+  body?: string;
+  /** JMESPath giving each payload's id (must be unique); default: the 1-based position. */
+  idField?: string;
+  /** Requests in flight at once (default 10). */
+  concurrency?: number;
+  /** Starts per second, evenly spaced (default: unpaced). */
+  rate?: number | null;
+  /** Per-attempt timeout in ms (default 30,000). */
+  timeoutMs?: number;
+  /** Extra attempts after the first (default 2). */
+  retries?: number;
+  /** Cap on a server's Retry-After, ms (default 60,000). */
+  maxRetryAfterMs?: number;
+  /** Base of the exponential backoff, ms (default 200). */
+  retryBaseDelayMs?: number;
+  /** Retry timeouts, resets, 500/502/504 even for non-idempotent methods. */
+  retryUnsafe?: boolean;
+  /** Send an Idempotency-Key per request, derived from runId + id (makes retries safe). */
+  idempotencyKey?: boolean;
+  /** Names the run for idempotency keys; the same run resumed must keep it. */
+  runId?: string;
+  /** Add the response headers to each result. */
+  includeHeaders?: boolean;
+  /** JMESPath over {status, headers, body} replacing `response`. */
+  transform?: string;
+  /** Record unparseable payloads as failed results instead of stopping. */
+  skipInvalid?: boolean;
+  /** Ids not to send (already recorded by an earlier run). */
+  skipIds?: ReadonlySet<string>;
+  /** Stops the run: nothing new starts and requests in flight are aborted (not recorded). */
+  signal?: AbortSignal;
+}
+
+export type ResolvedOptions = Required<Omit<RunOptions, 'body' | 'idField' | 'transform' | 'rate' | 'signal' | 'runId'>> &
+  Pick<RunOptions, 'body' | 'idField' | 'transform' | 'signal'> & { rate: number | null; runId: string };
+
+export function resolveOptions(o: RunOptions): ResolvedOptions {
+  const positiveInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+    return v;
+  };
+  const retries = o.retries ?? RETRY_DEFAULTS.retries;
+  if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
+  if (o.rate != null && !(o.rate > 0)) throw new RangeError(`rate must be positive, got ${o.rate}`);
+  return {
+    url: o.url,
+    method: (o.method ?? 'POST').toUpperCase(),
+    headers: o.headers ?? {},
+    body: o.body,
+    idField: o.idField,
+    concurrency: positiveInt('concurrency', o.concurrency ?? 10),
+    rate: o.rate ?? null,
+    timeoutMs: positiveInt('timeoutMs', o.timeoutMs ?? 30_000),
+    retries,
+    maxRetryAfterMs: o.maxRetryAfterMs ?? RETRY_DEFAULTS.maxRetryAfterMs,
+    retryBaseDelayMs: o.retryBaseDelayMs ?? RETRY_DEFAULTS.baseDelayMs,
+    retryUnsafe: o.retryUnsafe ?? false,
+    idempotencyKey: o.idempotencyKey ?? false,
+    runId: o.runId ?? 'batchpost',
+    includeHeaders: o.includeHeaders ?? false,
+    transform: o.transform,
+    skipInvalid: o.skipInvalid ?? false,
+    skipIds: o.skipIds ?? new Set(),
+    signal: o.signal,
+  };
+}

@@ -1,0 +1,126 @@
+// The library API: the engine without the CLI. `runBatch(payloads, options)` sends every payload and yields one
+// result per request as it completes; the CLI is a thin layer over the same Run.
+import { resolveOptions, type RunOptions } from './engine/options.js';
+import { Run } from './engine/run.js';
+import type { InputRecord, Result, RunStats, Sink, Summary, Transport } from './engine/types.js';
+import { UndiciTransport } from './transport/undici.js';
+
+export type { RunOptions } from './engine/options.js';
+export type { InputRecord, OutgoingRequest, Result, ResultError, RunStats, Sink, Summary, Transport, TransportResponse } from './engine/types.js';
+export { ERROR_CODES, BatchpostError, TransportError, type ErrorCode } from './engine/errors.js';
+export { readPayloads } from './input/index.js';
+
+export interface RunBatchOptions extends RunOptions {
+  /** Sends the requests; default: undici with one pool per origin. */
+  transport?: Transport;
+}
+
+export interface BatchRun extends AsyncIterable<Result> {
+  /** Live counters (read them on your own clock). */
+  readonly stats: RunStats;
+  /** Graceful stop: nothing new starts, requests in flight finish and are yielded. `signal` aborts instead. */
+  stop(): void;
+  /** Resolves when the run is over; results nobody iterated are discarded so the run can finish. */
+  summary(): Promise<Summary>;
+}
+
+/** Unread results held before the run pauses reading payloads. */
+const HIGH_WATER = 1024;
+
+/**
+ * Sends each payload (any JSON value) as a request. Iterate the returned object to get results in completion
+ * order; the run pauses while more than ~1,000 results wait unread. Input records from `readPayloads` are
+ * accepted too (their source text is sent as is).
+ */
+export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, options: RunBatchOptions): BatchRun {
+  const resolved = resolveOptions(options);
+  const ownTransport = options.transport === undefined;
+  const transport = options.transport ?? new UndiciTransport({ connections: resolved.concurrency, timeoutMs: resolved.timeoutMs });
+  const channel = new ResultChannel();
+  const run = new Run(resolved, { transport, sink: channel });
+  const summary = run
+    .execute(toRecords(payloads))
+    .finally(async () => {
+      channel.end();
+      if (ownTransport) await transport.close();
+    });
+  summary.catch(() => {});
+  return {
+    stats: run.stats,
+    stop: () => run.stop(),
+    summary: async () => {
+      channel.discard();
+      return summary;
+    },
+    [Symbol.asyncIterator]: () => channel.iterator(summary),
+  };
+}
+
+async function* toRecords(payloads: Iterable<unknown> | AsyncIterable<unknown>): AsyncGenerator<InputRecord> {
+  let line = 0;
+  for await (const p of payloads) {
+    line++;
+    yield isInputRecord(p) ? p : { line, value: p };
+  }
+}
+
+function isInputRecord(p: unknown): p is InputRecord {
+  return typeof p === 'object' && p !== null && typeof (p as InputRecord).line === 'number' && ('value' in p || 'error' in p) && 'raw' in p;
+}
+
+/** A Sink the library user pulls from, with backpressure towards the run. */
+class ResultChannel implements Sink {
+  private readonly buffer: Result[] = [];
+  private ended = false;
+  private discarding = false;
+  private wakeReader: (() => void) | null = null;
+  private wakeRun: (() => void) | null = null;
+  private paused: Promise<void> | null = null;
+
+  write(result: Result): void {
+    if (this.discarding) return;
+    this.buffer.push(result);
+    this.wakeReader?.();
+  }
+
+  ready(): Promise<void> | null {
+    if (this.discarding || this.buffer.length < HIGH_WATER) return null;
+    this.paused ??= new Promise((resolve) => (this.wakeRun = resolve));
+    return this.paused;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wakeReader?.();
+  }
+
+  discard(): void {
+    this.discarding = true;
+    this.buffer.length = 0;
+    this.resume();
+  }
+
+  async close(): Promise<void> {}
+
+  async *iterator(done: Promise<Summary>): AsyncGenerator<Result> {
+    for (;;) {
+      if (this.buffer.length > 0) {
+        const batch = this.buffer.splice(0);
+        this.resume();
+        yield* batch;
+        continue;
+      }
+      if (this.ended) break;
+      await new Promise<void>((resolve) => (this.wakeReader = resolve));
+      this.wakeReader = null;
+    }
+    await done;
+  }
+
+  private resume(): void {
+    const wake = this.wakeRun;
+    this.paused = null;
+    this.wakeRun = null;
+    wake?.();
+  }
+}

@@ -1,0 +1,246 @@
+// --resume and --retry-failed read back an NDJSON results file that may be a gigabyte and may end in a line torn by
+// a kill -9. The file is streamed, never loaded; only ids are kept in memory.
+import fs from 'node:fs';
+import { BatchpostError } from '../engine/errors.js';
+
+export interface ResumeState {
+  /** Ids not to send again: every recorded id (resume), or the ids whose last record is ok (retry-failed). */
+  done: Set<string>;
+  /** Distinct ids whose last record is ok:true. */
+  okCount: number;
+  /** Distinct ids whose last record is ok:false. */
+  failedCount: number;
+  /** A torn last line (a crash mid-write) was cut off the file. */
+  repairedTornLine: boolean;
+  /** Result lines read, duplicates included, before any retry-failed rewrite. */
+  lines: number;
+}
+
+export interface ResumeOptions {
+  mode: 'resume' | 'retry-failed';
+  signal?: AbortSignal;
+}
+
+const NEWLINE = 10;
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Reads the results file at `path` and prepares it to be appended to: repairs its last line if a crash tore it,
+ * and with retry-failed rewrites it (atomically) to hold only the last ok line of each id, so that after the
+ * failures are re-sent and appended the file holds exactly one line per id.
+ */
+export async function openResume(path: string, options: ResumeOptions): Promise<ResumeState> {
+  const { mode, signal } = options;
+  signal?.throwIfAborted();
+  const state: ResumeState = { done: new Set(), okCount: 0, failedCount: 0, repairedTornLine: false, lines: 0 };
+
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return state;
+    throw err;
+  }
+  if (!stat.isFile()) {
+    throw new BatchpostError('USAGE', `${path} is not a regular file, so it cannot be resumed`, 'Give --out a file path.');
+  }
+
+  // Last record wins, so an id moves between the two sets as its lines are read.
+  const okIds = new Set<string>();
+  const failedIds = new Set<string>();
+  // Only ids seen more than once get an entry (the line of their last record): the rewrite keeps that line alone.
+  const lastLineOfRepeated = new Map<string, number>();
+
+  const record = (parsed: ResultHead, lineNo: number): void => {
+    if (okIds.has(parsed.id) || failedIds.has(parsed.id)) lastLineOfRepeated.set(parsed.id, lineNo);
+    if (parsed.ok) {
+      failedIds.delete(parsed.id);
+      okIds.add(parsed.id);
+    } else {
+      okIds.delete(parsed.id);
+      failedIds.add(parsed.id);
+    }
+    state.lines++;
+  };
+
+  const scan = await scanLines(path, signal, (buf, start, end, lineNo) => {
+    const head = readResultHead(buf, start, end);
+    if (head === null) return;
+    if (typeof head === 'string') throw corrupt(path, lineNo, head);
+    record(head, lineNo);
+  });
+
+  if (scan.tail.length > 0) {
+    const tailLine = scan.lines + 1;
+    const head = readResultHead(scan.tail, 0, scan.tail.length);
+    if (head === null || head === 'not valid JSON') {
+      // A write cut short by a crash: what was not fully written was never recorded, so it is sent again.
+      await fs.promises.truncate(path, scan.bytes - scan.tail.length);
+      state.repairedTornLine = true;
+    } else if (typeof head === 'string') {
+      throw corrupt(path, tailLine, head);
+    } else {
+      // A whole record that only lacks its newline: appending to it as is would glue two records together.
+      await fs.promises.appendFile(path, '\n');
+      record(head, tailLine);
+    }
+  }
+
+  state.okCount = okIds.size;
+  state.failedCount = failedIds.size;
+
+  if (mode === 'resume') {
+    for (const id of failedIds) okIds.add(id);
+    state.done = okIds;
+    return state;
+  }
+
+  state.done = okIds;
+  if (failedIds.size > 0 || lastLineOfRepeated.size > 0) {
+    await rewriteKeepingOk(path, stat.mode, okIds, lastLineOfRepeated, signal);
+  }
+  return state;
+}
+
+/** Throws OUTPUT_EXISTS rather than silently overwriting or appending to results from another run. */
+export function assertWritableOut(path: string, options: { resume: boolean; overwrite: boolean }): void {
+  if (options.resume || options.overwrite) return;
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(path);
+  } catch {
+    return; // missing (or unreadable, which opening it will report)
+  }
+  if (stat.isFile() && stat.size > 0) {
+    throw new BatchpostError(
+      'OUTPUT_EXISTS',
+      `${path} already holds results`,
+      'Add --resume to continue it, --retry-failed to re-send its failures, or --overwrite to start over.',
+    );
+  }
+}
+
+interface ResultHead {
+  id: string;
+  ok: boolean;
+}
+
+/** The id and outcome of one line; null for a blank line; a reason (string) when it is not a result line. */
+function readResultHead(buf: Buffer, start: number, end: number): ResultHead | string | null {
+  if (start === end) return null;
+  const text = buf.toString('utf8', start, end);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return text.trim() === '' ? null : 'not valid JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const { id, ok } = value as { id?: unknown; ok?: unknown };
+  if (typeof id !== 'string') return 'no string "id"';
+  if (typeof ok !== 'boolean') return 'no boolean "ok"';
+  return { id, ok };
+}
+
+function corrupt(path: string, line: number, reason: string): BatchpostError {
+  return new BatchpostError(
+    'RESULTS_CORRUPT',
+    `${path}:${line}: not a result line (${reason})`,
+    'Fix or remove that line, then run again.',
+  );
+}
+
+interface ScanResult {
+  /** Bytes read. */
+  bytes: number;
+  /** Complete (newline-terminated) lines seen. */
+  lines: number;
+  /** Bytes after the last newline: empty, a record missing its newline, or a torn write. */
+  tail: Buffer;
+}
+
+/**
+ * Calls `onLine` with the bytes of each newline-terminated line (newline excluded) and a 1-based line number.
+ * Lines are split on bytes, not decoded text: a newline byte never occurs inside a UTF-8 sequence, and byte
+ * offsets are what truncation needs. `afterChunk` lets the caller do async work with what a chunk produced.
+ */
+async function scanLines(
+  path: string,
+  signal: AbortSignal | undefined,
+  onLine: (buf: Buffer, start: number, end: number, lineNo: number) => void,
+  afterChunk?: () => Promise<void>,
+): Promise<ScanResult> {
+  let carry: Buffer[] = [];
+  let lineNo = 0;
+  let bytes = 0;
+  const stream = fs.createReadStream(path, { highWaterMark: CHUNK_BYTES, signal });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    let start = 0;
+    let nl = chunk.indexOf(NEWLINE);
+    if (nl !== -1 && carry.length > 0) {
+      carry.push(chunk.subarray(0, nl));
+      const line = Buffer.concat(carry);
+      carry = [];
+      onLine(line, 0, line.length, ++lineNo);
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    while (nl !== -1) {
+      onLine(chunk, start, nl, ++lineNo);
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length) carry.push(chunk.subarray(start));
+    if (afterChunk) await afterChunk();
+  }
+  return { bytes, lines: lineNo, tail: Buffer.concat(carry) };
+}
+
+/**
+ * Rewrites the file with only the last line of each ok id, byte for byte. Written beside it and renamed over it,
+ * so a crash leaves either the old file or the new one, never a mix.
+ */
+async function rewriteKeepingOk(
+  path: string,
+  mode: number,
+  okIds: Set<string>,
+  lastLineOfRepeated: Map<string, number>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const out = await fs.promises.open(tmp, 'w');
+  const newline = Buffer.from('\n');
+  let kept: Buffer[] = [];
+  try {
+    await out.chmod(mode & 0o7777);
+    await scanLines(
+      path,
+      signal,
+      (buf, start, end, lineNo) => {
+        const head = readResultHead(buf, start, end);
+        if (head === null || typeof head === 'string' || !head.ok || !okIds.has(head.id)) return;
+        const last = lastLineOfRepeated.get(head.id);
+        if (last !== undefined && last !== lineNo) return;
+        kept.push(buf.subarray(start, end), newline);
+      },
+      async () => {
+        if (kept.length === 0) return;
+        const parts = kept;
+        kept = [];
+        const bytes = Buffer.concat(parts);
+        for (let offset = 0; offset < bytes.length; ) {
+          offset += (await out.write(bytes, offset, bytes.length - offset)).bytesWritten;
+        }
+      },
+    );
+    await out.sync();
+    await out.close();
+    signal?.throwIfAborted();
+    await fs.promises.rename(tmp, path);
+  } catch (err) {
+    await out.close().catch(() => {});
+    await fs.promises.unlink(tmp).catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,82 @@
+// Runs the built CLI as a user does: a child process with files, stdin, exit codes and signals.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.join(ROOT, 'bin/batchpost.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  stdin?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Kills the child if it runs longer (a test bound, not a timing assertion). */
+  timeoutMs?: number;
+}
+
+export function startCli(args: string[], options: CliOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const { child, done } = startCli(args, options);
+  if (options.stdin === undefined) child.stdin!.end();
+  return done;
+}
+
+export function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'batchpost-test-'));
+}
+
+/** Writes payloads as NDJSON into a temp file and returns its path. */
+export function ndjsonFile(dir: string, payloads: unknown[], name = 'in.ndjson'): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, payloads.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  return file;
+}
+
+export function parseLines<T = Record<string, unknown>>(text: string): T[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
+export function readResults<T = Record<string, unknown>>(file: string): T[] {
+  return parseLines<T>(fs.readFileSync(file, 'utf8'));
+}
+
+/** Waits until `predicate` holds, polling; rejects after `timeoutMs` (a bound, never an assertion on speed). */
+export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
