@@ -17,6 +17,8 @@ import { dryRun } from './dry-run.js';
 import { commandLine } from './command-line.js';
 import { toRunSetup, type RunFlags } from './run-options.js';
 
+const COUNT_FIRST_BYTES = 16 * 1024 * 1024;
+
 export async function runCommand(input: string, flags: RunFlags, argv: readonly string[]): Promise<number> {
   const setup = toRunSetup(input, flags);
   const options = resolveOptions(setup.options);
@@ -49,12 +51,15 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
 
   const color = useColor(process.stderr);
   const progress = createProgress(setup.progress, { stream: process.stderr, color });
+  // A total makes the bar and ETA honest. Small files are counted before the first request (milliseconds);
+  // large ones alongside the run, so a 1 GB input starts sending at once.
   const counting = new AbortController();
   if (input !== '-') {
-    countPayloads(input, { format: setup.inputFormat, signal: counting.signal }).then(
-      (n: number) => (run.stats.total = Math.max(0, n - skipIds.size)),
+    const count = countPayloads(input, { format: setup.inputFormat, signal: counting.signal }).then(
+      (n: number) => void (run.stats.total = Math.max(0, n - skipIds.size)),
       () => {},
     );
+    if (fs.statSync(input).size <= COUNT_FIRST_BYTES) await count;
   }
 
   let outputError: Error | null = null;

@@ -22,7 +22,7 @@ export class IdAssigner {
   next(record: InputRecord): IdOutcome {
     this.position++;
     if (record.error !== undefined) {
-      if (!this.skipInvalid) return { code: 'INPUT_INVALID_JSON', message: record.error };
+      if (!this.skipInvalid || record.fatal) return { code: 'INPUT_INVALID_JSON', message: record.error };
       // Without a parsed value there is no --id-field; the line names the record instead.
       return { id: this.expr ? `line-${record.line}` : String(this.position) };
     }

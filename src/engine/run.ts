@@ -48,8 +48,8 @@ export class Run {
   private settle: (() => void) | null = null;
   private stopping = false;
   private aborting = false;
-  private stopWaiter: () => void = () => {};
-  private readonly stopped = new Promise<typeof STOPPED>((resolve) => (this.stopWaiter = () => resolve(STOPPED)));
+  /** Wakes the reader's one pending wait when the run stops (see `untilStopped`). */
+  private wakeReader: (() => void) | null = null;
   private inputError: InputError | null = null;
   private readonly timeoutError: TransportError;
 
@@ -80,7 +80,7 @@ export class Run {
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.stopWaiter();
+    this.wakeReader?.();
     // Queued jobs never run once cleared, so their share of `outstanding` is released here, as is that of
     // jobs waiting out a retry delay.
     this.outstanding -= this.queue.size + this.retryTimers.size;
@@ -122,7 +122,7 @@ export class Run {
     const highWater = this.o.concurrency * 2 + 16;
     try {
       while (!this.stopping) {
-        const next = await Promise.race([it.next(), this.stopped]);
+        const next = await this.untilStopped(it.next());
         if (next === STOPPED || next.done) break;
         const record = next.value;
         this.stats.read++;
@@ -151,14 +151,26 @@ export class Run {
         this.outstanding++;
         const job: Job = { id, request, attempts: 0, startedAt: 0 };
         void this.queue.add(() => this.attempt(job));
-        if (this.queue.size >= highWater) await Promise.race([this.queue.onSizeLessThan(this.o.concurrency + 1), this.stopped]);
+        if (this.queue.size >= highWater) await this.untilStopped(this.queue.onSizeLessThan(this.o.concurrency + 1));
         const sinkReady = this.deps.sink.ready?.();
-        if (sinkReady) await Promise.race([sinkReady, this.stopped]);
+        if (sinkReady) await this.untilStopped(sinkReady);
       }
     } finally {
       // Not awaited: a generator blocked on a silent pipe would never return; the CLI closes the stream.
       void it.return?.()?.catch(() => {});
     }
+  }
+
+  /**
+   * `p`, or STOPPED as soon as the run stops. Not Promise.race against a long-lived promise: every race would
+   * leave a reaction on it until the run ends, one per payload.
+   */
+  private untilStopped<T>(p: Promise<T>): Promise<T | typeof STOPPED> {
+    if (this.stopping) return Promise.resolve(STOPPED);
+    return new Promise<T | typeof STOPPED>((resolve, reject) => {
+      this.wakeReader = () => resolve(STOPPED);
+      p.then(resolve, reject);
+    });
   }
 
   private fail(code: string, message: string, record: InputRecord): void {

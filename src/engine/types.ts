@@ -11,6 +11,8 @@ export interface InputRecord {
   value?: unknown;
   /** Set when the record could not be parsed: a human sentence naming what is wrong. */
   error?: string;
+  /** With `error`: the reader cannot go on past it (a broken JSON array), so it stops the run even with --skip-invalid. */
+  fatal?: true;
 }
 
 export interface ResultError {
@@ -67,7 +69,7 @@ export interface Sink {
 
 /** Live counters of a run, read by progress displays on their own clock (never pushed per request). */
 export interface RunStats {
-  /** Total payloads when known in advance (a counted file), else null. */
+  /** Payloads this run will take up (a counted file, less the ids --resume skips), else null. Progress shows done/total. */
   total: number | null;
   /** Payloads read from the input so far. */
   read: number;

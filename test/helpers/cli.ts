@@ -80,3 +80,50 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Splits a POSIX shell command line into words (single quotes, double quotes, backslash escapes), so a command
+ * the CLI prints for pasting can be run as printed. Throws on an unterminated quote or on shell syntax
+ * (pipes, redirections, substitutions) that a plain argument list cannot express.
+ */
+export function shellWords(command: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      if (end === -1) throw new Error(`shellWords: unterminated ' in ${command}`);
+      word += command.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; ; i++) {
+        if (i >= command.length) throw new Error(`shellWords: unterminated " in ${command}`);
+        const d = command[i]!;
+        if (d === '"') break;
+        if (d === '$' || d === '`') throw new Error(`shellWords: substitution in ${command}`);
+        if (d === '\\' && i + 1 < command.length && '$`"\\\n'.includes(command[i + 1]!)) word += command[++i];
+        else word += d;
+      }
+    } else if (c === '\\') {
+      if (i + 1 >= command.length) throw new Error(`shellWords: trailing backslash in ${command}`);
+      word += command[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else if ('|&;<>()$`*?['.includes(c) || ('#~'.includes(c) && !inWord)) {
+      // Unquoted, these would be shell syntax, a glob, a comment or a home directory: not a literal argument.
+      throw new Error(`shellWords: unquoted ${c} in ${command}`);
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}

@@ -1,0 +1,4 @@
+// The payload readers: JSON/NDJSON text in, one InputRecord per payload out, streaming.
+export { readPayloads, type ReadOptions } from './read.js';
+export { countPayloads, type CountOptions } from './count.js';
+export type { PayloadFormat, InputRecord } from './types.js';

@@ -1,0 +1,14 @@
+import type { InputRecord } from '../engine/types.js';
+
+export type { InputRecord };
+
+export type PayloadFormat = 'auto' | 'ndjson' | 'json';
+
+/** A format's incremental splitter: fed decoded text in order, it appends complete records to `out`. */
+export interface Splitter {
+  push(text: string, out: InputRecord[]): void;
+  /** The input has ended: flush what is pending (a last line without a newline, an unclosed array). */
+  end(out: InputRecord[]): void;
+  /** True once a fatal record was produced; feeding more text is pointless. */
+  readonly stopped: boolean;
+}
