@@ -36,7 +36,8 @@ export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, o
   const resolved = resolveOptions(options);
   const ownTransport = options.transport === undefined;
   const transport = options.transport ?? new UndiciTransport({ connections: resolved.concurrency, timeoutMs: resolved.timeoutMs });
-  const channel = new ResultChannel();
+  // A consumer that breaks out of its loop is gone: wind the run down rather than send to nobody.
+  const channel = new ResultChannel(() => run.stop());
   const run = new Run(resolved, { transport, sink: channel });
   const summary = run
     .execute(toRecords(payloads))
@@ -77,6 +78,8 @@ class ResultChannel implements Sink {
   private wakeRun: (() => void) | null = null;
   private paused: Promise<void> | null = null;
 
+  constructor(private readonly onAbandon: () => void) {}
+
   write(result: Result): void {
     if (this.discarding) return;
     this.buffer.push(result);
@@ -103,16 +106,25 @@ class ResultChannel implements Sink {
   async close(): Promise<void> {}
 
   async *iterator(done: Promise<Summary>): AsyncGenerator<Result> {
-    for (;;) {
-      if (this.buffer.length > 0) {
-        const batch = this.buffer.splice(0);
-        this.resume();
-        yield* batch;
-        continue;
+    let finished = false;
+    try {
+      for (;;) {
+        if (this.buffer.length > 0) {
+          const batch = this.buffer.splice(0);
+          this.resume();
+          yield* batch;
+          continue;
+        }
+        if (this.ended) break;
+        await new Promise<void>((resolve) => (this.wakeReader = resolve));
+        this.wakeReader = null;
       }
-      if (this.ended) break;
-      await new Promise<void>((resolve) => (this.wakeReader = resolve));
-      this.wakeReader = null;
+      finished = true;
+    } finally {
+      if (!finished) {
+        this.onAbandon();
+        this.discard();
+      }
     }
     await done;
   }
