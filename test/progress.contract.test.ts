@@ -1,6 +1,7 @@
 // The Progress contract (DESIGN §6), run against every display: bar, lines and none. A display is started with
 // live RunStats and stopped once the run is over; it must never keep the process alive, must stop drawing when
 // stopped, must let every note through, and must tolerate stop() twice.
+import { createStats } from '../src/engine/stats.js';
 import { jest } from '@jest/globals';
 import type { Progress, RunStats } from '../src/engine/types.js';
 import { BarProgress, createProgress, LinesProgress, NoneProgress, type ProgressStream } from '../src/progress/index.js';
@@ -26,21 +27,7 @@ class FakeStream {
 }
 
 function makeStats(fields: Partial<RunStats> = {}): RunStats {
-  return {
-    total: 100,
-    read: 0,
-    skipped: 0,
-    started: 0,
-    done: 0,
-    ok: 0,
-    failed: 0,
-    inFlight: 0,
-    retries: 0,
-    byStatus: new Map(),
-    byError: new Map(),
-    startedAt: Date.now(),
-    ...fields,
-  };
+  return { ...createStats(100), ...fields };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

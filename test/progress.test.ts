@@ -1,4 +1,5 @@
 // Progress displays, the end-of-run summary and the shared formatters: what the user sees on stderr.
+import { createStats } from '../src/engine/stats.js';
 import { jest } from '@jest/globals';
 import type { RunStats, Summary } from '../src/engine/types.js';
 import {
@@ -47,21 +48,7 @@ class FakeStream {
 }
 
 function makeStats(total: number | null, fields: Partial<RunStats> = {}): RunStats {
-  return {
-    total,
-    read: 0,
-    skipped: 0,
-    started: 0,
-    done: 0,
-    ok: 0,
-    failed: 0,
-    inFlight: 0,
-    retries: 0,
-    byStatus: new Map(),
-    byError: new Map(),
-    startedAt: Date.now(),
-    ...fields,
-  };
+  return { ...createStats(total), ...fields };
 }
 
 function complete(stats: RunStats, ok: number, failed: number): void {

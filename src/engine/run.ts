@@ -10,7 +10,7 @@ import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { Pacer } from './pacer.js';
 import { RequestBuilder } from './request.js';
-import { IDEMPOTENT_METHODS, parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
+import { IDEMPOTENT_METHODS, RETRY_DEFAULTS, parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { buildSummary, countResult, createStats, Latency } from './stats.js';
 import type { InputError, InputRecord, OutgoingRequest, Result, RunStats, Sink, Summary, Transport, TransportResponse } from './types.js';
 
@@ -47,7 +47,6 @@ export class Run {
   private readingDone = false;
   private settle: (() => void) | null = null;
   private stopping = false;
-  private aborting = false;
   /** Wakes the reader's one pending wait when the run stops (see `untilStopped`). */
   private wakeReader: (() => void) | null = null;
   private inputError: InputError | null = null;
@@ -69,11 +68,10 @@ export class Run {
       repeatable: o.retryUnsafe || hasKey || IDEMPOTENT_METHODS.has(o.method),
       unrepeatableReason: `${o.method} without an idempotency key`,
       baseDelayMs: o.retryBaseDelayMs,
-      maxDelayMs: 10_000,
+      maxDelayMs: RETRY_DEFAULTS.maxDelayMs,
       maxRetryAfterMs: o.maxRetryAfterMs,
     };
     this.timeoutError = new TransportError('TIMEOUT', `no answer within ${formatMs(o.timeoutMs)} (--timeout)`);
-    o.signal?.addEventListener('abort', () => this.abort(), { once: true });
   }
 
   /** Graceful: start nothing new, let requests in flight finish. */
@@ -93,7 +91,6 @@ export class Run {
 
   /** Hard: also cancel requests in flight; they are not recorded. */
   abort(): void {
-    this.aborting = true;
     this.stop();
     for (const c of this.controllers) c.abort(ABORTED);
   }
@@ -105,15 +102,24 @@ export class Run {
   async execute(records: AsyncIterable<InputRecord>): Promise<Summary> {
     const t0 = performance.now();
     this.stats.startedAt = Date.now();
+    const onAbort = () => this.abort();
+    this.o.signal?.addEventListener('abort', onAbort, { once: true });
     if (this.o.signal?.aborted) this.abort();
     const done = new Promise<void>((resolve) => (this.settle = resolve));
+    let readError: unknown = null;
     try {
       await this.read(records);
+    } catch (err) {
+      // The input broke (an I/O error): what is in flight still finishes and is recorded before the error surfaces.
+      readError = err;
+      this.stop();
     } finally {
       this.readingDone = true;
       this.recount();
     }
     await done;
+    this.o.signal?.removeEventListener('abort', onAbort);
+    if (readError !== null) throw readError;
     return buildSummary(this.stats, this.latency, performance.now() - t0, this.interrupted, this.inputError);
   }
 

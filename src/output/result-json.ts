@@ -3,50 +3,31 @@
 // stray properties out of the file.
 import type { Result } from '../engine/types.js';
 
+// JSON.stringify leaves out `headers` when it is undefined (no --include-headers), so one literal serves both.
+
 /** One result as its NDJSON line text, without the newline. */
-export function resultToJson(result: Result): string {
-  const response = result.response === undefined ? null : result.response;
-  return result.headers === undefined
-    ? JSON.stringify({
-        id: result.id,
-        ok: result.ok,
-        status: result.status,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        response,
-        error: result.error,
-      })
-    : JSON.stringify({
-        id: result.id,
-        ok: result.ok,
-        status: result.status,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        response,
-        error: result.error,
-        headers: result.headers,
-      });
+export function resultToJson(r: Result): string {
+  return JSON.stringify({
+    id: r.id,
+    ok: r.ok,
+    status: r.status,
+    attempts: r.attempts,
+    durationMs: r.durationMs,
+    response: r.response ?? null,
+    error: r.error,
+    headers: r.headers,
+  });
 }
 
 /** The same result without its id, as the value of a `--format json` entry (the id is the key). */
-export function resultBodyToJson(result: Result): string {
-  const response = result.response === undefined ? null : result.response;
-  return result.headers === undefined
-    ? JSON.stringify({
-        ok: result.ok,
-        status: result.status,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        response,
-        error: result.error,
-      })
-    : JSON.stringify({
-        ok: result.ok,
-        status: result.status,
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        response,
-        error: result.error,
-        headers: result.headers,
-      });
+export function resultBodyToJson(r: Result): string {
+  return JSON.stringify({
+    ok: r.ok,
+    status: r.status,
+    attempts: r.attempts,
+    durationMs: r.durationMs,
+    response: r.response ?? null,
+    error: r.error,
+    headers: r.headers,
+  });
 }
