@@ -36,7 +36,8 @@ describe('input and output', () => {
     const lines = parseLines<Line>(r.stdout);
     expect(lines.map((l) => l.id).sort()).toEqual(['1', '2', '3', '4', '5']);
     for (const l of lines) {
-      expect(Object.keys(l)).toEqual(['id', 'ok', 'status', 'attempts', 'durationMs', 'response', 'error']);
+      expect(Object.keys(l)).toEqual(['id', 'ok', 'status', 'attempts', 'durationMs', 'response', 'error', 'startedAt', 'hash']);
+      expect(Math.abs((l as unknown as { startedAt: number }).startedAt - Date.now())).toBeLessThan(60_000);
       expect(l).toMatchObject({ ok: true, status: 200, attempts: 1, error: null });
       expect(l.response.body).toEqual({ n: Number(l.id) });
       expect(l.response.headers['content-type']).toBe('application/json');

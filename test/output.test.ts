@@ -107,6 +107,12 @@ describe('ndjson sink', () => {
     ]);
   });
 
+  test('startedAt follows error when the result has it', () => {
+    expect(resultToJson(result('1', { startedAt: 1_790_000_000_123 }))).toBe(
+      '{"id":"1","ok":true,"status":201,"attempts":1,"durationMs":12.4,"response":{"created":"1"},"error":null,"startedAt":1790000000123}',
+    );
+  });
+
   test('adds headers last, only when the result has them', () => {
     const withHeaders = resultToJson(result('1', { headers: { 'content-type': 'application/json', 'set-cookie': ['a', 'b'] } }));
     expect(withHeaders.endsWith(',"error":null,"headers":{"content-type":"application/json","set-cookie":["a","b"]}}')).toBe(
@@ -391,7 +397,7 @@ describe('openResume', () => {
 
   test('a missing file is an empty state', async () => {
     const state = await openResume(file('nope.ndjson'), { mode: 'resume' });
-    expect(state).toEqual({ done: new Set(), okCount: 0, failedCount: 0, repairedTornLine: false, lines: 0 });
+    expect(state).toEqual({ done: new Set(), hashes: new Map(), kept: 0, resend: 0, repairedTornLine: false, lines: 0 });
     expect(fs.existsSync(file('nope.ndjson'))).toBe(false);
   });
 
@@ -401,7 +407,7 @@ describe('openResume', () => {
     fs.writeFileSync(out, text);
     const state = await openResume(out, { mode: 'resume' });
     expect([...state.done].sort()).toEqual(['1', '2', '3']);
-    expect(state).toMatchObject({ okCount: 2, failedCount: 1, repairedTornLine: false, lines: 3 });
+    expect(state).toMatchObject({ kept: 3, resend: 0, repairedTornLine: false, lines: 3 });
     expect(read(out)).toBe(text);
   });
 
@@ -454,7 +460,7 @@ describe('openResume', () => {
     fs.writeFileSync(out, line('1', false) + line('2') + line('1') + line('2', false));
     const state = await openResume(out, { mode: 'retry-failed' });
     expect([...state.done]).toEqual(['1']);
-    expect(state).toMatchObject({ okCount: 1, failedCount: 1, lines: 4 });
+    expect(state).toMatchObject({ kept: 1, resend: 1, lines: 4 });
   });
 
   test('retry-failed keeps only the last ok line of each ok id, byte for byte', async () => {
@@ -465,7 +471,7 @@ describe('openResume', () => {
     fs.chmodSync(out, 0o640);
     const state = await openResume(out, { mode: 'retry-failed' });
     expect([...state.done].sort()).toEqual(['1', '3']);
-    expect(state).toMatchObject({ okCount: 2, failedCount: 2, lines: 6 });
+    expect(state).toMatchObject({ kept: 2, resend: 2, lines: 6 });
     expect(read(out)).toBe(line('3') + okOneLater);
     expect(fs.statSync(out).mode & 0o777).toBe(0o640);
     expect(fs.readdirSync(dir)).toEqual(['results.ndjson']);

@@ -1,4 +1,5 @@
 // The retry policy, the pacer and the option parsers: pure functions, tested as data.
+import { Governor } from '../src/engine/adaptive.js';
 import { Pacer } from '../src/engine/pacer.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from '../src/engine/retry.js';
 import { commandLine } from '../src/cli/command-line.js';
@@ -141,5 +142,56 @@ describe('option parsers', () => {
       "batchpost run in.ndjson --url 'http://x/{{ id }}' --out r.ndjson --resume",
     );
     expect(commandLine(['run', 'a', '--resume'], 'retry-failed')).toBe('batchpost run a --retry-failed');
+  });
+});
+
+describe('Governor (adaptive pace)', () => {
+  const make = (maxConcurrency = 8, maxRate: number | null = null) => {
+    let t = 1_000_000;
+    const changes: [number, number | null][] = [];
+    const g = new Governor(maxConcurrency, maxRate, 60_000, (c, r) => changes.push([c, r]), () => t);
+    return { g, changes, advance: (ms: number) => (t += ms), now: () => t };
+  };
+
+  test('a 429 with Retry-After pauses starts, halves concurrency once per second, then recovers additively', async () => {
+    const { g, changes, advance } = make(8);
+    expect(g.gate()).toBeNull();
+    g.observe(429, { 'retry-after': '2' });
+    g.observe(429, { 'retry-after': '2' }); // same burst: no second halving
+    expect(changes).toEqual([[4, null]]);
+    expect(g.gate()).not.toBeNull();
+    expect(g.throttle).toMatchObject({ active: true, reasons: ['429', 'Retry-After'], concurrency: 4 });
+    advance(2000);
+    expect(g.gate()).toBeNull();
+    for (let i = 0; i < 200; i++) g.observe(200, {});
+    expect(changes.at(-1)).toEqual([8, null]);
+    expect(g.throttle.active).toBe(false);
+    expect(g.throttle.totalMs).toBeGreaterThanOrEqual(2000);
+    g.close();
+  });
+
+  test('RateLimit-Remaining: 0 pauses until the reset, X-RateLimit-Reset as epoch seconds; never below one', () => {
+    const { g, now } = make(2);
+    g.observe(200, { 'ratelimit-remaining': '0', 'ratelimit-reset': '3' });
+    expect(g.throttle.reasons).toEqual(['RateLimit']);
+    expect(g.gate()).not.toBeNull();
+    g.close();
+    const second = make(1);
+    second.g.observe(200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(now() / 1000) + 5) });
+    expect(second.g.throttle).toMatchObject({ reasons: ['X-RateLimit'], concurrency: 1 });
+    second.g.close();
+    const third = make(4);
+    third.g.observe(200, { 'ratelimit-remaining': '7', 'ratelimit-reset': '3' });
+    expect(third.g.throttle.active).toBe(false);
+  });
+
+  test('with --rate the rate halves too and never exceeds the ceiling when it recovers', () => {
+    const { g, changes, advance } = make(4, 100);
+    g.observe(503, {});
+    expect(changes).toEqual([[2, 50]]);
+    advance(10);
+    for (let i = 0; i < 5000; i++) g.observe(200, {});
+    expect(changes.at(-1)).toEqual([4, 100]);
+    expect(Math.max(...changes.map((c) => c[1]!))).toBe(100);
   });
 });

@@ -1,5 +1,6 @@
 // Progress displays, the end-of-run summary and the shared formatters: what the user sees on stderr.
 import { createStats } from '../src/engine/stats.js';
+import { readHold } from '../src/progress/view.js';
 import { jest } from '@jest/globals';
 import type { RunStats, Summary } from '../src/engine/types.js';
 import {
@@ -468,6 +469,8 @@ describe('formatSummary', () => {
     ratePerSec: 1834.9,
     interrupted: false,
     inputError: null,
+    throttle: null,
+    changed: null,
   };
   const mixed: Summary = {
     ...base,
@@ -480,6 +483,18 @@ describe('formatSummary', () => {
   };
   const retry = 'batchpost run orders.ndjson … --out results.ndjson --retry-failed';
   const plain = { color: false, symbols: true };
+
+  test('throttled: how long, why, and the pace it settled at', () => {
+    const throttled = { ...base, throttle: { ms: 4200, reasons: ['429', 'Retry-After'], concurrency: 5, rate: null } };
+    expect(formatSummary(throttled, plain).split('\n')[1]).toBe(
+      '  latency p50 41ms  p95 120ms  p99 388ms   throttled 4.2s (429, Retry-After), settled at 5 in flight',
+    );
+    const paced = { ...base, throttle: { ms: 61_000, reasons: ['RateLimit'], concurrency: 10, rate: 12.5 } };
+    expect(formatSummary(paced, plain)).toContain('throttled 1m01s (RateLimit), settled at 13/s');
+    const hold = readHold({ ...createStats(10), throttle: { active: true, reasons: ['429'], since: 1_000, totalMs: 0, concurrency: 2, rate: null } }, 5_000);
+    expect(hold).toBe('throttled 4.0s (429) at 2 in flight');
+    expect(readHold(createStats(10))).toBeNull();
+  });
 
   test('all ok: one headline, no failure talk', () => {
     const text = formatSummary(base, { ...plain, resultsPath: 'results.ndjson', retryFailedCommand: retry });

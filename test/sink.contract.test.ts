@@ -299,7 +299,7 @@ function pushable<T>(): AsyncIterable<T> & { push(v: T): void; end(): void } {
 class ScriptedTransport implements Transport {
   async send(request: OutgoingRequest, signal: AbortSignal): Promise<TransportResponse> {
     if (signal.aborted) throw signal.reason;
-    const r = JSON.parse(request.body!) as Result;
+    const r = JSON.parse(String(request.body)) as Result;
     await new Promise((resolve) => setImmediate(resolve)); // answer asynchronously, as a network would
     if (r.status === null) throw new TransportError(r.error!.code as 'ECONNREFUSED', r.error!.message);
     if (typeof r.response === 'string') {

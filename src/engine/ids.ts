@@ -3,7 +3,7 @@
 import { compileExpr, type Expr } from '../expr/index.js';
 import type { InputRecord } from './types.js';
 
-export type IdOutcome = { id: string } | { code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON'; message: string };
+export type IdOutcome = { id: string } | { code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV'; message: string };
 
 export class IdAssigner {
   private readonly expr: Expr | null;
@@ -14,6 +14,7 @@ export class IdAssigner {
   constructor(
     private readonly idField: string | undefined,
     private readonly skipInvalid: boolean,
+    private readonly inputKind: 'json' | 'csv' = 'json',
   ) {
     this.expr = idField === undefined ? null : compileExpr(idField, '--id-field');
     this.seen = this.expr ? new Set() : null;
@@ -22,7 +23,9 @@ export class IdAssigner {
   next(record: InputRecord): IdOutcome {
     this.position++;
     if (record.error !== undefined) {
-      if (!this.skipInvalid || record.fatal) return { code: 'INPUT_INVALID_JSON', message: record.error };
+      if (!this.skipInvalid || record.fatal) {
+        return { code: this.inputKind === 'csv' ? 'INPUT_INVALID_CSV' : 'INPUT_INVALID_JSON', message: record.error };
+      }
       // Without a parsed value there is no --id-field; the line names the record instead.
       return { id: this.expr ? `line-${record.line}` : String(this.position) };
     }

@@ -35,6 +35,18 @@ export interface RunOptions {
   includeHeaders?: boolean;
   /** JMESPath over {status, headers, body} replacing `response`. */
   transform?: string;
+  /** JMESPath over {status, headers, body} that a 2xx answer must meet to count as ok (else EXPECTATION_FAILED). */
+  expect?: string;
+  /** JMESPath on the payload: requests with the same key are never in flight together, and start in input order. */
+  serializeBy?: string;
+  /** Let 429/503, Retry-After and rate-limit headers slow the whole run (default true). */
+  adaptive?: boolean;
+  /** Request hashes recorded for skipped ids (--resume): a payload that now builds another request is reported. */
+  recordedHashes?: ReadonlyMap<string, string>;
+  /** Send recorded ids whose request changed since (default: report them only). */
+  resendChanged?: boolean;
+  /** What the payloads were read from, for the error codes of unreadable ones (default json). */
+  inputKind?: 'json' | 'csv';
   /** Record unparseable payloads as failed results instead of stopping. */
   skipInvalid?: boolean;
   /** Ids not to send (already recorded by an earlier run). */
@@ -43,8 +55,9 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export type ResolvedOptions = Required<Omit<RunOptions, 'body' | 'idField' | 'transform' | 'rate' | 'signal' | 'runId'>> &
-  Pick<RunOptions, 'body' | 'idField' | 'transform' | 'signal'> & { rate: number | null; runId: string };
+type OptionalKeys = 'body' | 'idField' | 'transform' | 'expect' | 'serializeBy' | 'signal';
+export type ResolvedOptions = Required<Omit<RunOptions, OptionalKeys | 'rate' | 'runId'>> &
+  Pick<RunOptions, OptionalKeys> & { rate: number | null; runId: string };
 
 export function resolveOptions(o: RunOptions): ResolvedOptions {
   const positiveInt = (name: string, v: number) => {
@@ -71,6 +84,12 @@ export function resolveOptions(o: RunOptions): ResolvedOptions {
     runId: o.runId ?? 'batchpost',
     includeHeaders: o.includeHeaders ?? false,
     transform: o.transform,
+    expect: o.expect,
+    serializeBy: o.serializeBy,
+    adaptive: o.adaptive ?? true,
+    recordedHashes: o.recordedHashes ?? new Map(),
+    resendChanged: o.resendChanged ?? false,
+    inputKind: o.inputKind ?? 'json',
     skipInvalid: o.skipInvalid ?? false,
     skipIds: o.skipIds ?? new Set(),
     signal: o.signal,

@@ -6,7 +6,7 @@
 const GRANULARITY_MS = 1;
 
 export class Pacer {
-  private readonly intervalMs: number;
+  private intervalMs: number;
   private next = 0;
   private readonly waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -15,6 +15,11 @@ export class Pacer {
     ratePerSec: number,
     private readonly now: () => number = () => performance.now(),
   ) {
+    this.intervalMs = 1000 / ratePerSec;
+  }
+
+  /** Adaptive pace slows or restores the rate; the next start keeps its slot. */
+  setRate(ratePerSec: number): void {
     this.intervalMs = 1000 / ratePerSec;
   }
 

@@ -67,6 +67,11 @@ export class RequestBuilder {
   }
 }
 
+/** Short hash of what a request does (method, URL, body), recorded per result so --resume notices edits. */
+export function requestHash(req: OutgoingRequest): string {
+  return createHash('sha256').update(`${req.method} ${req.url}\n`).update(req.body ?? '').digest('base64url').slice(0, 12);
+}
+
 /** Stable per run and id, so a request re-sent by --resume carries the key the server saw before. */
 export function idempotencyKey(runId: string, id: string): string {
   return `${runId}-${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`;

@@ -16,6 +16,7 @@ export function createStats(total: number | null = null): RunStats {
     byStatus: new Map(),
     byError: new Map(),
     startedAt: Date.now(),
+    throttle: null,
   };
 }
 
@@ -49,6 +50,7 @@ export function buildSummary(
   durationMs: number,
   interrupted: boolean,
   inputError: InputError | null,
+  changed: Summary['changed'] = null,
 ): Summary {
   const byCount = <K>(m: Map<K, number>) =>
     Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [String(k), v]));
@@ -65,5 +67,14 @@ export function buildSummary(
     ratePerSec: durationMs > 0 ? Math.round((stats.done / durationMs) * 10_000) / 10 : 0,
     interrupted,
     inputError,
+    throttle: throttleSummary(stats),
+    changed,
   };
+}
+
+function throttleSummary(stats: RunStats): Summary['throttle'] {
+  const t = stats.throttle;
+  if (t === null || t.reasons.length === 0) return null;
+  const ms = t.totalMs + (t.active ? Date.now() - t.since : 0);
+  return { ms: Math.round(ms), reasons: [...t.reasons], concurrency: t.concurrency, rate: t.rate };
 }

@@ -7,6 +7,8 @@ export interface InputRecord {
   line: number;
   /** Exact source text of the payload, when read from text; sent as is when no --body is given. */
   raw?: string;
+  /** Exact source text when it is not JSON (a CSV row): what --failed writes back. */
+  source?: string;
   /** The parsed value; undefined when `error` is set. */
   value?: unknown;
   /** Set when the record could not be parsed: a human sentence naming what is wrong. */
@@ -29,6 +31,10 @@ export interface Result {
   durationMs: number;
   response: unknown;
   error: ResultError | null;
+  /** When the first attempt started (or the payload was refused), epoch milliseconds: the report's time axis. */
+  startedAt?: number;
+  /** Short hash of the request sent (method, URL, body): --resume notices a payload edited since. */
+  hash?: string;
   headers?: Record<string, string | string[]>;
 }
 
@@ -37,7 +43,8 @@ export interface OutgoingRequest {
   method: string;
   url: string;
   headers: Record<string, string>;
-  body: string | null;
+  /** Text, or bytes (serve's $batch sends base64 bodies decoded); null for none. */
+  body: string | Uint8Array | null;
 }
 
 export interface TransportResponse {
@@ -46,6 +53,8 @@ export interface TransportResponse {
   headers: Record<string, string | string[]>;
   /** Body decoded as text (UTF-8). */
   body: string;
+  /** The body as received, when the transport keeps it (serve's $batch answers non-text bodies in base64). */
+  bytes?: Uint8Array;
 }
 
 /**
@@ -84,6 +93,26 @@ export interface RunStats {
   byStatus: Map<number, number>;
   byError: Map<string, number>;
   startedAt: number;
+  /** Adaptive pace's state; null with --no-adaptive. */
+  throttle: Throttle | null;
+  /** Why the run waits besides adaptive pace, shown by progress displays (distributed mode: no worker yet). */
+  hold?: string | null;
+}
+
+/** How the server's signals hold the run back (adaptive pace). Mutated live; read by displays. */
+export interface Throttle {
+  /** Held back now: paused, or running below the asked concurrency or rate. */
+  active: boolean;
+  /** Signals seen, in order of first appearance: "429", "503", "Retry-After", "RateLimit", "X-RateLimit". */
+  reasons: string[];
+  /** When the current episode began (epoch ms), while active. */
+  since: number;
+  /** Time held back in finished episodes. */
+  totalMs: number;
+  /** Allowed requests in flight now. */
+  concurrency: number;
+  /** Allowed starts per second now, when --rate is set. */
+  rate: number | null;
 }
 
 export interface Progress {
@@ -107,6 +136,10 @@ export interface Summary {
   interrupted: boolean;
   /** Set when the input stopped the run (malformed line, duplicate id). */
   inputError: InputError | null;
+  /** Adaptive pace: time held back, why, and the pace it settled at; null when never throttled. */
+  throttle: { ms: number; reasons: string[]; concurrency: number; rate: number | null } | null;
+  /** --resume: recorded ids whose payload now builds a different request. */
+  changed: { count: number; firstIds: string[]; resent: boolean } | null;
 }
 
 /** Why the input stopped a run: the code, a message without location, and where. */

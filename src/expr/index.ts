@@ -15,6 +15,26 @@ export function compileExpr(source: string, option: string): Expr {
   return (value) => TreeInterpreter.search(ast, value as JSONValue);
 }
 
+/** A predicate from an expression, with JMESPath truthiness (false, null, "", [] and {} are false). */
+export function matcher(expr: Expr): (value: unknown) => boolean {
+  return (value) => {
+    let v: unknown;
+    try {
+      v = expr(value);
+    } catch {
+      return false;
+    }
+    return truthy(v);
+  };
+}
+
+export function truthy(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
 /** Thrown while rendering a template for one payload; the engine records it as TEMPLATE_ERROR. */
 export class TemplateError extends Error {}
 

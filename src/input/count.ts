@@ -3,9 +3,10 @@
 // UTF-8 never uses ASCII bytes inside a multi-byte character, so no decoding is needed), and array elements
 // by the same scanner the reader uses, told to keep no text.
 
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { BatchpostError } from '../engine/errors.js';
+import { CsvRowCounter } from './csv.js';
 import { ArraySplitter } from './json-array.js';
 import type { PayloadFormat } from './types.js';
 
@@ -17,7 +18,10 @@ export interface CountOptions {
 
 const CHUNK = 256 * 1024;
 
-/** Payloads in the file at `path`: non-blank lines (NDJSON) or top-level elements (JSON array). */
+/**
+ * Payloads in the file at `path`: non-blank lines (NDJSON), top-level elements (JSON array) or data rows (CSV:
+ * line ends outside quotes, header and blank rows left out; see CsvRowCounter).
+ */
 export async function countPayloads(path: string, options: CountOptions = {}): Promise<number> {
   const { signal } = options;
   signal?.throwIfAborted();
@@ -31,6 +35,13 @@ export async function countPayloads(path: string, options: CountOptions = {}): P
     throw new Error(`${path} is not a regular file, so its payloads cannot be counted ahead of the run`);
   }
   const file = await open(path, 'r').catch(unreadable);
+  if (options.format === 'csv') {
+    try {
+      return await countCsv(file, signal);
+    } finally {
+      await file.close();
+    }
+  }
   try {
     const buffer = Buffer.allocUnsafe(CHUNK);
     let format = options.format ?? 'auto';
@@ -62,6 +73,17 @@ export async function countPayloads(path: string, options: CountOptions = {}): P
     return format === 'ndjson' ? lines.count : (array?.splitter.count ?? 0);
   } finally {
     await file.close();
+  }
+}
+
+async function countCsv(file: FileHandle, signal: AbortSignal | undefined): Promise<number> {
+  const rows = new CsvRowCounter();
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  for (;;) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await file.read(buffer, 0, CHUNK, null);
+    if (bytesRead === 0) return rows.count;
+    rows.push(buffer.subarray(0, bytesRead));
   }
 }
 

@@ -2,33 +2,70 @@
 // is the backpressure: the next chunk is read only when the records of the previous one have been taken.
 
 import { StringDecoder } from 'node:string_decoder';
+import { CsvSplitter, type CsvReadOptions } from './csv.js';
 import { ArraySplitter } from './json-array.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { BOM, firstNonSpace } from './text.js';
 import type { PayloadFormat, InputRecord, Splitter } from './types.js';
 
-export interface ReadOptions {
-  /** auto (default): a JSON array when the first non-whitespace character is '[', else NDJSON. */
+export interface ReadOptions extends CsvReadOptions {
+  /**
+   * auto (default): a JSON array when the first non-whitespace character is '[', else NDJSON. csv: a header row
+   * then one record per row, `value` an object keyed by the header's names and `source` the row's exact text
+   * (see csv.ts); csvTypes and onCsvHeader apply to it only.
+   */
   format?: PayloadFormat;
+  /** Told once which format the input turned out to be (auto detection), before its first record. */
+  onFormat?: (format: 'ndjson' | 'json') => void;
 }
 
 export async function* readPayloads(
   source: AsyncIterable<Buffer | string>,
   options: ReadOptions = {},
 ): AsyncGenerator<InputRecord> {
+  const out: InputRecord[] = [];
+  if (options.format === 'csv') {
+    // CSV is parsed from bytes (csv-parse decodes each field), so text chunks are encoded back, carrying a
+    // surrogate pair split between two of them over to the next.
+    const csv = new CsvSplitter(options);
+    let highSurrogate = '';
+    for await (const chunk of source) {
+      let bytes: Buffer;
+      if (typeof chunk === 'string') {
+        const text = highSurrogate + chunk;
+        const last = text.charCodeAt(text.length - 1);
+        highSurrogate = last >= 0xd800 && last <= 0xdbff ? text.slice(-1) : '';
+        bytes = Buffer.from(highSurrogate ? text.slice(0, -1) : text, 'utf8');
+      } else {
+        bytes = highSurrogate ? Buffer.concat([Buffer.from(highSurrogate, 'utf8'), chunk]) : chunk;
+        highSurrogate = '';
+      }
+      csv.push(bytes, out);
+      for (let i = 0; i < out.length; i++) yield out[i]!;
+      out.length = 0;
+      if (csv.stopped) return;
+    }
+    if (highSurrogate) csv.push(Buffer.from(highSurrogate, 'utf8'), out);
+    csv.end(out);
+    for (let i = 0; i < out.length; i++) yield out[i]!;
+    return;
+  }
   const route = router(options.format ?? 'auto');
   // One decoder for the whole stream: it carries a UTF-8 character split across chunks into the next one.
   const decoder = new StringDecoder('utf8');
-  const out: InputRecord[] = [];
   let splitter: Splitter | undefined;
   // Records are yielded from a plain loop: `yield*` over a sync iterable costs several promises per record.
+  const announce = (chosen: Splitter | undefined) => {
+    if (chosen !== undefined && splitter === undefined) options.onFormat?.(chosen instanceof ArraySplitter ? 'json' : 'ndjson');
+    return chosen;
+  };
   for await (const chunk of source) {
-    splitter = route(typeof chunk === 'string' ? decoder.end() + chunk : decoder.write(chunk), out);
+    splitter = announce(route(typeof chunk === 'string' ? decoder.end() + chunk : decoder.write(chunk), out));
     for (let i = 0; i < out.length; i++) yield out[i]!;
     out.length = 0;
     if (splitter?.stopped) return; // leaving the loop closes the source
   }
-  splitter = route(decoder.end(), out);
+  splitter = announce(route(decoder.end(), out));
   splitter?.end(out);
   for (let i = 0; i < out.length; i++) yield out[i]!;
 }
@@ -39,7 +76,7 @@ export async function* readPayloads(
  * is dropped. Until the choice, leading whitespace is held back as a count of whole lines plus the start of
  * the current line, so that line numbers come out right whichever format it turns out to be.
  */
-function router(format: PayloadFormat): (text: string, out: InputRecord[]) => Splitter | undefined {
+function router(format: Exclude<PayloadFormat, 'csv'>): (text: string, out: InputRecord[]) => Splitter | undefined {
   let splitter: Splitter | undefined =
     format === 'ndjson' ? new NdjsonSplitter() : format === 'json' ? new ArraySplitter(true) : undefined;
   let atStart = true;

@@ -2,7 +2,8 @@ import type { InputRecord } from '../engine/types.js';
 
 export type { InputRecord };
 
-export type PayloadFormat = 'auto' | 'ndjson' | 'json';
+/** auto: JSON array or NDJSON, told apart by the content. CSV is never guessed from content: it is asked for. */
+export type PayloadFormat = 'auto' | 'ndjson' | 'json' | 'csv';
 
 /** A format's incremental splitter: fed decoded text in order, it appends complete records to `out`. */
 export interface Splitter {

@@ -6,3 +6,4 @@ export { createJsonSink } from './json-sink.js';
 export { createCsvSink, CSV_COLUMNS } from './csv-sink.js';
 export { resultToJson, resultBodyToJson } from './result-json.js';
 export { openResume, assertWritableOut, type ResumeState, type ResumeOptions } from './resume.js';
+export { createFailedWriter, type FailedWriter, type FailedFormat, type FailedWriterOptions } from './failed.js';

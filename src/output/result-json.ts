@@ -3,7 +3,7 @@
 // stray properties out of the file.
 import type { Result } from '../engine/types.js';
 
-// JSON.stringify leaves out `headers` when it is undefined (no --include-headers), so one literal serves both.
+// JSON.stringify leaves out `startedAt`, `hash` and `headers` when undefined (no --include-headers), so one literal serves.
 
 /** One result as its NDJSON line text, without the newline. */
 export function resultToJson(r: Result): string {
@@ -15,6 +15,8 @@ export function resultToJson(r: Result): string {
     durationMs: r.durationMs,
     response: r.response ?? null,
     error: r.error,
+    startedAt: r.startedAt,
+    hash: r.hash,
     headers: r.headers,
   });
 }
@@ -28,6 +30,8 @@ export function resultBodyToJson(r: Result): string {
     durationMs: r.durationMs,
     response: r.response ?? null,
     error: r.error,
+    startedAt: r.startedAt,
+    hash: r.hash,
     headers: r.headers,
   });
 }

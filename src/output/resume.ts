@@ -4,12 +4,14 @@ import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 
 export interface ResumeState {
-  /** Ids not to send again: every recorded id (resume), or the ids whose last record is ok (retry-failed). */
+  /** Ids not to send again: every recorded id (resume), or those whose last record is not to be re-sent. */
   done: Set<string>;
-  /** Distinct ids whose last record is ok:true. */
-  okCount: number;
-  /** Distinct ids whose last record is ok:false. */
-  failedCount: number;
+  /** Request hash of each id in `done`, for the ids whose line carries one: --resume notices edited payloads. */
+  hashes: Map<string, string>;
+  /** Distinct ids kept (in `done`). */
+  kept: number;
+  /** Distinct ids whose record was dropped to be re-sent (retry-failed, rerun). */
+  resend: number;
   /** A torn last line (a crash mid-write) was cut off the file. */
   repairedTornLine: boolean;
   /** Result lines read, duplicates included, before any retry-failed rewrite. */
@@ -17,7 +19,10 @@ export interface ResumeState {
 }
 
 export interface ResumeOptions {
-  mode: 'resume' | 'retry-failed';
+  /** resume: keep every record; retry-failed: re-send ok:false; rerun: re-send the records `where` matches. */
+  mode: 'resume' | 'retry-failed' | 'rerun';
+  /** With mode rerun: true for a recorded result line (parsed) whose id is to be sent again. */
+  where?: (line: Record<string, unknown>) => boolean;
   signal?: AbortSignal;
 }
 
@@ -26,13 +31,16 @@ const CHUNK_BYTES = 1 << 20;
 
 /**
  * Reads the results file at `path` and prepares it to be appended to: repairs its last line if a crash tore it,
- * and with retry-failed rewrites it (atomically) to hold only the last ok line of each id, so that after the
+ * and with retry-failed or rerun rewrites it (atomically) to hold only the last line of each kept id, so that after the
  * failures are re-sent and appended the file holds exactly one line per id.
  */
 export async function openResume(path: string, options: ResumeOptions): Promise<ResumeState> {
   const { mode, signal } = options;
   signal?.throwIfAborted();
-  const state: ResumeState = { done: new Set(), okCount: 0, failedCount: 0, repairedTornLine: false, lines: 0 };
+  const state: ResumeState = { done: new Set(), hashes: new Map(), kept: 0, resend: 0, repairedTornLine: false, lines: 0 };
+  const where = options.where;
+  const resend: (line: ResultHead) => boolean =
+    mode === 'resume' ? () => false : mode === 'retry-failed' ? (h) => !h.ok : (h) => where!(h.value);
 
   let stat: fs.Stats;
   try {
@@ -46,19 +54,23 @@ export async function openResume(path: string, options: ResumeOptions): Promise<
   }
 
   // Last record wins, so an id moves between the two sets as its lines are read.
-  const okIds = new Set<string>();
-  const failedIds = new Set<string>();
+  const keepIds = new Set<string>();
+  const resendIds = new Set<string>();
+  const hashes = state.hashes;
   // Only ids seen more than once get an entry (the line of their last record): the rewrite keeps that line alone.
   const lastLineOfRepeated = new Map<string, number>();
 
   const record = (parsed: ResultHead, lineNo: number): void => {
-    if (okIds.has(parsed.id) || failedIds.has(parsed.id)) lastLineOfRepeated.set(parsed.id, lineNo);
-    if (parsed.ok) {
-      failedIds.delete(parsed.id);
-      okIds.add(parsed.id);
+    if (keepIds.has(parsed.id) || resendIds.has(parsed.id)) lastLineOfRepeated.set(parsed.id, lineNo);
+    if (!resend(parsed)) {
+      resendIds.delete(parsed.id);
+      keepIds.add(parsed.id);
+      if (parsed.hash !== undefined) hashes.set(parsed.id, parsed.hash);
+      else hashes.delete(parsed.id);
     } else {
-      okIds.delete(parsed.id);
-      failedIds.add(parsed.id);
+      keepIds.delete(parsed.id);
+      resendIds.add(parsed.id);
+      hashes.delete(parsed.id);
     }
     state.lines++;
   };
@@ -86,18 +98,11 @@ export async function openResume(path: string, options: ResumeOptions): Promise<
     }
   }
 
-  state.okCount = okIds.size;
-  state.failedCount = failedIds.size;
-
-  if (mode === 'resume') {
-    for (const id of failedIds) okIds.add(id);
-    state.done = okIds;
-    return state;
-  }
-
-  state.done = okIds;
-  if (failedIds.size > 0 || lastLineOfRepeated.size > 0) {
-    await rewriteKeepingOk(path, stat.mode, okIds, lastLineOfRepeated, signal);
+  state.kept = keepIds.size;
+  state.resend = resendIds.size;
+  state.done = keepIds;
+  if (mode !== 'resume' && (resendIds.size > 0 || lastLineOfRepeated.size > 0)) {
+    await rewriteKeeping(path, stat.mode, keepIds, lastLineOfRepeated, signal);
   }
   return state;
 }
@@ -123,6 +128,8 @@ export function assertWritableOut(path: string, options: { resume: boolean; over
 interface ResultHead {
   id: string;
   ok: boolean;
+  hash?: string;
+  value: Record<string, unknown>;
 }
 
 /** The id and outcome of one line; null for a blank line; a reason (string) when it is not a result line. */
@@ -136,10 +143,10 @@ function readResultHead(buf: Buffer, start: number, end: number): ResultHead | s
     return text.trim() === '' ? null : 'not valid JSON';
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
-  const { id, ok } = value as { id?: unknown; ok?: unknown };
+  const { id, ok, hash } = value as { id?: unknown; ok?: unknown; hash?: unknown };
   if (typeof id !== 'string') return 'no string "id"';
   if (typeof ok !== 'boolean') return 'no boolean "ok"';
-  return { id, ok };
+  return { id, ok, hash: typeof hash === 'string' ? hash : undefined, value: value as Record<string, unknown> };
 }
 
 function corrupt(path: string, line: number, reason: string): BatchpostError {
@@ -198,13 +205,13 @@ async function scanLines(
 }
 
 /**
- * Rewrites the file with only the last line of each ok id, byte for byte. Written beside it and renamed over it,
+ * Rewrites the file with only the last line of each kept id, byte for byte. Written beside it and renamed over it,
  * so a crash leaves either the old file or the new one, never a mix.
  */
-async function rewriteKeepingOk(
+async function rewriteKeeping(
   path: string,
   mode: number,
-  okIds: Set<string>,
+  keepIds: Set<string>,
   lastLineOfRepeated: Map<string, number>,
   signal: AbortSignal | undefined,
 ): Promise<void> {
@@ -219,7 +226,7 @@ async function rewriteKeepingOk(
       signal,
       (buf, start, end, lineNo) => {
         const head = readResultHead(buf, start, end);
-        if (head === null || typeof head === 'string' || !head.ok || !okIds.has(head.id)) return;
+        if (head === null || typeof head === 'string' || !keepIds.has(head.id)) return;
         const last = lastLineOfRepeated.get(head.id);
         if (last !== undefined && last !== lineNo) return;
         kept.push(buf.subarray(start, end), newline);

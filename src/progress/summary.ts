@@ -42,7 +42,11 @@ export function formatSummary(summary: Summary, options: SummaryOptions): string
     const { p50, p95, p99 } = summary.latencyMs;
     let line = `  ${c.dim('latency')} p50 ${formatLatency(p50)}  p95 ${formatLatency(p95)}  p99 ${formatLatency(p99)}`;
     if (summary.retries > 0) line += `${SECTION_GAP}retries ${formatCount(summary.retries)}`;
-    // Adaptive pace (DESIGN §2.1) will add "throttled 4s (429, Retry-After)" here once Summary carries it.
+    if (summary.throttle !== null) {
+      const t = summary.throttle;
+      const pace = t.rate !== null ? `${formatRate(t.rate)}` : `${t.concurrency} in flight`;
+      line += `${SECTION_GAP}throttled ${formatDuration(t.ms)} (${t.reasons.join(', ')}), settled at ${pace}`;
+    }
     lines.push(line);
   }
 

@@ -1,5 +1,6 @@
 // What a progress display shows at one instant, derived from the live RunStats in one place so the bar and the
 // plain lines can never disagree about position, percent or ETA.
+import { formatDuration, formatRate } from './format.js';
 import type { RunStats } from '../engine/types.js';
 
 export interface ProgressView {
@@ -37,10 +38,13 @@ export function viewOf(stats: RunStats, ratePerSec: number | null): ProgressView
 }
 
 /**
- * The place for adaptive pace (DESIGN §2.1) to tell the user why the run is slower than asked, rendered by the bar
- * as `⏸ throttled 4s (429)` and by the plain lines as `throttled 4s (429)`. RunStats carries no such field yet;
- * when the engine adds one, read it here and both displays show it.
+ * Why the run is slower than asked (adaptive pace), rendered by the bar as `⏸ throttled 4s (429)` and by the plain
+ * lines as `throttled 4s (429)`; or why it waits (RunStats.hold, e.g. no worker yet); null while at full pace.
  */
-export function readHold(_stats: RunStats): string | null {
-  return null;
+export function readHold(stats: RunStats, now = Date.now()): string | null {
+  if (stats.hold) return stats.hold;
+  const t = stats.throttle;
+  if (t === null || !t.active) return null;
+  const pace = t.rate !== null ? `${formatRate(t.rate)}` : `${t.concurrency} in flight`;
+  return `throttled ${formatDuration(now - t.since)} (${t.reasons.join(', ')}) at ${pace}`;
 }

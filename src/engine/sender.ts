@@ -1,0 +1,323 @@
+// Sends ready-made requests: exact concurrency (p-queue), even pacing (Pacer), per-attempt timeouts, the retry
+// policy, and one Result per request. It knows nothing of input or output: `run` feeds it payloads turned into
+// requests, `serve` feeds it the items of a batch.
+import { STATUS_CODES } from 'node:http';
+import PQueue from 'p-queue';
+import { truthy, type Expr } from '../expr/index.js';
+import { Governor } from './adaptive.js';
+import { httpCode, TransportError } from './errors.js';
+import { Pacer } from './pacer.js';
+import { parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
+import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from './types.js';
+
+export interface SenderOptions {
+  concurrency: number;
+  /** Starts per second, evenly spaced; null: unpaced. */
+  rate: number | null;
+  timeoutMs: number;
+  policy: RetryPolicy;
+  /** Replaces `response` (JMESPath over {status, headers, body}). */
+  transform: Expr | null;
+  /** Must be truthy for a 2xx answer to count as ok (JMESPath over {status, headers, body}). */
+  expect: { source: string; fn: Expr } | null;
+  includeHeaders: boolean;
+  /** Let 429/503, Retry-After and rate-limit headers slow the whole run (adaptive pace). */
+  adaptive: boolean;
+}
+
+export interface SubmitOptions {
+  /** Requests with the same key are never in flight together and start in submission order (--serialize-by). */
+  key?: string;
+  /** Carried into the result (see Result.hash). */
+  hash?: string;
+  /** This request's retry policy instead of the sender's (serve: each $batch item has its own method and headers). */
+  policy?: RetryPolicy;
+  /** Queue priority, higher first (default 0; retries go at 1). Serve interleaves concurrent batches with it. */
+  priority?: number;
+  /** Once aborted, the request is dropped (settled null) unless an attempt is already in flight. Checked, not listened to. */
+  signal?: AbortSignal;
+  /** No --transform and no --expect: `response` is the parsed body (serve's $batch answers with the body itself). */
+  raw?: boolean;
+}
+
+/**
+ * Called once per submitted request: its Result, or null when a stop or abort dropped it unfinished; with the last
+ * HTTP answer, when there was one.
+ */
+export type OnSettled = (result: Result | null, id: string, response?: TransportResponse | null) => void;
+
+interface Job {
+  id: string;
+  request: OutgoingRequest;
+  settled: OnSettled;
+  key: string | undefined;
+  hash: string | undefined;
+  opts: SubmitOptions;
+  attempts: number;
+  startedAt: number;
+}
+
+/** Requests held behind a busy key before the reader pauses: bounded memory, and room for other keys to flow. */
+const KEY_BACKLOG = 10_000;
+
+/** Marks an abort the sender asked for, as opposed to a per-attempt timeout. */
+const ABORTED = new Error('aborted');
+
+/**
+ * What a Run hands its requests to. The Sender below sends them itself; distributed mode (src/queue) puts them on a
+ * queue for workers that each run a Sender of their own.
+ */
+export interface RequestSink {
+  submit(id: string, request: OutgoingRequest, settled: OnSettled, options?: SubmitOptions): void;
+  /** True while the submitter should wait for `room()` before submitting more. */
+  full(highWater: number): boolean;
+  room(): Promise<void>;
+  /** Graceful: nothing new starts; what was submitted and not started settles as null. */
+  stop(): void;
+  /** Hard: also cancels what is in flight (settles as null). */
+  abort(): void;
+  /** The work is done: release timers and bookkeeping. */
+  close(): void;
+}
+
+export class Sender implements RequestSink {
+  private readonly queue: PQueue;
+  private readonly pacer: Pacer | null;
+  private readonly controllers = new Set<AbortController>();
+  /** Jobs queued or waiting out a retry delay: what a stop drops. */
+  private readonly waiting = new Map<Job, NodeJS.Timeout | null>();
+  private readonly timeoutError: TransportError;
+  private readonly governor: Governor | null;
+  /** Per busy key, the requests waiting for it, in submission order. */
+  private readonly keys = new Map<string, Job[]>();
+  private keyWaiting = 0;
+  private wakeSubmitter: (() => void) | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly o: SenderOptions,
+    private readonly transport: Transport,
+    /** Counters this sender keeps up to date: started, inFlight, retries, throttle. */
+    readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
+  ) {
+    this.queue = new PQueue({ concurrency: o.concurrency });
+    this.pacer = o.rate === null ? null : new Pacer(o.rate);
+    this.timeoutError = new TransportError('TIMEOUT', `no answer within ${formatMs(o.timeoutMs)} (--timeout)`);
+    this.governor = o.adaptive
+      ? new Governor(o.concurrency, o.rate, o.policy.maxRetryAfterMs, (concurrency, rate) => {
+          this.queue.concurrency = concurrency;
+          if (rate !== null) this.pacer?.setRate(rate);
+        })
+      : null;
+    if (this.governor) stats.throttle = this.governor.throttle;
+  }
+
+  submit(id: string, request: OutgoingRequest, settled: OnSettled, options: SubmitOptions = {}): void {
+    if (this.stopping) return settled(null, id);
+    const job: Job = { id, request, settled, key: options.key, hash: options.hash, opts: options, attempts: 0, startedAt: 0 };
+    if (job.key !== undefined) {
+      const waiting = this.keys.get(job.key);
+      if (waiting !== undefined) {
+        waiting.push(job);
+        this.keyWaiting++;
+        return;
+      }
+      this.keys.set(job.key, []);
+    }
+    this.enqueue(job, options.priority ?? 0);
+  }
+
+  /** True while the submitter should wait (see `room`): enough requests wait for a slot or a key. */
+  full(highWater: number): boolean {
+    return this.queue.size >= highWater || this.keyWaiting >= KEY_BACKLOG;
+  }
+
+  /** Resolves when the backlog has drained to about the concurrency (and half the key backlog). */
+  room(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeSubmitter = resolve;
+      this.notifyRoom();
+    });
+  }
+
+  private notifyRoom(): void {
+    if (this.wakeSubmitter && this.queue.size <= this.o.concurrency && this.keyWaiting < KEY_BACKLOG / 2) {
+      const wake = this.wakeSubmitter;
+      this.wakeSubmitter = null;
+      wake();
+    }
+  }
+
+  /** Graceful: start nothing new (retries included); requests in flight finish. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.queue.clear();
+    this.pacer?.cancel(ABORTED);
+    this.governor?.close();
+    for (const [job, timer] of this.waiting) {
+      if (timer) clearTimeout(timer);
+      job.settled(null, job.id);
+    }
+    this.waiting.clear();
+    for (const jobs of this.keys.values()) for (const job of jobs.splice(0)) job.settled(null, job.id);
+    this.keyWaiting = 0;
+  }
+
+  /** Ends adaptive pace's bookkeeping (its throttled time) when the work is done. */
+  close(): void {
+    this.governor?.close();
+  }
+
+  /** Hard: also cancel requests in flight; they settle as null. */
+  abort(): void {
+    this.stop();
+    for (const c of this.controllers) c.abort(ABORTED);
+  }
+
+  private enqueue(job: Job, priority: number): void {
+    this.waiting.set(job, null);
+    void this.queue.add(() => this.attempt(job), { priority });
+  }
+
+  /** Settles a job for good and lets the next request for its key go. */
+  private settle(job: Job, result: Result | null, response: TransportResponse | null = null): void {
+    if (job.key !== undefined) {
+      const next = this.keys.get(job.key)?.shift();
+      if (next !== undefined) {
+        this.keyWaiting--;
+        this.enqueue(next, next.opts.priority ?? 0);
+      } else this.keys.delete(job.key);
+    }
+    job.settled(result, job.id, response);
+    this.notifyRoom();
+  }
+
+  private async attempt(job: Job): Promise<void> {
+    this.notifyRoom();
+    if (job.opts.signal?.aborted && this.waiting.delete(job)) return this.settle(job, null);
+    // The server's pause first, then the pacer: held starts leave the pause one interval apart, not in a burst.
+    const paused = this.governor?.gate();
+    if (paused) await paused;
+    if (this.pacer !== null) {
+      const wait = this.pacer.acquire();
+      if (wait !== null) await wait.catch(() => {});
+    }
+    if (!this.waiting.delete(job)) return; // dropped by a stop while it waited
+    if (job.attempts === 0) {
+      job.startedAt = performance.now();
+      this.stats.started++;
+    }
+    job.attempts++;
+    this.stats.inFlight++;
+    const ac = new AbortController();
+    this.controllers.add(ac);
+    const timer = setTimeout(() => ac.abort(this.timeoutError), this.o.timeoutMs);
+    let res: TransportResponse | null = null;
+    let err: unknown = null;
+    try {
+      res = await this.transport.send(job.request, ac.signal);
+    } catch (e) {
+      err = ac.signal.aborted ? ac.signal.reason : e;
+    } finally {
+      clearTimeout(timer);
+      this.controllers.delete(ac);
+      this.stats.inFlight--;
+    }
+    if (err === ABORTED) return this.settle(job, null);
+    if (res !== null) this.governor?.observe(res.status, res.headers);
+    const code = res !== null ? (res.status >= 200 && res.status < 300 ? null : httpCode(res.status)) : codeOf(err);
+    if (code === null) return this.settle(job, this.success(job, res!), res);
+    const policy = job.opts.policy ?? this.o.policy;
+    const verdict = shouldRetry(policy, code, job.attempts);
+    if (verdict.retry) {
+      if (this.stopping) return this.settle(job, null);
+      this.stats.retries++;
+      const delay = retryDelayMs(policy, job.attempts, res ? parseRetryAfter(res.headers['retry-after']) : null);
+      // Retries go ahead of requests not yet started: they are older. Waiting out the delay holds no slot.
+      this.waiting.set(
+        job,
+        setTimeout(() => this.enqueue(job, 1), delay),
+      );
+      return;
+    }
+    const what = `${job.request.method} ${job.request.url}`;
+    const base = res !== null ? `${what} answered ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd() : `${what}: ${(err as Error).message}`;
+    const response = res === null ? null : job.opts.raw ? parseBody(res) : this.failedResponseOf(res);
+    this.settle(job, this.result(job, false, res, response, { code, message: verdict.note ? `${base}; ${verdict.note}` : base }), res);
+  }
+
+  private success(job: Job, res: TransportResponse): Result {
+    const body = parseBody(res);
+    if (job.opts.raw) return this.result(job, true, res, body, null);
+    if (this.o.expect !== null) {
+      let met: unknown;
+      try {
+        met = this.o.expect.fn({ status: res.status, headers: res.headers, body });
+      } catch {
+        met = false; // an expression that cannot be evaluated on this answer is not met
+      }
+      if (!truthy(met)) {
+        const error = { code: 'EXPECTATION_FAILED', message: `${job.request.method} ${job.request.url} answered ${res.status}, which does not meet --expect ${this.o.expect.source}` };
+        return this.result(job, false, res, this.failedResponseOf(res), error);
+      }
+    }
+    try {
+      return this.result(job, true, res, this.transformed(res, body), null);
+    } catch (err) {
+      const error = { code: 'TRANSFORM_ERROR', message: `--transform failed on the answer: ${(err as Error).message}` };
+      return this.result(job, false, res, body, error);
+    }
+  }
+
+  private result(job: Job, ok: boolean, res: TransportResponse | null, response: unknown, error: Result['error']): Result {
+    const result: Result = {
+      id: job.id,
+      ok,
+      status: res?.status ?? null,
+      attempts: job.attempts,
+      durationMs: round1(performance.now() - job.startedAt),
+      response,
+      error,
+      startedAt: Math.round(performance.timeOrigin + job.startedAt),
+      hash: job.hash,
+    };
+    if (this.o.includeHeaders && res) result.headers = res.headers;
+    return result;
+  }
+
+  private transformed(res: TransportResponse, body: unknown): unknown {
+    return this.o.transform === null ? body : this.o.transform({ status: res.status, headers: res.headers, body });
+  }
+
+  /** A failed answer keeps its body even when --transform cannot handle it: the failure is the news. */
+  private failedResponseOf(res: TransportResponse): unknown {
+    const body = parseBody(res);
+    try {
+      return this.transformed(res, body);
+    } catch {
+      return body;
+    }
+  }
+}
+
+function codeOf(err: unknown): string {
+  return err instanceof TransportError ? err.code : 'NETWORK_ERROR';
+}
+
+/** Parsed JSON when the server says JSON (text if it does not parse), text otherwise, null when empty. */
+export function parseBody(res: TransportResponse): unknown {
+  if (res.body === '') return null;
+  const ct = res.headers['content-type'];
+  if (typeof ct === 'string' && ct.includes('json')) {
+    try {
+      return JSON.parse(res.body);
+    } catch {
+      return res.body;
+    }
+  }
+  return res.body;
+}
+
+export const round1 = (ms: number) => Math.round(ms * 10) / 10;
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
