@@ -1,0 +1,55 @@
+// `batchpost report RESULTS`: the reports of a run, made after the fact from its results file — an HTML page,
+// JUnit XML, a JSON summary — and the run's summary on stderr. Exit 0 when the files were written, 1 when one
+// could not be, 2 for a usage mistake or a results file that is not one.
+import type { Command } from 'commander';
+import { formatCount } from '../progress/format.js';
+import { painter, useColor } from '../progress/color.js';
+import { formatSummary } from '../progress/summary.js';
+import { aggregateFile, checkTargets, writeHtmlReport, writeJunitReport, writeSummaryReport, type FileReport, type ReportTargets } from '../report/index.js';
+import { EXIT } from './exit.js';
+
+export interface ReportFlags {
+  html?: string;
+  junit?: string;
+  summary?: string;
+}
+
+export function addReportCommand(program: Command, exit: (code: number) => void): Command {
+  return program
+    .command('report')
+    .description('make the HTML report, JUnit XML or JSON summary of a results file written earlier (--out)')
+    .argument('<results>', 'results file written by batchpost run (NDJSON, or --format json)')
+    .option('--html <file>', 'one self-contained HTML page: charts, outcomes, slowest requests, searchable failures')
+    .option('--junit <file>', 'JUnit XML, one test case per request, for CI test reporters')
+    .option('--summary <file>', 'the summary as JSON: counts, latency percentiles, throughput, throttled time')
+    .action(async (results: string, flags: ReportFlags) => exit(await reportCommand(results, flags)));
+}
+
+export async function reportCommand(results: string, flags: ReportFlags): Promise<number> {
+  const targets: ReportTargets = { html: flags.html ?? null, junit: flags.junit ?? null, summary: flags.summary ?? null };
+  checkTargets(targets, { html: '--html', junit: '--junit', summary: '--summary' }, [['the results file', results]]);
+  const err = process.stderr;
+  const report = await aggregateFile(results);
+  if (report.read.tornLine !== null) {
+    err.write(`batchpost: ${results}:${report.read.tornLine}: skipped a torn last line (a run was stopped mid-write)\n`);
+  }
+  const color = useColor(err);
+  err.write(`${formatSummary(report.summary, { color, symbols: color, resultsPath: `${results} (${formatCount(report.read.results)} results)` })}\n`);
+
+  const c = painter(color);
+  let code: number = EXIT.OK;
+  const write = async (flag: string, file: string | null, writer: (file: string, r: FileReport) => Promise<void>) => {
+    if (file === null) return;
+    try {
+      await writer(file, report);
+      err.write(`  ${c.dim(flag)}${' '.repeat(Math.max(1, 9 - flag.length))}${file}\n`);
+    } catch (e) {
+      code = EXIT.FAILED;
+      err.write(`batchpost: --${flag} ${file} could not be written: ${(e as Error).message} [OUTPUT_FAILED]\n`);
+    }
+  };
+  await write('html', targets.html, writeHtmlReport);
+  await write('junit', targets.junit, writeJunitReport);
+  await write('summary', targets.summary, writeSummaryReport);
+  return code;
+}

@@ -1,0 +1,56 @@
+// The failures a report lists. Every failure is counted, but only a bounded sample is kept: up to PER_CODE of each
+// error code (the first ones, in results-file order), and when listed, codes take turns so that a flood of one
+// error cannot hide the rare one. The report says how many were left out.
+import type { RequestRef } from './slowest.js';
+
+export interface FailureRef extends RequestRef {
+  message: string;
+}
+
+const MESSAGE_CHARS = 300;
+
+export class FailureSample {
+  private readonly byCode = new Map<string, Array<FailureRef & { seq: number }>>();
+  private count = 0;
+
+  constructor(
+    /** Most failures listed in all. */
+    readonly limit: number,
+    /** Most kept per error code (≤ limit). */
+    readonly perCode = limit,
+  ) {}
+
+  get total(): number {
+    return this.count;
+  }
+
+  add(ref: RequestRef, message: string): void {
+    this.count++;
+    const code = ref.code ?? '(none)';
+    let list = this.byCode.get(code);
+    if (list === undefined) {
+      list = [];
+      this.byCode.set(code, list);
+    }
+    if (list.length >= this.perCode) return;
+    const text = message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS)}…` : message;
+    list.push({ ...ref, message: text, seq: this.count });
+  }
+
+  /** At most `limit` failures: codes take turns (most frequent code first), then in the order they came. */
+  list(): FailureRef[] {
+    const lists = [...this.byCode.values()].sort((a, b) => b.length - a.length);
+    const picked: Array<FailureRef & { seq: number }> = [];
+    for (let round = 0; picked.length < this.limit; round++) {
+      let any = false;
+      for (const list of lists) {
+        if (round < list.length && picked.length < this.limit) {
+          picked.push(list[round]!);
+          any = true;
+        }
+      }
+      if (!any) break;
+    }
+    return picked.sort((a, b) => a.seq - b.seq).map(({ seq: _seq, ...ref }) => ref);
+  }
+}

@@ -1,0 +1,140 @@
+// Reads a results file back, streamed (a million lines never sit in memory): NDJSON as `run` writes it, or the
+// keyed object of `--format json` (one entry per line). Each line is checked to be a result; a last line torn by
+// a crash is skipped and reported, any other malformed line stops with RESULTS_CORRUPT naming it.
+import fs from 'node:fs';
+import { BatchpostError } from '../engine/errors.js';
+import type { Result } from '../engine/types.js';
+
+export interface ReadOutcome {
+  /** Results read. */
+  results: number;
+  /** The file's format, as detected from its first line. */
+  format: 'ndjson' | 'json';
+  /** 1-based line of a torn last line that was skipped, or null. */
+  tornLine: number | null;
+}
+
+const NEWLINE = 10;
+
+/**
+ * Calls `onResult` with each result and its 1-based line, in file order; `afterChunk` (awaited) after each ~1 MB
+ * read, so a caller writing something per result can drain it with backpressure.
+ */
+export async function readResults(
+  file: string,
+  onResult: (r: Result, line: number) => void,
+  afterChunk?: () => Promise<void>,
+): Promise<ReadOutcome> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new BatchpostError('INPUT_NOT_FOUND', `${file}: no such file`, 'Give the results file a run wrote (--out FILE).');
+  }
+  if (stat.isDirectory()) throw new BatchpostError('INPUT_NOT_FOUND', `${file}: is a directory, not a results file`);
+
+  let format: 'ndjson' | 'json' | null = null;
+  let lineNo = 0;
+  let count = 0;
+  const onLine = (text: string, line: number): void => {
+    if (format === null) {
+      if (text.trim() === '') return;
+      format = text.trim() === '{' ? 'json' : 'ndjson';
+      if (format === 'json') return;
+    }
+    const r = format === 'json' ? parseJsonEntry(text) : parseNdjsonLine(text);
+    if (r === null) return;
+    if (typeof r === 'string') throw corrupt(file, line, r);
+    count++;
+    onResult(r, line);
+  };
+
+  // Split on bytes (a newline byte never occurs inside a UTF-8 sequence); only a line spanning chunks is copied.
+  let carry: Buffer[] = [];
+  const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let start = 0;
+    let nl = chunk.indexOf(NEWLINE);
+    if (nl !== -1 && carry.length > 0) {
+      carry.push(chunk.subarray(0, nl));
+      onLine(Buffer.concat(carry).toString('utf8'), ++lineNo);
+      carry = [];
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    while (nl !== -1) {
+      onLine(chunk.toString('utf8', start, nl), ++lineNo);
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length) carry.push(chunk.subarray(start));
+    if (afterChunk) await afterChunk();
+  }
+  const tail = Buffer.concat(carry).toString('utf8');
+
+  let tornLine: number | null = null;
+  if (tail.trim() !== '') {
+    const last = ++lineNo;
+    try {
+      onLine(tail, last);
+    } catch (err) {
+      // A write cut short by a crash: the request it recorded is not counted (and --resume sends it again).
+      if (!(err instanceof BatchpostError) || !err.message.includes('not valid JSON')) throw err;
+      tornLine = last;
+    }
+  }
+  return { results: count, format: format ?? 'ndjson', tornLine };
+}
+
+function parseNdjsonLine(text: string): Result | string | null {
+  if (text.trim() === '') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not valid JSON';
+  }
+  return asResult(value);
+}
+
+/** A `--format json` line: `"id":{…},`, or the closing brace. */
+function parseJsonEntry(text: string): Result | string | null {
+  const t = text.trim();
+  if (t === '' || t === '}') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(`{${t.endsWith(',') ? t.slice(0, -1) : t}}`);
+  } catch {
+    return 'not valid JSON';
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length !== 1) return 'not one "id": {…} entry';
+  const [id, body] = entries[0]!;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'not a JSON object';
+  return asResult({ id, ...body });
+}
+
+/** Checks the fields a report reads; the rest of the line is kept as is. */
+function asResult(value: unknown): Result | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const v = value as Record<string, unknown>;
+  if (typeof v.id !== 'string') return 'no string "id"';
+  if (typeof v.ok !== 'boolean') return 'no boolean "ok"';
+  if (v.status !== null && v.status !== undefined && typeof v.status !== 'number') return '"status" is not a number';
+  const error = v.error as { code?: unknown; message?: unknown } | null | undefined;
+  if (error !== null && error !== undefined && (typeof error !== 'object' || typeof error.code !== 'string')) return '"error" has no string "code"';
+  return {
+    id: v.id,
+    ok: v.ok,
+    status: typeof v.status === 'number' ? v.status : null,
+    attempts: typeof v.attempts === 'number' ? v.attempts : 1,
+    durationMs: typeof v.durationMs === 'number' ? v.durationMs : 0,
+    response: v.response ?? null,
+    error: error ? { code: error.code as string, message: typeof error.message === 'string' ? error.message : '' } : null,
+    startedAt: typeof v.startedAt === 'number' ? v.startedAt : undefined,
+  };
+}
+
+function corrupt(file: string, line: number, reason: string): BatchpostError {
+  return new BatchpostError('RESULTS_CORRUPT', `${file}:${line}: not a result line (${reason})`, 'Fix or remove that line, then run again.');
+}

@@ -1,0 +1,43 @@
+// `--summary FILE.json`: the end-of-run summary for scripts. The engine's Summary as it is (so fields it gains
+// appear here too), plus what a script asks next: exit code, wall-clock times, attempts, throttled time and
+// periods, and the slowest requests.
+import type { Summary } from '../engine/types.js';
+import type { ReportSnapshot } from './aggregate.js';
+import type { ReportContext } from './context.js';
+
+export const SUMMARY_SCHEMA_VERSION = 1;
+
+export function buildSummaryJson(summary: Summary, s: ReportSnapshot, ctx: ReportContext): Record<string, unknown> {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    batchpost: ctx.version,
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    source: ctx.source,
+    exitCode: ctx.exitCode,
+    results: ctx.results?.path ?? null,
+    startedAt: iso(ctx.startedAt),
+    endedAt: iso(ctx.startedAt === null ? null : ctx.startedAt + ctx.durationMs),
+    ...summary,
+    latencyMs: { ...s.latencyMs, ...summary.latencyMs },
+    attempts: s.attempts,
+    byAttempts: s.byAttempts,
+    throughput: {
+      ratePerSec: summary.ratePerSec,
+      /** The most requests completed in one time bucket, per second. */
+      peakPerSec: Math.round(((s.series.reduce((m, p) => Math.max(m, p.completed), 0) * 1000) / s.bucketMs) * 10) / 10,
+      bucketMs: s.bucketMs,
+    },
+    throttled: {
+      ms: s.throttle.ms,
+      source: s.throttle.source,
+      reasons: s.throttle.reasons,
+      requests: s.throttle.requests,
+      periods: s.throttle.spans.map((p) => ({ start: iso(p.start), end: iso(p.end), ms: Math.round(p.end - p.start), reasons: p.reasons })),
+    },
+    slowest: s.slowest.slice(0, 10).map((r) => ({ id: r.id, durationMs: r.durationMs, status: r.status, error: r.code, attempts: r.attempts, line: r.line })),
+  };
+}
+
+export function summaryJsonText(summary: Summary, s: ReportSnapshot, ctx: ReportContext): string {
+  return `${JSON.stringify(buildSummaryJson(summary, s, ctx), null, 2)}\n`;
+}
