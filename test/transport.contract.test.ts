@@ -3,6 +3,7 @@
 import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { TransportError } from '../src/engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../src/engine/types.js';
+import { UpstreamTransport } from '../src/server/upstream.js';
 import { UndiciTransport } from '../src/transport/undici.js';
 
 export interface TransportContractOptions {
@@ -248,3 +249,4 @@ export function describeTransport(name: string, make: () => Transport, options: 
 
 // One line per implementation.
 describeTransport('UndiciTransport', () => new UndiciTransport({ connections: 4, timeoutMs: 10_000 }), { maxConnectionsPerOrigin: 4 });
+describeTransport('UpstreamTransport (serve)', () => new UpstreamTransport({ connections: 4, timeoutMs: 10_000 }), { maxConnectionsPerOrigin: 4 });

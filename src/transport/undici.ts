@@ -76,7 +76,8 @@ const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportErro
   UND_ERR_BODY_TIMEOUT: ['TIMEOUT', 'answer body stalled'],
 };
 
-function toTransportError(err: unknown): TransportError {
+/** Maps what undici throws to a TransportError with one of the stable codes (shared with serve's transport). */
+export function toTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const known = MESSAGES[e.code ?? ''] ?? MESSAGES[e.cause?.code ?? ''];

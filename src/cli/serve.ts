@@ -1,0 +1,119 @@
+// `batchpost serve`: the same engine behind an HTTP endpoint. One request carries many payloads (POST /batch) or
+// OData/Microsoft Graph sub-requests (POST /$batch); each is sent as `run` sends it, and the answer holds one
+// response per item. The request flags are run's own (addRequestOptions); this file adds where to listen, the
+// limits, and the process's life: a ready line on stderr, one line per batch, graceful SIGTERM.
+import type { Command } from 'commander';
+import { BatchpostError } from '../engine/errors.js';
+import { resolveOptions } from '../engine/options.js';
+import { formatBytes, parseBytes } from '../server/body.js';
+import { DEFAULT_INHERITED, headerProblem, isHopByHop } from '../server/headers.js';
+import { startBatchServer, type BatchServer } from '../server/server.js';
+import { EXIT } from './exit.js';
+import { parsePositiveInt } from './parse.js';
+import { addRequestOptions, toRequestOptions, type RequestFlags } from './run-options.js';
+
+export interface ServeFlags extends RequestFlags {
+  host: string;
+  port: string;
+  maxItems: string;
+  maxBytes: string;
+  inheritHeader: string[];
+  quiet?: boolean;
+}
+
+/** In flight at once across all batches: a gateway serves many callers, so more than run's default of 10. */
+const SERVE_CONCURRENCY = '64';
+
+export function addServeCommand(program: Command, exit: (code: number) => void): void {
+  const collect = (v: string, acc: string[]) => [...acc, v];
+  const cmd = program
+    .command('serve')
+    .description(
+      'answer batches over HTTP: POST /batch (a JSON array or NDJSON of payloads, each sent as run sends it) and ' +
+        'POST /$batch (the OData JSON batch format of Microsoft Graph); one response per item',
+    );
+  addRequestOptions(cmd, { concurrency: SERVE_CONCURRENCY })
+    .option('--host <host>', 'address to listen on (0.0.0.0 or :: for every interface)', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on; 0 picks a free one (the ready line names it)', '8080')
+    .option('--max-items <n>', 'most payloads or requests in one batch; more is refused with 413', '1000')
+    .option('--max-bytes <size>', 'largest batch body, e.g. 512kb or 10mb; larger is refused with 413', '10mb')
+    .option('--inherit-header <name>', `a caller header its items inherit, besides ${DEFAULT_INHERITED.join(', ')} (repeatable)`, collect, [])
+    .option('-q, --quiet', 'no log line per batch on stderr')
+    .addHelpText(
+      'after',
+      '\n--concurrency and --rate hold for the whole server, shared by every batch; waiting batches are served in the\n' +
+        'order each would finish alone, so batches of a size go first come, first served and a small one is not stuck\n' +
+        'behind a large one.\n' +
+        'Docs: docs/serve.md. Example:\n' +
+        '  batchpost serve --url https://api.example.com/orders --port 8080\n' +
+        "  curl -s localhost:8080/batch -H 'content-type: application/json' -d '[{\"sku\":\"A\"},{\"sku\":\"B\"}]'\n",
+    )
+    .action(async (flags: ServeFlags) => exit(await serveCommand(flags)));
+}
+
+export async function serveCommand(flags: ServeFlags): Promise<number> {
+  const run = resolveOptions({ ...toRequestOptions(flags), runId: 'serve' });
+  const port = Number(flags.port);
+  if (!/^\d+$/.test(flags.port.trim()) || port > 65535) throw new BatchpostError('USAGE', `--port "${flags.port}": expected a port number from 0 to 65535`);
+  const maxBytes = parseBytes(flags.maxBytes);
+  if (maxBytes === null) throw new BatchpostError('USAGE', `--max-bytes "${flags.maxBytes}": expected a size such as 512kb, 10mb or 1048576`);
+  const inherit = new Set(DEFAULT_INHERITED);
+  for (const name of flags.inheritHeader) {
+    const lower = name.trim().toLowerCase();
+    if (headerProblem(lower, '') !== null) throw new BatchpostError('USAGE', `--inherit-header "${name}": expected a header name such as X-Tenant`);
+    if (isHopByHop(lower) || lower === 'content-type' || lower === 'idempotency-key') {
+      throw new BatchpostError('USAGE', `--inherit-header ${name}: this header describes the batch request itself and is never passed on to its items`);
+    }
+    inherit.add(lower);
+  }
+
+  const err = process.stderr;
+  let server: BatchServer;
+  try {
+    server = await startBatchServer({
+      run,
+      maxItems: parsePositiveInt(flags.maxItems, '--max-items'),
+      maxBytes,
+      inherit,
+      host: flags.host,
+      port,
+      log: flags.quiet ? undefined : (line) => err.write(line + '\n'),
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+      const why = { EADDRINUSE: 'the port is in use', EADDRNOTAVAIL: 'not an address of this machine', EACCES: 'permission denied' }[code as string] ?? 'unknown host';
+      throw new BatchpostError('LISTEN_FAILED', `cannot listen on ${flags.host}:${port}: ${why}`, 'Pick another --port (0 picks a free one) or --host.');
+    }
+    throw e;
+  }
+
+  const limits = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}; batches up to ${parsePositiveInt(flags.maxItems, '--max-items')} items, ${formatBytes(maxBytes)}`;
+  err.write(`batchpost: serving on ${server.url} → ${run.url} (POST /batch, POST /$batch; ${limits})\n`);
+
+  let signals = 0;
+  let stopped: () => void = () => {};
+  const done = new Promise<number>((resolve) => (stopped = () => resolve(signals > 1 ? EXIT.INTERRUPTED : EXIT.OK)));
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      const n = server.gateway.batchesInProgress;
+      err.write(`batchpost: ${signal}: stopping — no new connections; ${n} batch${n === 1 ? '' : 'es'} in progress will finish (send it again to abort them)\n`);
+      void server.close().then(() => {
+        err.write('batchpost: stopped\n');
+        stopped();
+      });
+    } else {
+      err.write(`batchpost: ${signal} again: aborting the requests in flight; their batches are not answered\n`);
+      void server.abort().then(stopped);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    return await done;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}

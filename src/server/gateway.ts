@@ -1,0 +1,175 @@
+// What every batch of a server shares: one Sender (so --concurrency and --rate hold for the whole server, not per
+// batch), its transport, the retry policies, the metrics, and the batches in progress (what a graceful shutdown
+// waits for). Batches are served in the order each would finish if it ran alone (its arrival plus its items times
+// the recent time per item, shared by the concurrency): batches of a size go first come, first served, so each
+// is answered as early as it can be; a small batch slips ahead of a large one that would finish later anyway;
+// and since arrival counts, nothing waits forever. Retries still go first, as in run.
+import { randomUUID } from 'node:crypto';
+import { BatchpostError } from '../engine/errors.js';
+import { compileExpr } from '../expr/index.js';
+import type { ResolvedOptions } from '../engine/options.js';
+import { RequestBuilder } from '../engine/request.js';
+import { IDEMPOTENT_METHODS, type RetryPolicy } from '../engine/retry.js';
+import { retryPolicyOf } from '../engine/run.js';
+import { Sender } from '../engine/sender.js';
+import { createStats } from '../engine/stats.js';
+import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from '../engine/types.js';
+import { ServerMetrics, type Endpoint } from './metrics.js';
+
+export interface GatewayOptions {
+  /** The run options items are sent with (method, headers, body, templates, retries, pace, timeouts). */
+  run: ResolvedOptions;
+  /** Batches larger than these are refused (413). */
+  maxItems: number;
+  maxBytes: number;
+  /** Lower-case names of the caller's headers that items inherit. */
+  inherit: ReadonlySet<string>;
+}
+
+export type ItemDone = (result: Result | null, response: TransportResponse | null) => void;
+
+/** One batch in progress: its place in the queue, idempotency key root and the signal that drops its unstarted items. */
+export class BatchScope {
+  readonly controller = new AbortController();
+  /** Root of the per-item Idempotency-Keys (--idempotency-key): the caller's own key for the batch, else random. */
+  readonly key: string;
+
+  constructor(
+    callerKey: string | undefined,
+    /** Queue priority of all its items (higher first): minus its estimated finish time (Gateway.scope). */
+    readonly priority: number,
+  ) {
+    this.key = callerKey !== undefined && callerKey !== '' ? callerKey : randomUUID();
+  }
+}
+
+export class Gateway {
+  readonly stats: RunStats = createStats();
+  readonly sender: Sender;
+  readonly metrics: ServerMetrics;
+  /** Builds /batch requests; idempotency keys are added per batch (see BatchScope.key), not per server. */
+  readonly builder: RequestBuilder;
+  /**
+   * The only origin items may reach: --url's, which templates cannot change (see fixedOrigin; the values they put
+   * in the path or query are percent-encoded), so /batch items need no check of their own.
+   */
+  readonly origin: string;
+  private readonly policies = new Map<string, RetryPolicy>();
+  /** Recent time per item, ms (an exponential moving average of item durations). */
+  private itemMs = 10;
+  private readonly active = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly o: GatewayOptions,
+    readonly transport: Transport,
+  ) {
+    const run = o.run;
+    this.builder = new RequestBuilder({ ...run, idempotencyKey: false }); // checks --url first: its message is the plainest
+    this.origin = fixedOrigin(run.url);
+    this.sender = new Sender(
+      {
+        concurrency: run.concurrency,
+        rate: run.rate,
+        timeoutMs: run.timeoutMs,
+        policy: retryPolicyOf(run),
+        transform: run.transform === undefined ? null : compileExpr(run.transform, '--transform'),
+        expect: run.expect === undefined ? null : { source: run.expect, fn: compileExpr(run.expect, '--expect') },
+        includeHeaders: run.includeHeaders,
+        adaptive: run.adaptive,
+      },
+      transport,
+      this.stats,
+    );
+    this.metrics = new ServerMetrics(this.stats);
+  }
+
+  /** The retry policy for an item with its own method and headers ($batch), as `run` would apply it. */
+  policyFor(method: string, headers: Record<string, string>): RetryPolicy {
+    const hasKey = this.o.run.idempotencyKey || Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key');
+    const cacheKey = `${method} ${hasKey || IDEMPOTENT_METHODS.has(method)}`;
+    let policy = this.policies.get(cacheKey);
+    if (policy === undefined) {
+      policy = retryPolicyOf({ ...this.o.run, method, headers: hasKey ? { 'idempotency-key': '' } : {} });
+      this.policies.set(cacheKey, policy);
+    }
+    return policy;
+  }
+
+  /** The scope of a batch of `items` arriving now: served by its estimated finish time if it ran alone. */
+  scope(items: number, callerKey: string | undefined): BatchScope {
+    const finish = performance.now() + (items * this.itemMs) / this.o.run.concurrency;
+    return new BatchScope(callerKey, -finish);
+  }
+
+  /** Sends one item; `done` gets its result (null when dropped because its batch's client went away). */
+  send(
+    endpoint: Endpoint,
+    scope: BatchScope,
+    id: string,
+    request: OutgoingRequest,
+    done: ItemDone,
+    extra: { policy?: RetryPolicy; raw?: boolean } = {},
+  ): void {
+    this.sender.submit(
+      id,
+      request,
+      (result, _id, response) => {
+        this.metrics.item(endpoint, result?.status ?? null, result === null ? null : result.durationMs);
+        if (result !== null) this.itemMs += 0.05 * (result.durationMs - this.itemMs);
+        done(result, response ?? null);
+      },
+      { priority: scope.priority, signal: scope.controller.signal, policy: extra.policy, raw: extra.raw },
+    );
+  }
+
+  /** Counts items answered without being sent (refused, failed dependency, template error). */
+  unsent(endpoint: Endpoint): void {
+    this.metrics.item(endpoint, null, null);
+  }
+
+  /** Keeps track of a batch until it is answered: what drain() waits for. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.active.add(work);
+    const forget = () => void this.active.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  get batchesInProgress(): number {
+    return this.active.size;
+  }
+
+  /** Resolves once every batch taken so far has been answered (or given up on). */
+  async drain(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active]);
+  }
+
+  /** Hard stop: cancels requests in flight; their batches are answered with what completed. */
+  abort(): void {
+    this.sender.abort();
+  }
+
+  async close(): Promise<void> {
+    this.sender.close();
+    await this.transport.close();
+  }
+}
+
+/**
+ * The origin of --url, which must not depend on the payload: a template may fill the path or the query, never
+ * the scheme, host or port, so no item can be steered to another server.
+ */
+export function fixedOrigin(url: string): string {
+  const originWith = (fill: string): string | null => {
+    try {
+      return new URL(url.replace(/\{\{.*?\}\}/g, fill)).origin;
+    } catch {
+      return null;
+    }
+  };
+  const a = originWith('a');
+  if (a === null || a === 'null' || a !== originWith('b')) {
+    throw new BatchpostError('USAGE', `--url "${url}": serve needs a fixed origin (scheme://host:port); templates may fill only the path and query`);
+  }
+  return a;
+}
