@@ -2,9 +2,15 @@
 // interrupt (--resume) and after failures (--retry-failed).
 import { shellQuote } from './parse.js';
 
-const CONTINUATION_FLAGS = new Set(['--resume', '--retry-failed', '--overwrite']);
+const CONTINUATION_FLAGS = new Set(['--resume', '--retry-failed', '--overwrite', '--resend-changed']);
+const CONTINUATION_OPTIONS = new Set(['--rerun-where']);
 
 export function commandLine(argv: readonly string[], mode: 'resume' | 'retry-failed'): string {
-  const args = argv.filter((a) => !CONTINUATION_FLAGS.has(a));
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (CONTINUATION_OPTIONS.has(a)) i++;
+    else if (!CONTINUATION_FLAGS.has(a) && ![...CONTINUATION_OPTIONS].some((o) => a.startsWith(`${o}=`))) args.push(a);
+  }
   return ['batchpost', ...args, `--${mode}`].map(shellQuote).join(' ');
 }

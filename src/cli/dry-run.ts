@@ -11,7 +11,7 @@ import { EXIT } from './exit.js';
 const SHOWN = 10;
 
 export async function dryRun(records: AsyncIterable<InputRecord>, o: ResolvedOptions, inputName: string): Promise<number> {
-  const ids = new IdAssigner(o.idField, o.skipInvalid);
+  const ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
   const builder = new RequestBuilder(o);
   let count = 0;
   let unsendable = 0;

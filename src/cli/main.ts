@@ -3,8 +3,11 @@
 import { Command, CommanderError } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
 import { EXIT } from './exit.js';
+import { addReportCommand } from './report.js';
 import { addRunOptions, type RunFlags } from './run-options.js';
 import { runCommand } from './run.js';
+import { addServeCommand } from './serve.js';
+import { addWorkerCommand } from './worker.js';
 
 const VERSION = '0.1.0';
 
@@ -21,6 +24,9 @@ export function buildProgram(argv: readonly string[], exit: (code: number) => vo
       .description('send every payload of a JSON/NDJSON file (or - for stdin) and record one result per request')
       .argument('<input>', 'file of payloads (NDJSON or a JSON array), or - for stdin'),
   ).action(async (input: string, flags: RunFlags) => exit(await runCommand(input, flags, argv)));
+  addReportCommand(program, exit);
+  addServeCommand(program, exit);
+  addWorkerCommand(program, exit);
   return program;
 }
 

@@ -1,9 +1,10 @@
 // `batchpost run` flags as commander hands them over, and their translation into the engine's RunOptions.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import type { RunOptions } from '../engine/options.js';
 import { BatchpostError } from '../engine/errors.js';
+import type { ReportTargets } from '../report/index.js';
 import { parseChoice, parseCount, parseDuration, parseFailOn, parseHeaders, parsePositiveInt, parseRate, type FailOn } from './parse.js';
 
 export interface RunFlags {
@@ -32,11 +33,24 @@ export interface RunFlags {
   skipInvalid?: boolean;
   dryRun?: boolean;
   inputFormat: string;
+  expect?: string;
+  serializeBy?: string;
+  adaptive: boolean;
+  failed?: string;
+  rerunWhere?: string;
+  resendChanged?: boolean;
+  csvTypes?: boolean;
+  progressInterval: string;
+  report?: string;
+  junit?: string;
+  summary?: string;
+  queue?: string;
+  queueName?: string;
 }
 
 export const FORMATS = ['ndjson', 'json', 'csv'] as const;
 export const PROGRESS_MODES = ['auto', 'bar', 'lines', 'none'] as const;
-export const INPUT_FORMATS = ['auto', 'ndjson', 'json'] as const;
+export const INPUT_FORMATS = ['auto', 'ndjson', 'json', 'csv'] as const;
 
 export function addRunOptions(cmd: Command): Command {
   const collect = (v: string, acc: string[]) => [...acc, v];
@@ -59,35 +73,103 @@ export function addRunOptions(cmd: Command): Command {
     .option('--include-headers', 'add response headers to each result')
     .option('--transform <expr>', 'JMESPath over {status, headers, body} replacing each response')
     .option('--progress <mode>', 'bar, lines, none, or auto (bar on a terminal, lines otherwise)', 'auto')
+    .option('--progress-interval <duration>', 'time between plain progress lines', '5s')
     .option('--fail-on <when>', 'exit 1 when: any request failed, none, or more than a percentage (e.g. 5%)', 'any')
     .option('--resume', 'skip every id already recorded in --out and append the rest')
     .option('--retry-failed', 're-send the ids recorded ok:false in --out (and any never recorded)')
     .option('--overwrite', 'start --out afresh even if it holds results')
     .option('--skip-invalid', 'record a malformed payload as a failed result instead of stopping')
     .option('--dry-run', 'validate the whole input and print the first requests; send nothing')
-    .option('--input-format <format>', 'auto (detected from content), ndjson or json', 'auto');
+    .option('--input-format <format>', 'auto (content; .csv by name), ndjson, json or csv', 'auto')
+    .option('--csv-types', 'CSV input: turn numbers and true/false into JSON numbers and booleans (default: strings)')
+    .option('--expect <expr>', 'JMESPath over {status, headers, body} a 2xx answer must meet, else EXPECTATION_FAILED')
+    .option('--serialize-by <expr>', 'JMESPath key: same-key requests never in flight together, sent in input order')
+    .option('--no-adaptive', "ignore the server's 429/503, Retry-After and rate-limit headers for the run's pace")
+    .option('--failed <file>', 'write the payloads of failed requests here, in the input format, to re-run as is')
+    .option('--rerun-where <expr>', 'JMESPath over the result lines in --out: re-send the ids it matches')
+    .option('--resend-changed', 'with --resume: also re-send recorded ids whose payload changed since')
+    .option('--report <file.html>', 'write an HTML report: charts, outcomes, slowest requests, searchable failures')
+    .option('--junit <file.xml>', 'write JUnit XML, one test case per request, for CI test reporters')
+    .option('--summary <file.json>', 'write the end-of-run summary as JSON')
+    .option('--queue <url>', 'distributed: queue the requests in Redis (redis://host:port[/db]) for `batchpost worker`s to send')
+    .option('--queue-name <name>', "with --queue: the run's queue (default: derived from the run id, so --resume finds it)");
 }
+
+export type ResumeMode = 'resume' | 'retry-failed' | 'rerun' | null;
 
 export interface RunSetup {
   options: RunOptions;
+  resume: ResumeMode;
   format: (typeof FORMATS)[number];
   progress: (typeof PROGRESS_MODES)[number];
   inputFormat: (typeof INPUT_FORMATS)[number];
   failOn: FailOn;
+  progressIntervalMs: number;
+  /** --report, --junit, --summary. */
+  reports: ReportTargets;
 }
 
 export function toRunSetup(input: string, f: RunFlags): RunSetup {
   const format = parseChoice(f.format, '--format', FORMATS);
-  if ((f.resume || f.retryFailed) && !f.out) {
-    throw new BatchpostError('USAGE', `${f.resume ? '--resume' : '--retry-failed'} needs --out FILE: it reads the results recorded there`);
+  const modes = [f.resume && '--resume', f.retryFailed && '--retry-failed', f.rerunWhere !== undefined && '--rerun-where'].filter(Boolean);
+  if (modes.length > 1) throw new BatchpostError('USAGE', `${modes.join(' and ')}: pick one (each also sends what was never recorded)`);
+  const mode = modes[0];
+  if (mode && !f.out) throw new BatchpostError('USAGE', `${mode} needs --out FILE: it reads the results recorded there`);
+  if (mode && format !== 'ndjson') {
+    throw new BatchpostError('USAGE', `${mode} needs --format ndjson (the default): only it is appended line by line`);
   }
-  if ((f.resume || f.retryFailed) && format !== 'ndjson') {
-    throw new BatchpostError('USAGE', `--resume and --retry-failed need --format ndjson (the default): only it is appended line by line`);
+  if (f.resendChanged && !f.resume) throw new BatchpostError('USAGE', '--resend-changed goes with --resume');
+  const shared = toRequestOptions(f);
+  const options: RunOptions = {
+    ...shared,
+    runId: f.runId ?? defaultRunId(shared.method!, f.url, input, f.out),
+    skipInvalid: f.skipInvalid ?? false,
+    serializeBy: f.serializeBy,
+    resendChanged: f.resendChanged ?? false,
+  };
+  let inputFormat = parseChoice(f.inputFormat, '--input-format', INPUT_FORMATS);
+  // A .csv name is the one thing content detection cannot tell (a CSV row looks like anything).
+  if (inputFormat === 'auto' && /\.csv$/i.test(input)) inputFormat = 'csv';
+  options.inputKind = inputFormat === 'csv' ? 'csv' : 'json';
+  return {
+    options,
+    resume: f.rerunWhere !== undefined ? 'rerun' : f.retryFailed ? 'retry-failed' : f.resume ? 'resume' : null,
+    format,
+    progress: parseChoice(f.progress, '--progress', PROGRESS_MODES),
+    inputFormat,
+    failOn: parseFailOn(f.failOn),
+    progressIntervalMs: parseDuration(f.progressInterval, '--progress-interval'),
+    reports: { html: f.report ?? null, junit: f.junit ?? null, summary: f.summary ?? null },
+  };
+}
+
+/** The run flags that shape, pace and retry each request: `batchpost serve` takes these too. */
+export const REQUEST_FLAGS = [
+  '--url', '--method', '--header', '--body', '--id-field', '--concurrency', '--rate', '--timeout', '--retries',
+  '--max-retry-after', '--retry-unsafe', '--idempotency-key', '--include-headers', '--transform', '--expect', '--no-adaptive',
+] as const;
+
+export type RequestFlags = Pick<
+  RunFlags,
+  | 'url' | 'method' | 'header' | 'body' | 'idField' | 'concurrency' | 'rate' | 'timeout' | 'retries' | 'maxRetryAfter'
+  | 'retryUnsafe' | 'idempotencyKey' | 'includeHeaders' | 'transform' | 'expect' | 'adaptive'
+>;
+
+/** Adds the REQUEST_FLAGS to another command, as addRunOptions defines them; `defaults` replaces some defaults. */
+export function addRequestOptions(cmd: Command, defaults: Partial<Record<keyof RequestFlags, string>> = {}): Command {
+  for (const option of addRunOptions(new Command()).options) {
+    if (!(REQUEST_FLAGS as readonly string[]).includes(option.long ?? '')) continue;
+    const value = defaults[option.attributeName() as keyof RequestFlags];
+    cmd.addOption(value === undefined ? option : option.default(value));
   }
-  if (f.resume && f.retryFailed) throw new BatchpostError('USAGE', '--resume and --retry-failed: pick one (--retry-failed also sends what was never recorded)');
+  return cmd;
+}
+
+/** The RunOptions the REQUEST_FLAGS give (no run id: each command names its runs). */
+export function toRequestOptions(f: RequestFlags): RunOptions {
   const method = f.method.toUpperCase();
   if (!/^[A-Z]+$/.test(method)) throw new BatchpostError('USAGE', `--method "${f.method}": expected an HTTP method such as POST or PUT`);
-  const options: RunOptions = {
+  return {
     url: f.url,
     method,
     headers: parseHeaders(f.header),
@@ -100,17 +182,10 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
     maxRetryAfterMs: parseDuration(f.maxRetryAfter, '--max-retry-after'),
     retryUnsafe: f.retryUnsafe ?? false,
     idempotencyKey: f.idempotencyKey ?? false,
-    runId: f.runId ?? defaultRunId(method, f.url, input, f.out),
     includeHeaders: f.includeHeaders ?? false,
     transform: f.transform,
-    skipInvalid: f.skipInvalid ?? false,
-  };
-  return {
-    options,
-    format,
-    progress: parseChoice(f.progress, '--progress', PROGRESS_MODES),
-    inputFormat: parseChoice(f.inputFormat, '--input-format', INPUT_FORMATS),
-    failOn: parseFailOn(f.failOn),
+    expect: f.expect,
+    adaptive: f.adaptive,
   };
 }
 

@@ -3,14 +3,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BatchpostError } from '../engine/errors.js';
+import { compileExpr, matcher } from '../expr/index.js';
 import { resolveOptions } from '../engine/options.js';
 import { Run } from '../engine/run.js';
-import type { Summary } from '../engine/types.js';
+import type { InputRecord, Summary } from '../engine/types.js';
 import { countPayloads, readPayloads } from '../input/index.js';
-import { assertWritableOut, createLineWriter, createSink, openResume, type LineWriter } from '../output/index.js';
+import { assertWritableOut, createFailedWriter, createLineWriter, createSink, openResume, type FailedWriter, type LineWriter } from '../output/index.js';
 import { formatCount } from '../progress/format.js';
 import { createProgress, useColor } from '../progress/index.js';
 import { formatSummary } from '../progress/summary.js';
+import { RunReports } from '../report/index.js';
 import { UndiciTransport } from '../transport/undici.js';
 import { EXIT, failedExitCode } from './exit.js';
 import { dryRun } from './dry-run.js';
@@ -23,7 +25,13 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const setup = toRunSetup(input, flags);
   const options = resolveOptions(setup.options);
   const source = openInput(input);
-  const records = readPayloads(source, { format: setup.inputFormat });
+  const input$ = { format: (setup.inputFormat === 'csv' ? 'csv' : 'ndjson') as 'ndjson' | 'json' | 'csv', csvHeader: undefined as string | undefined };
+  const records = readPayloads(source, {
+    format: setup.inputFormat,
+    csvTypes: flags.csvTypes ?? false,
+    onCsvHeader: (header) => (input$.csvHeader = header),
+    onFormat: (format) => (input$.format = format),
+  });
   if (flags.dryRun) {
     try {
       return await dryRun(records, options, inputName(input));
@@ -33,24 +41,32 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   }
 
   const out = flags.out ?? null;
+  const reports = RunReports.open({ targets: setup.reports, input, out, format: setup.format, append: setup.resume !== null, options, argv });
   let skipIds: ReadonlySet<string> = new Set();
-  if (out !== null) {
-    const mode = flags.retryFailed ? 'retry-failed' : flags.resume ? 'resume' : null;
-    if (mode) {
-      const state = await openResume(out, { mode });
-      skipIds = state.done;
-      if (state.repairedTornLine) process.stderr.write(`batchpost: ${out}: removed a torn last line left by an interrupted run\n`);
-    } else {
-      assertWritableOut(out, { resume: false, overwrite: flags.overwrite ?? false });
-    }
+  let recordedHashes: ReadonlyMap<string, string> = new Map();
+  if (out !== null && setup.resume !== null) {
+    const where = flags.rerunWhere === undefined ? undefined : matcher(compileExpr(flags.rerunWhere, '--rerun-where'));
+    const state = await openResume(out, { mode: setup.resume, where });
+    skipIds = state.done;
+    recordedHashes = state.hashes;
+    if (state.repairedTornLine) process.stderr.write(`batchpost: ${out}: removed a torn last line left by an interrupted run\n`);
+  } else if (out !== null) {
+    assertWritableOut(out, { resume: false, overwrite: flags.overwrite ?? false });
   }
-  const writer: LineWriter = createLineWriter(out === null ? { fd: 1, stream: process.stdout } : { path: out, append: skipIds.size > 0 || !!flags.resume || !!flags.retryFailed });
-  const sink = createSink(setup.format, writer);
+  // Loaded only for --queue: BullMQ takes ~0.4 s to load, which a local run should not pay.
+  const queue =
+    flags.queue === undefined && flags.queueName === undefined
+      ? null
+      : await (await import('../queue/index.js')).openQueueRun(flags, options, { resume: setup.resume !== null, note: (m) => progress.note(m) });
+  const writer: LineWriter = createLineWriter(out === null ? { fd: 1, stream: process.stdout } : { path: out, append: setup.resume !== null });
+  const sink = await reports.wrap(createSink(setup.format, writer));
   const transport = new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs });
-  const run = new Run({ ...options, skipIds }, { transport, sink });
+  const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, input$);
+  const run = new Run({ ...options, skipIds, recordedHashes }, { transport, sink, onFailed: failed?.write, sender: queue?.sender });
+  reports.watch(run.stats);
 
   const color = useColor(process.stderr);
-  const progress = createProgress(setup.progress, { stream: process.stderr, color });
+  const progress = createProgress(setup.progress, { stream: process.stderr, color, intervalMs: setup.progressIntervalMs });
   // A total makes the bar and ETA honest. Small files are counted before the first request (milliseconds);
   // large ones alongside the run, so a 1 GB input starts sending at once.
   const counting = new AbortController();
@@ -91,7 +107,9 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     source.destroy();
     progress.stop();
     await sink.close();
+    await failed?.close();
     await transport.close();
+    await queue?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -102,8 +120,21 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     return EXIT.FAILED;
   }
   const canResume = out !== null && setup.format === 'ndjson';
+  if (summary.changed !== null) {
+    const c = summary.changed;
+    const which = `${formatCount(c.count)} recorded payload${c.count === 1 ? '' : 's'} changed since ${c.count === 1 ? 'it was' : 'they were'} sent (first: ${c.firstIds.join(', ')})`;
+    if (c.resent) {
+      // Each re-sent id now has two lines; keep the newer one so the file stays one line per id.
+      if (out !== null) await openResume(out, { mode: 'rerun', where: () => false });
+      err.write(`batchpost: ${which}; sent again.\n`);
+    } else {
+      err.write(`batchpost: ${which}; not sent again. Add --resend-changed to send them.\n`);
+    }
+  }
   const retryFailed = canResume && summary.failed > 0 ? commandLine(argv, 'retry-failed') : null;
   err.write(formatSummary(summary, { color, symbols: color, resultsPath: out, retryFailedCommand: retryFailed }) + '\n');
+  const exitCode = summary.inputError ? EXIT.INPUT : run.interrupted ? EXIT.INTERRUPTED : failedExitCode(setup.failOn, summary);
+  const reported = await reports.finish(summary, exitCode, { stream: err, color });
 
   if (summary.inputError) {
     const e = summary.inputError;
@@ -128,7 +159,7 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     }
     return EXIT.INTERRUPTED;
   }
-  return failedExitCode(setup.failOn, summary);
+  return reported ? failedExitCode(setup.failOn, summary) : EXIT.FAILED;
 }
 
 function openInput(input: string): NodeJS.ReadableStream & { destroy(): void } {
@@ -141,6 +172,22 @@ function openInput(input: string): NodeJS.ReadableStream & { destroy(): void } {
   }
   if (stat.isDirectory()) throw new BatchpostError('INPUT_NOT_FOUND', `${input}: is a directory, not a file of payloads`);
   return fs.createReadStream(input, { highWaterMark: 256 * 1024 });
+}
+
+/**
+ * --failed: the payloads of failed requests, in the input's own format, so the file can be run as is. Opened at
+ * the first failure (the input format is known by then) and otherwise created empty at the end.
+ */
+function failedPayloads(file: string, input: string, detected: { format: 'ndjson' | 'json' | 'csv'; csvHeader?: string }) {
+  if (input !== '-' && path.resolve(file) === path.resolve(input)) {
+    throw new BatchpostError('USAGE', `--failed ${file}: that is the input file; write the failures elsewhere`);
+  }
+  let writer: FailedWriter | null = null;
+  const open = () => (writer ??= createFailedWriter(file, detected.format, { csvHeader: detected.csvHeader ?? '' }));
+  return {
+    write: (record: InputRecord) => open().write(record),
+    close: () => open().close(),
+  };
 }
 
 function inputName(input: string): string {

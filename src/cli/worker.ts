@@ -1,0 +1,83 @@
+// `batchpost worker`: sends the requests of distributed runs (`batchpost run --queue …`), on any number of
+// machines. A ready line on stderr, a line when it takes up or finishes a run, graceful SIGTERM: a first signal
+// lets the requests being sent finish and hands the rest of its jobs back to the queue; a second cancels those in
+// flight too and hands them back.
+import type { Command } from 'commander';
+import { BatchpostError } from '../engine/errors.js';
+import { EXIT } from './exit.js';
+import { parseDuration, parsePositiveInt } from './parse.js';
+
+export interface WorkerFlags {
+  queue: string;
+  queueName?: string;
+  concurrency?: string;
+  stallTimeout: string;
+  quiet?: boolean;
+}
+
+export function addWorkerCommand(program: Command, exit: (code: number) => void): void {
+  program
+    .command('worker')
+    .description('send the requests of distributed runs (batchpost run --queue redis://…); run as many as you like, anywhere')
+    .requiredOption('--queue <url>', 'Redis holding the runs: redis://host:port[/db] (rediss:// for TLS)')
+    .option('--queue-name <name>', "serve only this run's queue (default: every run registered in this Redis)")
+    .option('-c, --concurrency <n>', "requests in flight per run (default: the run's --concurrency)")
+    .option('--stall-timeout <duration>', "a worker silent this long (killed, frozen, cut off) loses its jobs to other workers", '30s')
+    .option('-q, --quiet', 'no log lines, only errors')
+    .addHelpText(
+      'after',
+      '\n--rate is the run\'s, shared by every worker (BullMQ\'s limiter). Docs: docs/distributed.md. Example:\n' +
+        '  batchpost run orders.ndjson --url https://api.example.com/orders --queue redis://10.0.0.5:6379 --out results.ndjson\n' +
+        '  batchpost worker --queue redis://10.0.0.5:6379        # on each machine that sends\n',
+    )
+    .action(async (flags: WorkerFlags) => exit(await workerCommand(flags)));
+}
+
+export async function workerCommand(flags: WorkerFlags): Promise<number> {
+  // Loaded here, not at the top: BullMQ takes ~0.4 s to load, which other commands should not pay.
+  const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } = await import('../queue/index.js');
+  checkRedisUrl(flags.queue, '--queue');
+  const queueName = flags.queueName === undefined ? null : queueNameOf(flags.queueName, '');
+  const concurrency = flags.concurrency === undefined ? null : parsePositiveInt(flags.concurrency, '--concurrency');
+  const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
+  if (stallTimeoutMs < 500) throw new BatchpostError('USAGE', `--stall-timeout ${flags.stallTimeout}: at least 500ms (locks are renewed at half of it)`);
+  const err = process.stderr;
+  const log = flags.quiet ? () => {} : (line: string) => err.write(line + '\n');
+  let down = false;
+  const redis = await connectRedis(flags.queue, 'batchpost-worker', (up, why) => {
+    if (!up && !down) err.write(`batchpost worker: Redis unreachable${why ? ` (${why})` : ''}; reconnecting\n`);
+    else if (up && down) err.write('batchpost worker: Redis is back\n');
+    down = !up;
+  });
+  const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log });
+  await pool.start();
+  const what = queueName === null ? 'every run' : `queue ${queueName}`;
+  log(`batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`);
+
+  let signals = 0;
+  let finished: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finished = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      const n = pool.inFlight;
+      log(`batchpost worker: ${signal}: stopping — ${n} request${n === 1 ? '' : 's'} in flight will finish, the rest go back to the queue (send it again to hand those back too)`);
+      void pool.stop().then(() => finished(signals > 1 ? EXIT.INTERRUPTED : EXIT.OK));
+    } else {
+      log(`batchpost worker: ${signal} again: handing the requests in flight back to the queue`);
+      pool.returnJobs();
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const code = await done;
+    const t = pool.totals;
+    log(`batchpost worker: stopped; sent ${t.sent} request${t.sent === 1 ? '' : 's'} (${t.ok} ok, ${t.failed} failed)`);
+    return code;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await closeRedis(redis);
+  }
+}

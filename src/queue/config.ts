@@ -1,0 +1,82 @@
+// What a run tells its workers, stored once per run in Redis (QueueKeys.config): everything a worker's Sender needs
+// besides the requests themselves, which travel fully built in each job. Expressions travel as source text and
+// are compiled by each worker.
+import { compileExpr } from '../expr/index.js';
+import type { ResolvedOptions } from '../engine/options.js';
+import type { RetryPolicy } from '../engine/retry.js';
+import { retryPolicyOf } from '../engine/run.js';
+import type { SenderOptions } from '../engine/sender.js';
+import { requestsPerJob } from './job.js';
+
+export interface QueueRunConfig {
+  v: 1;
+  /** For workers' log lines: what the run sends to. */
+  method: string;
+  url: string;
+  /** Requests in flight per worker, unless the worker says otherwise (--concurrency). */
+  concurrency: number;
+  /** The global rate (starts per second), enforced by BullMQ's limiter; for log lines. */
+  rate: number | null;
+  /** Requests per BullMQ job (see requestsPerJob): workers size their active jobs by it. */
+  perJob: number;
+  timeoutMs: number;
+  policy: RetryPolicy;
+  transform: string | null;
+  expect: string | null;
+  includeHeaders: boolean;
+  adaptive: boolean;
+}
+
+/** The same choices a local run's Sender gets (see Run's constructor), as data. */
+export function configOf(run: ResolvedOptions): QueueRunConfig {
+  return {
+    v: 1,
+    method: run.method,
+    url: run.url,
+    concurrency: run.concurrency,
+    rate: run.rate,
+    perJob: requestsPerJob(run.concurrency, run.rate),
+    timeoutMs: run.timeoutMs,
+    policy: retryPolicyOf(run),
+    transform: run.transform ?? null,
+    expect: run.expect ?? null,
+    includeHeaders: run.includeHeaders,
+    adaptive: run.adaptive,
+  };
+}
+
+/**
+ * A worker's Sender options. No rate of its own: BullMQ's limiter spaces job starts across all workers, so a
+ * worker's local pacer would only slow it further.
+ */
+export function senderOptionsOf(c: QueueRunConfig, concurrency: number): SenderOptions {
+  return {
+    concurrency,
+    rate: null,
+    timeoutMs: c.timeoutMs,
+    policy: c.policy,
+    transform: c.transform === null ? null : compileExpr(c.transform, '--transform'),
+    expect: c.expect === null ? null : { source: c.expect, fn: compileExpr(c.expect, '--expect') },
+    includeHeaders: c.includeHeaders,
+    adaptive: c.adaptive,
+  };
+}
+
+/**
+ * --rate as BullMQ's limiter: at most `max` job starts per fixed window of `duration` ms, shared by every worker.
+ * Windows are whole milliseconds, so a window of 1000/rate ms is rounded up (the real rate is never above the one
+ * asked). One start per window while that rounding keeps the rate within 3 % (every rate up to 33/s, and many
+ * above); else the fewest starts per window (windows of 10 to about 50 ms) that do, or come closest.
+ */
+export function limiterOf(rate: number): { max: number; duration: number } {
+  const durationOf = (max: number) => Math.ceil((1000 * max) / rate);
+  const errorOf = (max: number) => (durationOf(max) * rate) / (1000 * max) - 1;
+  let best: number | null = null;
+  const last = Math.max(Math.ceil(rate / 100) + 9, Math.ceil(rate / 20));
+  for (let max = 1; max <= last; max++) {
+    if (durationOf(max) < 10 && max < last) continue; // windows under 10 ms: let more starts share one
+    if (errorOf(max) <= 0.03) return { max, duration: durationOf(max) };
+    if (best === null || errorOf(max) < errorOf(best)) best = max;
+  }
+  return { max: best!, duration: durationOf(best!) };
+}

@@ -1,0 +1,131 @@
+// Connections to Redis and the few Lua scripts batchpost adds beside BullMQ's. Scripts run atomically on the
+// server and read its clock, so hosts with skewed clocks still agree on which workers are alive.
+import { Redis } from 'ioredis';
+import { BatchpostError } from '../engine/errors.js';
+import { redactUrl } from './names.js';
+
+/** A worker is alive while its last heartbeat is younger than this (heartbeats go every second). */
+export const WORKER_ALIVE_MS = 3_000;
+
+const SCRIPTS = {
+  /** A worker's results (ARGV: gen, then id/json pairs): kept for the run (even one restarted with --resume) and announced, unless the run is gone. */
+  bpStoreResults: {
+    numberOfKeys: 3, // config, results, done
+    lua: `
+      if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
+      redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+      for i = 2, #ARGV, 2 do
+        redis.call('XADD', KEYS[3], '*', 'i', ARGV[i], 'r', ARGV[i + 1])
+      end
+      return 1`,
+  },
+  /**
+   * A worker says it is alive (server time; the set expires when every worker has gone quiet) and learns the run's
+   * config revision, or nil when the run is gone (then it writes nothing, so a finished run stays deleted).
+   */
+  bpHeartbeat: {
+    numberOfKeys: 2, // workers, config
+    lua: `
+      local rev = redis.call('HGET', KEYS[2], 'rev')
+      if not rev then return false end
+      local t = redis.call('TIME')
+      redis.call('ZADD', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000), ARGV[1])
+      redis.call('PEXPIRE', KEYS[1], ARGV[2])
+      return rev`,
+  },
+  /** Workers heard from within ARGV[1] ms. */
+  bpLiveWorkers: {
+    numberOfKeys: 1,
+    lua: `
+      local t = redis.call('TIME')
+      local now = t[1] * 1000 + math.floor(t[2] / 1000)
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+      return redis.call('ZCARD', KEYS[1])`,
+  },
+  /** Takes the run's lock, or renews it when this process already holds it: 1, else 0. */
+  bpLock: {
+    numberOfKeys: 1,
+    lua: `
+      local held = redis.call('GET', KEYS[1])
+      if held == false or held == ARGV[1] then
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+      end
+      return 0`,
+  },
+  /** Releases the lock only if this process holds it. */
+  bpUnlock: {
+    numberOfKeys: 1,
+    lua: `
+      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+      return 0`,
+  },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+
+/** An ioredis client with batchpost's scripts defined on it. */
+export type BpRedis = Redis & { [K in ScriptName]: (...args: (string | number)[]) => Promise<unknown> };
+
+export function checkRedisUrl(url: string, option: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new BatchpostError('USAGE', `${option} "${redactUrl(url)}": expected a Redis URL such as redis://127.0.0.1:6379`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new BatchpostError('USAGE', `${option} "${redactUrl(url)}": expected redis://host:port[/db] (or rediss:// for TLS)`);
+  }
+}
+
+/**
+ * A connected client (BullMQ's requirement: no per-command retry limit, so commands wait out a reconnect). Throws
+ * QUEUE_UNAVAILABLE when Redis cannot be reached now; later outages are retried for ever, and `onState` hears of them.
+ */
+export async function connectRedis(url: string, name: string, onState?: (up: boolean, error?: string) => void): Promise<BpRedis> {
+  await probe(url);
+  const client = new Redis(url, {
+    maxRetriesPerRequest: null,
+    connectionName: name,
+    retryStrategy: (times) => Math.min(200 * times, 2_000),
+  }) as BpRedis;
+  for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(name, script);
+  let lastError = '';
+  client.on('error', (err: Error) => (lastError = err.message));
+  client.on('reconnecting', () => onState?.(false, lastError));
+  client.on('ready', () => onState?.(true));
+  return client;
+}
+
+/** One connection attempt, no retries: a clear error now beats a run that waits for ever on a typo. */
+async function probe(url: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1, connectTimeout: 5_000 });
+  let cause = '';
+  client.on('error', (err: Error) => (cause ||= err.message));
+  try {
+    await client.connect();
+    const info = await client.info('server');
+    const version = /redis_version:(\d+)\.(\d+)/.exec(info);
+    if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
+      throw new BatchpostError('QUEUE_UNAVAILABLE', `Redis at ${redactUrl(url)} is version ${version[1]}.${version[2]}; batchpost needs 6.2 or later`);
+    }
+  } catch (err) {
+    if (err instanceof BatchpostError) throw err;
+    const why = cause || (err as Error).message;
+    throw new BatchpostError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${redactUrl(url)}: ${why}`, 'Start Redis (redis-server) or fix the URL: redis://host:port[/db].');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Closes a client, waiting for replies in flight when it can; never throws. */
+export async function closeRedis(client: Redis | null | undefined): Promise<void> {
+  if (!client || client.status === 'end') return;
+  try {
+    await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+  } catch {
+    // already gone
+  }
+  client.disconnect();
+}

@@ -1,0 +1,202 @@
+// `run --queue`: sets a run's queue up in Redis and tears it down. One run process holds a queue at a time (a lock
+// with a TTL it renews); a fresh run starts from an empty queue, a resumed one keeps what the interrupted run left
+// (queued requests are adopted, stored results collected). A run that finished deletes every key it made; an
+// interrupted one leaves its queue paused for --resume.
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { Queue } from 'bullmq';
+import { BatchpostError } from '../engine/errors.js';
+import type { ResolvedOptions } from '../engine/options.js';
+import type { RunDeps } from '../engine/run.js';
+import { configOf, limiterOf } from './config.js';
+import { idsOf, requestsPerJob } from './job.js';
+import { keysOf, queueNameOf, redactUrl, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
+import { checkRedisUrl, closeRedis, connectRedis, type BpRedis } from './redis.js';
+import { QueueSink } from './sink.js';
+
+export interface QueueFlags {
+  queue?: string;
+  queueName?: string;
+}
+
+export interface QueueRunContext {
+  /** --resume, --retry-failed, --rerun-where: keep what an interrupted run left in Redis. */
+  resume: boolean;
+  /** A line for the user while the run goes (through the progress display). */
+  note: (message: string) => void;
+}
+
+export interface QueueRun {
+  readonly name: string;
+  /** For RunDeps.sender: the requests go on the queue instead of out. */
+  readonly sender: NonNullable<RunDeps['sender']>;
+  /** Deletes the run's keys when it finished, else leaves them for --resume; releases the queue. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Requests on the queue (or on their way) at once: enough to keep dozens of workers busy, small for Redis. */
+const MAX_OUTSTANDING = 10_000;
+const LOCK_TTL_MS = Number(process.env.BATCHPOST_QUEUE_LOCK_MS) || 10_000;
+/** Job states a resumed run adopts instead of queueing the request again. */
+const QUEUED_STATES = ['wait', 'active', 'prioritized', 'delayed', 'failed'] as const;
+
+/** Null without --queue. */
+export async function openQueueRun(flags: QueueFlags, options: ResolvedOptions, ctx: QueueRunContext): Promise<QueueRun | null> {
+  if (flags.queue === undefined) {
+    if (flags.queueName !== undefined) throw new BatchpostError('USAGE', '--queue-name goes with --queue redis://HOST:PORT');
+    return null;
+  }
+  const url = flags.queue;
+  checkRedisUrl(url, '--queue');
+  const name = queueNameOf(flags.queueName, options.runId);
+  const keys = keysOf(name);
+  let sink: QueueSink | null = null;
+  const redis = await connectRedis(url, `batchpost-run-${name}`, (up, error) => sink?.redisState(up, error));
+  const token = `${os.hostname()}/${process.pid}/${randomBytes(6).toString('base64url')}`;
+  let queue: Queue | null = null;
+  let reader: BpRedis | null = null;
+  let renew: NodeJS.Timeout | null = null;
+  let gen = '';
+  let adopted = new Set<string>();
+  try {
+    await lock(redis, keys, name, token);
+    renew = setInterval(() => void redis.bpLock(keys.lock, token, LOCK_TTL_MS).catch(() => {}), LOCK_TTL_MS / 3);
+    renew.unref();
+    queue = new Queue(name, {
+      connection: redis,
+      prefix: PREFIX,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: false, attempts: 1 },
+    });
+    queue.on('error', () => {}); // connection trouble shows through the sink's hold; BullMQ retries
+    const previous = ctx.resume ? await redis.hget(keys.config, 'gen') : null;
+    gen = previous ?? randomBytes(9).toString('base64url');
+    if (previous === null) {
+      // A fresh run: whatever an earlier run of this name left (interrupted, never resumed) goes.
+      await queue.obliterate({ force: true });
+      await redis.del(keys.results, keys.done, keys.config);
+    }
+    if (previous !== null) adopted = await queuedIds(queue);
+    if (adopted.size > 0) {
+      process.stderr.write(`batchpost: ${adopted.size} request${adopted.size === 1 ? ' is' : 's are'} still queued from the interrupted run; they are not queued again\n`);
+    }
+    await redis.hset(keys.config, { gen, rev: token, json: JSON.stringify(configOf(options)) });
+    if (options.rate !== null) {
+      const { max, duration } = limiterOf(options.rate);
+      await queue.setGlobalRateLimit(max, duration);
+    } else {
+      await queue.removeGlobalRateLimit();
+    }
+    await redis.hset(REGISTRY_KEY, name, JSON.stringify({ method: options.method, url: options.url, since: Date.now(), by: token }));
+    await queue.resume();
+    reader = redis.duplicate() as BpRedis;
+    reader.on('error', () => {});
+  } catch (err) {
+    if (renew) clearInterval(renew);
+    await queue?.close().catch(() => {});
+    await redis.bpUnlock(keys.lock, token).catch(() => {});
+    await closeRedis(redis);
+    throw err;
+  }
+
+  const workerCommand = ['batchpost', 'worker', '--queue', redactUrl(url), '--queue-name', name].map(shellQuote).join(' ');
+  const q = queue;
+  const r = reader;
+  let closing: Promise<void> | null = null;
+  return {
+    name,
+    sender: (_senderOptions, stats) =>
+      (sink = new QueueSink({
+        name,
+        queue: q,
+        redis,
+        reader: r,
+        keys,
+        gen,
+        stats,
+        maxOutstanding: MAX_OUTSTANDING,
+        perJob: requestsPerJob(options.concurrency, options.rate),
+        resumed: ctx.resume,
+        adopted,
+        note: ctx.note,
+        workerCommand,
+      })),
+    close() {
+      closing ??= (async () => {
+        sink?.close();
+        if (renew) clearInterval(renew);
+        try {
+          if (sink?.completed) {
+            await q.obliterate({ force: true });
+            await redis.del(keys.results, keys.done, keys.config, keys.workers);
+            await redis.hdel(REGISTRY_KEY, name);
+          } else {
+            // Interrupted: workers leave it alone (the queue is paused) until --resume.
+            await redis.hdel(REGISTRY_KEY, name);
+          }
+        } catch {
+          // Redis went away: an interrupted run's keys stay; a finished run's are cleaned by the next run of this name
+        }
+        await redis.bpUnlock(keys.lock, token).catch(() => {});
+        await q.close().catch(() => {});
+        await closeRedis(r);
+        await closeRedis(redis);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Takes the queue, waiting up to the lock's TTL for a run that crashed (or steals it from a dead process here). */
+async function lock(redis: BpRedis, keys: QueueKeys, name: string, token: string): Promise<void> {
+  const deadline = Date.now() + LOCK_TTL_MS + 1_000;
+  let told = false;
+  for (;;) {
+    if ((await redis.bpLock(keys.lock, token, LOCK_TTL_MS)) === 1) return;
+    const holder = await redis.get(keys.lock);
+    if (holder === null) continue;
+    const [host, pid] = holder.split('/');
+    if (host === os.hostname() && pid !== undefined && !alive(Number(pid))) {
+      // Killed on this machine (kill -9, a crash): no need to wait out its lock.
+      await redis.bpUnlock(keys.lock, holder);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new BatchpostError(
+        'QUEUE_BUSY',
+        `queue ${name} is in use by another run (${host}, pid ${pid})`,
+        'Wait for it to finish, or give this run its own --queue-name (or --run-id).',
+      );
+    }
+    if (!told) {
+      told = true;
+      process.stderr.write(`batchpost: queue ${name} is held by another run (${host}, pid ${pid}); waiting up to ${Math.round(LOCK_TTL_MS / 1000)}s in case it crashed\n`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** POSIX-shell quoting for the command printed for the user to paste. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The request ids an interrupted run left on the queue (waiting, being sent, or given up on). */
+async function queuedIds(queue: Queue): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const page = 1000;
+  for (let start = 0; ; start += page) {
+    const jobs = await queue.getJobs([...QUEUED_STATES], start, start + page - 1, true);
+    for (const job of jobs) for (const id of idsOf(job?.data)) ids.add(id);
+    if (jobs.length < page) return ids;
+  }
+}

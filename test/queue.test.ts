@@ -1,0 +1,406 @@
+// Distributed runs against a real Redis (REDIS_URL, else redis://127.0.0.1:6379): `run --queue` and `batchpost
+// worker` as child processes, the fixture server as the upstream, which records every request for the assertions.
+// Each test uses its own queue name. Without Redis the suite is skipped, except under CI=true, where that fails.
+// Needs `npm run build` first (the CLI runs from dist/).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { freePort, startFixtureServer, type FixtureRequest, type FixtureServer } from '../fixtures/server.js';
+import { ndjsonFile, readResults, runCli, startCli, tmpDir as makeTmpDir, waitFor, type CliResult } from './helpers/cli.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const available = await redisAnswers(REDIS_URL);
+if (!available && process.env.CI === 'true') {
+  test(`Redis answers at ${REDIS_URL} (required in CI)`, () => {
+    throw new Error(`no Redis at ${REDIS_URL}: CI must start one (.ci/run does)`);
+  });
+}
+const describeRedis = available ? describe : describe.skip;
+
+interface ResultLine {
+  id: string;
+  ok: boolean;
+  status: number | null;
+  attempts: number;
+  error: { code: string; message: string } | null;
+}
+
+let server: FixtureServer;
+let redis: Redis;
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+
+function tmpDir(): string {
+  const dir = makeTmpDir();
+  dirs.push(dir);
+  return dir;
+}
+
+let queueCount = 0;
+const queuesUsed: string[] = [];
+/** A queue name no other test (or test run) uses. */
+function uniqueQueue(): string {
+  const name = `t-${process.pid}-${Date.now().toString(36)}-${++queueCount}`;
+  queuesUsed.push(name);
+  return name;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const numbered = (count: number) => Array.from({ length: count }, (_, i) => ({ n: i + 1 }));
+const range = (count: number): string[] => Array.from({ length: count }, (_, i) => String(i + 1));
+const sortIds = (ids: Iterable<string>): string[] => [...ids].sort((a, b) => Number(a) - Number(b));
+
+/** The id a fixture request was sent for (the `n` of its body). */
+function idOf(req: FixtureRequest): string {
+  return String((JSON.parse(req.body) as { n: number }).n);
+}
+
+/** How many times the upstream received each id. */
+function receipts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const req of server.requests) counts.set(idOf(req), (counts.get(idOf(req)) ?? 0) + 1);
+  return counts;
+}
+
+/** Exactly one line per expected id, each ok. */
+function expectOneOkLinePerId(file: string, count: number): ResultLine[] {
+  const results = readResults<ResultLine>(file);
+  expect(sortIds(results.map((r) => r.id))).toEqual(range(count));
+  expect(results.filter((r) => !r.ok)).toEqual([]);
+  return results;
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  stderr: () => string;
+}
+
+/** A `batchpost worker` for one queue, started and ready (its first line printed). */
+async function startWorker(queue: string, extra: string[] = []): Promise<WorkerProcess> {
+  const { child, done } = startCli(['worker', '--queue', REDIS_URL, '--queue-name', queue, ...extra], { timeoutMs: 90_000 });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d: string) => (stderr += d));
+  await waitFor(() => stderr.includes('serving queue') || child.exitCode !== null, 15_000, 'the worker to start');
+  return { child, done, stderr: () => stderr };
+}
+
+/** SIGTERM, then the worker's exit; returns how many requests it said it sent. */
+async function stopWorker(w: WorkerProcess): Promise<{ result: CliResult; sent: number }> {
+  w.child.kill('SIGTERM');
+  const result = await w.done;
+  const m = /stopped; sent (\d+) request/.exec(result.stderr);
+  if (m === null) throw new Error(`worker did not report what it sent:\n${result.stderr}`);
+  return { result, sent: Number(m[1]) };
+}
+
+async function keysOfQueue(queue: string): Promise<string[]> {
+  return redis.keys(`batchpost:${queue}:*`);
+}
+
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const runArgs = (input: string, url: string, queue: string, out: string, extra: string[] = []) => [
+  'run', input, '--url', url, '--queue', REDIS_URL, '--queue-name', queue, '--out', out, '--progress', 'lines', '--progress-interval', '250ms', ...extra,
+];
+
+describeRedis('distributed runs (run --queue, worker)', () => {
+  beforeAll(async () => {
+    server = await startFixtureServer();
+    redis = new Redis(REDIS_URL);
+  });
+  beforeEach(() => server.reset());
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+  afterAll(async () => {
+    await server.close();
+    // A test that failed may leave its run's keys (an interrupted run keeps them for --resume): not in this Redis.
+    for (const queue of queuesUsed) {
+      const keys = await keysOfQueue(queue);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.hdel('batchpost:bp-runs', queue);
+    }
+    await redis.quit();
+  });
+
+  test('two workers share a run: each sends some, one line per id, and the run deletes its keys', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(40));
+    const out = path.join(dir, 'out.ndjson');
+    const a = await startWorker(queue, ['--concurrency', '2']);
+    const b = await startWorker(queue, ['--concurrency', '2']);
+    const run = await runCli(runArgs(input, `${server.url}/echo?ms=40`, queue, out), { timeoutMs: 60_000 });
+    expect(run.stderr).toContain('40 ok');
+    expect(run.code).toBe(0);
+    expectOneOkLinePerId(out, 40);
+    expect(sortIds(receipts().keys())).toEqual(range(40));
+    const [sa, sb] = [await stopWorker(a), await stopWorker(b)];
+    expect([sa.result.code, sb.result.code]).toEqual([0, 0]);
+    expect(sa.sent).toBeGreaterThan(0);
+    expect(sb.sent).toBeGreaterThan(0);
+    expect(sa.sent + sb.sent).toBe(40);
+    expect(await keysOfQueue(queue)).toEqual([]);
+    expect(await redis.hexists('batchpost:bp-runs', queue)).toBe(0);
+  });
+
+  test('kill -9 a worker mid-run: another worker takes its jobs over; one line per id (sending is at-least-once)', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(24));
+    const out = path.join(dir, 'out.ndjson');
+    const a = await startWorker(queue, ['--concurrency', '3', '--stall-timeout', '1s']);
+    const run = startCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out), { timeoutMs: 60_000 });
+    children.push(run.child);
+    run.child.stdin!.end();
+    // Worker A alone has 3 requests at the upstream: kill it there, mid-request.
+    await waitFor(() => server.inFlight === 3, 15_000, 'worker A to have 3 requests in flight');
+    const lost = server.requests.filter((r) => r.endedAt === null).map(idOf);
+    a.child.kill('SIGKILL');
+    await a.done;
+    const b = await startWorker(queue, ['--concurrency', '3', '--stall-timeout', '1s']);
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    expectOneOkLinePerId(out, 24);
+    // What A was sending reached the upstream, and B sent it again: at-least-once, never lost.
+    const seen = receipts();
+    for (const id of lost) expect([id, seen.get(id)]).toEqual([id, 2]);
+    expect(sortIds(seen.keys())).toEqual(range(24));
+    const sb = await stopWorker(b);
+    expect(sb.sent).toBeGreaterThanOrEqual(lost.length);
+    expect(await keysOfQueue(queue)).toEqual([]);
+  });
+
+  test('--rate is one global rate: starts at the upstream are spaced across two workers', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(24));
+    const out = path.join(dir, 'out.ndjson');
+    // Each worker can start at most 6 per 400 ms (15/s), less than the 20/s asked: both must take part, and if each
+    // paced itself the two would reach 30/s.
+    const a = await startWorker(queue, ['--concurrency', '6']);
+    const b = await startWorker(queue, ['--concurrency', '6']);
+    const run = await runCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out, ['--rate', '20/s']), { timeoutMs: 60_000 });
+    expect(run.code).toBe(0);
+    expectOneOkLinePerId(out, 24);
+    const starts = server.requests.map((r) => r.startedAt).sort((x, y) => x - y);
+    expect(starts).toHaveLength(24);
+    // 20/s is one start per 50 ms window of BullMQ's limiter, shared by both workers.
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(23 * 50 * 0.9);
+    // Measured at the upstream, starts carry delivery jitter, most while workers open connections (the first 400
+    // ms): after that, no 150 ms holds more than 3 starts (+1 for jitter).
+    const steady = starts.filter((t) => t >= starts[0]! + 450);
+    const most = Math.max(...steady.map((t) => steady.filter((u) => u >= t && u < t + 150).length));
+    expect(most).toBeLessThanOrEqual(4);
+    const [sa, sb] = [await stopWorker(a), await stopWorker(b)];
+    expect(sa.sent + sb.sent).toBe(24);
+    expect(Math.min(sa.sent, sb.sent)).toBeGreaterThan(0);
+  });
+
+  test('with no worker the run waits and says so; it finishes once a worker starts', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(10));
+    const out = path.join(dir, 'out.ndjson');
+    const run = startCli(runArgs(input, `${server.url}/echo`, queue, out), { timeoutMs: 60_000 });
+    children.push(run.child);
+    run.child.stdin!.end();
+    let stderr = '';
+    run.child.stderr!.on('data', (d: string) => (stderr += d));
+    await waitFor(() => stderr.includes(`no worker is serving queue ${queue}`), 15_000, 'the run to say it waits');
+    await waitFor(() => /waiting for a worker/.test(stderr), 5_000, 'the progress line to show the wait');
+    expect(stderr).toContain(`batchpost worker --queue ${REDIS_URL} --queue-name ${queue}`);
+    await sleep(500);
+    expect(run.child.exitCode).toBeNull();
+    expect(server.requests).toHaveLength(0);
+    const w = await startWorker(queue);
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/1 worker serving queue/);
+    expectOneOkLinePerId(out, 10);
+    await stopWorker(w);
+  });
+
+  test('kill -9 the run, then --resume collects what workers finished meanwhile: one line per id, nothing sent twice', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(40));
+    const out = path.join(dir, 'out.ndjson');
+    const w = await startWorker(queue, ['--concurrency', '4']);
+    const args = runArgs(input, `${server.url}/slow?ms=150`, queue, out);
+    const first = startCli(args, { timeoutMs: 60_000 });
+    children.push(first.child);
+    first.child.stdin!.end();
+    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 8, 20_000, '8 results recorded');
+    first.child.kill('SIGKILL');
+    await first.done;
+    const recorded = readResults(out).length;
+    expect(recorded).toBeLessThan(40);
+    // The workers carry on without the run: every request reaches the upstream once.
+    await waitFor(() => server.requests.length === 40 && server.inFlight === 0, 30_000, 'the workers to finish the queue');
+    await sleep(300);
+    const resumed = await runCli([...args, '--resume'], { timeoutMs: 60_000 });
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/skipped\s+\d+ already recorded/);
+    expectOneOkLinePerId(out, 40);
+    expect([...receipts().values()].every((n) => n === 1)).toBe(true);
+    expect(server.requests).toHaveLength(40);
+    await stopWorker(w);
+    expect(await keysOfQueue(queue)).toEqual([]);
+  });
+
+  test('Ctrl-C pauses the queue (workers start nothing more); --resume sends the rest, each id once', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(30));
+    const out = path.join(dir, 'out.ndjson');
+    const w = await startWorker(queue, ['--concurrency', '2']);
+    const args = runArgs(input, `${server.url}/slow?ms=200`, queue, out);
+    const first = startCli(args, { timeoutMs: 60_000 });
+    children.push(first.child);
+    first.child.stdin!.end();
+    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 4, 20_000, '4 results recorded');
+    first.child.kill('SIGINT');
+    const stopped = await first.done;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toContain('--resume');
+    const sentAtStop = server.requests.length;
+    // What the workers were sending finished and was recorded; nothing else starts while the run is away.
+    expect(readResults(out).length).toBe(sentAtStop);
+    await sleep(1_000);
+    expect(server.requests.length).toBe(sentAtStop);
+    const resumed = await runCli([...args, '--resume'], { timeoutMs: 60_000 });
+    expect(resumed.code).toBe(0);
+    expectOneOkLinePerId(out, 30);
+    expect([...receipts().values()].every((n) => n === 1)).toBe(true);
+    await stopWorker(w);
+  });
+
+  test('worker SIGTERM lets requests in flight finish; a second SIGTERM hands them back to the queue', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(12));
+    const out = path.join(dir, 'out.ndjson');
+    const a = await startWorker(queue, ['--concurrency', '3']);
+    const run = startCli(runArgs(input, `${server.url}/slow?ms=1500`, queue, out), { timeoutMs: 60_000 });
+    children.push(run.child);
+    run.child.stdin!.end();
+    await waitFor(() => server.inFlight === 3, 15_000, 'worker A to have 3 requests in flight');
+    // One signal: A takes nothing new, and finishes the 3 it is sending.
+    a.child.kill('SIGTERM');
+    await waitFor(() => a.stderr().includes('stopping'), 5_000, 'A to say it stops');
+    const finished = await a.done;
+    expect(finished.code).toBe(0);
+    expect(finished.stderr).toMatch(/stopped; sent 3 requests/);
+    expect(server.requests).toHaveLength(3);
+    // B takes over; two signals make it hand back what it is sending, unfinished, for C to send.
+    const b = await startWorker(queue, ['--concurrency', '3']);
+    await waitFor(() => server.inFlight === 3, 15_000, 'worker B to have 3 requests in flight');
+    const t0 = Date.now();
+    b.child.kill('SIGTERM');
+    await waitFor(() => b.stderr().includes('stopping'), 5_000, 'B to say it stops');
+    b.child.kill('SIGTERM');
+    const handedBack = await b.done;
+    expect(handedBack.code).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(1_400); // did not wait for its 1.5 s requests
+    expect(handedBack.stderr).toMatch(/stopped; sent 0 requests/);
+    const c = await startWorker(queue, ['--concurrency', '6']);
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    expectOneOkLinePerId(out, 12);
+    expect(sortIds(receipts().keys())).toEqual(range(12));
+    await stopWorker(c);
+  });
+
+  test('a request whose workers keep dying is given up on: QUEUE_JOB_FAILED, exit 1', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(1));
+    const out = path.join(dir, 'out.ndjson');
+    const run = startCli(runArgs(input, `${server.url}/hang`, queue, out, ['--concurrency', '1', '--timeout', '60s']), { timeoutMs: 60_000 });
+    children.push(run.child);
+    run.child.stdin!.end();
+    // Three workers in turn take the request and are killed while sending it; BullMQ recovers it twice, then fails it.
+    for (let killed = 1; killed <= 3; killed++) {
+      const w = await startWorker(queue, ['--concurrency', '1', '--stall-timeout', '1s']);
+      await waitFor(() => server.requests.length === killed && server.inFlight === 1, 15_000, `attempt ${killed} at the upstream`);
+      w.child.kill('SIGKILL');
+      await w.done;
+    }
+    const last = await startWorker(queue, ['--concurrency', '1', '--stall-timeout', '1s']);
+    const result = await run.done;
+    expect(result.code).toBe(1);
+    const [line] = readResults<ResultLine>(out);
+    expect(line).toMatchObject({ id: '1', ok: false, status: null, error: { code: 'QUEUE_JOB_FAILED' } });
+    expect(line!.error!.message).toMatch(/may have been sent/);
+    expect(server.requests).toHaveLength(3);
+    await stopWorker(last);
+    expect(await keysOfQueue(queue)).toEqual([]);
+  });
+
+  test('--serialize-by holds the same key out of flight across workers', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, Array.from({ length: 12 }, (_, i) => ({ n: i + 1, k: i % 2 })));
+    const out = path.join(dir, 'out.ndjson');
+    const a = await startWorker(queue, ['--concurrency', '4']);
+    const b = await startWorker(queue, ['--concurrency', '4']);
+    const run = await runCli(runArgs(input, `${server.url}/slow?ms=60`, queue, out, ['--serialize-by', 'k']), { timeoutMs: 60_000 });
+    expect(run.code).toBe(0);
+    expectOneOkLinePerId(out, 12);
+    for (const k of [0, 1]) {
+      const same = server.requests.filter((r) => (JSON.parse(r.body) as { k: number }).k === k).sort((x, y) => x.startedAt - y.startedAt);
+      // In input order, each starting after the previous one ended.
+      expect(same.map(idOf)).toEqual(range(12).filter((id) => (Number(id) - 1) % 2 === k));
+      for (let i = 1; i < same.length; i++) expect(same[i]!.startedAt).toBeGreaterThanOrEqual(same[i - 1]!.endedAt!);
+    }
+    await Promise.all([stopWorker(a), stopWorker(b)]);
+  });
+});
+
+describe('distributed runs without Redis', () => {
+  test('run --queue and worker stop with QUEUE_UNAVAILABLE (exit 2) when nothing answers', async () => {
+    const port = await freePort();
+    const dir = tmpDir();
+    const input = ndjsonFile(dir, numbered(2));
+    const run = await runCli(['run', input, '--url', 'http://127.0.0.1:9/x', '--queue', `redis://127.0.0.1:${port}`], { timeoutMs: 20_000 });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('[QUEUE_UNAVAILABLE]');
+    const worker = await runCli(['worker', '--queue', `redis://127.0.0.1:${port}`], { timeoutMs: 20_000 });
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toContain('[QUEUE_UNAVAILABLE]');
+  });
+
+  test('usage errors: --queue-name without --queue, a queue name with a colon, a URL that is not Redis', async () => {
+    const dir = tmpDir();
+    const input = ndjsonFile(dir, numbered(1));
+    const cases = [
+      ['run', input, '--url', 'http://127.0.0.1:9/x', '--queue-name', 'q1'],
+      ['run', input, '--url', 'http://127.0.0.1:9/x', '--queue', 'redis://127.0.0.1:9', '--queue-name', 'a:b'],
+      ['worker', '--queue', 'http://127.0.0.1:6379'],
+    ];
+    for (const args of cases) {
+      const r = await runCli(args, { timeoutMs: 20_000 });
+      expect([args, r.code, /\[USAGE\]/.test(r.stderr)]).toEqual([args, 2, true]);
+    }
+  });
+});
