@@ -53,15 +53,18 @@ describe('adaptive pace', () => {
     expect(r.stderr).toMatch(/settled at \d+ in flight/);
   });
 
-  test('--no-adaptive keeps hammering: each request backs off on its own', async () => {
+  test('--no-adaptive keeps hammering: each request backs off on its own, new ones keep starting', async () => {
+    // Paced starts (40/s) keep payloads coming through the pause window, so the difference is visible.
     const file = ndjsonFile(dir, payloads(40));
-    const r = await runCli([
-      'run', file, '--url', `${server.url}/limited/b?limit=5&windowMs=1000`, '--concurrency', '4', '--retries', '6', '--no-adaptive', '--progress', 'none',
-    ]);
+    const args = ['run', file, '--concurrency', '4', '--rate', '40/s', '--retries', '8', '--progress', 'none'];
+    const r = await runCli([...args, '--url', `${server.url}/limited/b?limit=5&windowMs=1000`, '--no-adaptive']);
     expect([0, 1]).toContain(r.code); // hammering may exhaust some requests' retries: that is the point
-    const { inside } = duringPause(900);
-    expect(inside).toBeGreaterThan(4);
+    expect(duringPause(900).inside).toBeGreaterThan(8);
     expect(r.stderr).not.toContain('throttled');
+    server.reset();
+    const adaptive = await runCli([...args, '--url', `${server.url}/limited/b2?limit=5&windowMs=1000`]);
+    expect(adaptive.code).toBe(0);
+    expect(duringPause(900).inside).toBeLessThanOrEqual(2);
   });
 
   test('the progress display says when and why the run is held back', async () => {

@@ -91,13 +91,14 @@ interface WorkerProcess {
   stderr: () => string;
 }
 
-/** A `batchpost worker` for one queue, started and ready (its first line printed). */
-async function startWorker(queue: string, extra: string[] = []): Promise<WorkerProcess> {
-  const { child, done } = startCli(['worker', '--queue', REDIS_URL, '--queue-name', queue, ...extra], { timeoutMs: 90_000 });
+/** A `batchpost worker` for one queue (null: every run registered), started and ready (its first line printed). */
+async function startWorker(queue: string | null, extra: string[] = []): Promise<WorkerProcess> {
+  const which = queue === null ? [] : ['--queue-name', queue];
+  const { child, done } = startCli(['worker', '--queue', REDIS_URL, ...which, ...extra], { timeoutMs: 90_000 });
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (d: string) => (stderr += d));
-  await waitFor(() => stderr.includes('serving queue') || child.exitCode !== null, 15_000, 'the worker to start');
+  await waitFor(() => /serving (queue|every run)/.test(stderr) || child.exitCode !== null, 15_000, 'the worker to start');
   return { child, done, stderr: () => stderr };
 }
 
@@ -232,12 +233,15 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     await sleep(500);
     expect(run.child.exitCode).toBeNull();
     expect(server.requests).toHaveLength(0);
-    const w = await startWorker(queue);
+    // A worker without --queue-name finds the run in Redis's list of runs.
+    const w = await startWorker(null);
     const result = await run.done;
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/1 worker serving queue/);
     expectOneOkLinePerId(out, 10);
-    await stopWorker(w);
+    const stopped = await stopWorker(w);
+    expect(stopped.result.stderr).toContain(`queue ${queue}: serving POST ${server.url}/echo`);
+    expect(stopped.result.stderr).toContain(`queue ${queue}: done: sent 10 requests`);
   });
 
   test('kill -9 the run, then --resume collects what workers finished meanwhile: one line per id, nothing sent twice', async () => {

@@ -39,6 +39,20 @@ export function retryPolicyOf(o: ResolvedOptions): RetryPolicy {
   };
 }
 
+/** What a Sender needs of a run's options, expressions compiled. */
+export function senderOptionsOf(o: ResolvedOptions): SenderOptions {
+  return {
+    concurrency: o.concurrency,
+    rate: o.rate,
+    timeoutMs: o.timeoutMs,
+    policy: retryPolicyOf(o),
+    transform: o.transform === undefined ? null : compileExpr(o.transform, '--transform'),
+    expect: o.expect === undefined ? null : { source: o.expect, fn: compileExpr(o.expect, '--expect') },
+    includeHeaders: o.includeHeaders,
+    adaptive: o.adaptive,
+  };
+}
+
 export class Run {
   readonly stats: RunStats;
   private readonly sender: RequestSink;
@@ -64,16 +78,7 @@ export class Run {
     this.stats = createStats(deps.total ?? null);
     this.builder = new RequestBuilder(o);
     this.ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
-    const senderOptions: SenderOptions = {
-      concurrency: o.concurrency,
-      rate: o.rate,
-      timeoutMs: o.timeoutMs,
-      policy: retryPolicyOf(o),
-      transform: o.transform === undefined ? null : compileExpr(o.transform, '--transform'),
-      expect: o.expect === undefined ? null : { source: o.expect, fn: compileExpr(o.expect, '--expect') },
-      includeHeaders: o.includeHeaders,
-      adaptive: o.adaptive,
-    };
+    const senderOptions = senderOptionsOf(o);
     this.sender = deps.sender ? deps.sender(senderOptions, this.stats, o) : new Sender(senderOptions, deps.transport, this.stats);
     this.keyOf = o.serializeBy === undefined ? null : compileExpr(o.serializeBy, '--serialize-by');
   }

@@ -6,11 +6,10 @@
 // and since arrival counts, nothing waits forever. Retries still go first, as in run.
 import { randomUUID } from 'node:crypto';
 import { BatchpostError } from '../engine/errors.js';
-import { compileExpr } from '../expr/index.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { RequestBuilder } from '../engine/request.js';
 import { IDEMPOTENT_METHODS, type RetryPolicy } from '../engine/retry.js';
-import { retryPolicyOf } from '../engine/run.js';
+import { retryPolicyOf, senderOptionsOf } from '../engine/run.js';
 import { Sender } from '../engine/sender.js';
 import { createStats } from '../engine/stats.js';
 import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from '../engine/types.js';
@@ -66,20 +65,7 @@ export class Gateway {
     const run = o.run;
     this.builder = new RequestBuilder({ ...run, idempotencyKey: false }); // checks --url first: its message is the plainest
     this.origin = fixedOrigin(run.url);
-    this.sender = new Sender(
-      {
-        concurrency: run.concurrency,
-        rate: run.rate,
-        timeoutMs: run.timeoutMs,
-        policy: retryPolicyOf(run),
-        transform: run.transform === undefined ? null : compileExpr(run.transform, '--transform'),
-        expect: run.expect === undefined ? null : { source: run.expect, fn: compileExpr(run.expect, '--expect') },
-        includeHeaders: run.includeHeaders,
-        adaptive: run.adaptive,
-      },
-      transport,
-      this.stats,
-    );
+    this.sender = new Sender(senderOptionsOf(run), transport, this.stats);
     this.metrics = new ServerMetrics(this.stats);
   }
 
