@@ -6,6 +6,7 @@
 // rest of this file, and a timeout or hard stop a few milliseconds late changes nothing. It also keeps the answer's
 // bytes, which serve's $batch hands back in base64 when the body is not text. Same contract as UndiciTransport
 // (test/serve-upstream.test.ts).
+import { Pools } from '../transport/pools.js';
 import { Pool, type Dispatcher } from 'undici';
 import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
@@ -22,14 +23,15 @@ export interface UpstreamOptions {
 const SWEEP_MS = 5;
 
 export class UpstreamTransport implements Transport {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools: Pools;
   private readonly inFlight = new Set<Collector>();
   private sweeper: NodeJS.Timeout | null = null;
   private lastUrl = '';
   private lastTarget = { origin: '', path: '' };
-  private closing: Promise<void> | null = null;
 
-  constructor(private readonly options: UpstreamOptions) {}
+  constructor(options: UpstreamOptions) {
+    this.pools = new Pools(options);
+  }
 
   send(req: OutgoingRequest, signal: AbortSignal): Promise<TransportResponse> {
     if (signal.aborted) return Promise.reject(signal.reason);
@@ -42,7 +44,7 @@ export class UpstreamTransport implements Transport {
         this.lastTarget = { origin: u.origin, path: u.pathname + u.search };
         this.lastUrl = req.url;
       }
-      pool = this.pool(this.lastTarget.origin);
+      pool = this.pools.get(this.lastTarget.origin);
       path = this.lastTarget.path;
     } catch (err) {
       return Promise.reject(err instanceof TransportError ? err : new TransportError('NETWORK_ERROR', `not a valid URL: ${req.url}`));
@@ -68,25 +70,7 @@ export class UpstreamTransport implements Transport {
   };
 
   close(): Promise<void> {
-    this.closing ??= Promise.all([...this.pools.values()].map((p) => p.close())).then(() => undefined);
-    return this.closing;
-  }
-
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (pool === undefined) {
-      if (this.closing) throw new TransportError('NETWORK_ERROR', 'transport closed');
-      const t = this.options.timeoutMs;
-      pool = new Pool(origin, {
-        connections: this.options.connections,
-        connectTimeout: Math.min(t, 10_000),
-        headersTimeout: t,
-        bodyTimeout: t,
-        keepAliveTimeout: 30_000,
-      });
-      this.pools.set(origin, pool);
-    }
-    return pool;
+    return this.pools.close();
   }
 }
 

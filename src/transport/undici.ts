@@ -1,28 +1,24 @@
 // The HTTP transport: undici, one keep-alive Pool per origin with as many connections as requests in flight.
 // undici rather than got: on the same p-queue loop it sends ~6x more payloads per second here (README, design notes).
-import { Pool } from 'undici';
 import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
+import { Pools, type PoolOptions } from './pools.js';
 
-export interface UndiciTransportOptions {
-  /** Connections per origin; the engine never has more requests in flight than this. */
-  connections: number;
-  /** Upper bound for undici's own connect/headers/body timers; the engine enforces the real per-attempt timeout. */
-  timeoutMs: number;
-}
+export type UndiciTransportOptions = PoolOptions;
 
 export class UndiciTransport implements Transport {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools: Pools;
   private lastUrl = '';
   private lastTarget: { origin: string; path: string } = { origin: '', path: '' };
-  private closing: Promise<void> | null = null;
 
-  constructor(private readonly options: UndiciTransportOptions) {}
+  constructor(options: UndiciTransportOptions) {
+    this.pools = new Pools(options);
+  }
 
   async send(req: OutgoingRequest, signal: AbortSignal): Promise<TransportResponse> {
     const { origin, path } = this.target(req.url);
     try {
-      const res = await this.pool(origin).request({ path, method: req.method as 'POST', headers: req.headers, body: req.body, signal });
+      const res = await this.pools.get(origin).request({ path, method: req.method as 'POST', headers: req.headers, body: req.body, signal });
       const body = await res.body.text();
       return { status: res.statusCode, statusText: '', headers: res.headers as Record<string, string | string[]>, body };
     } catch (err) {
@@ -32,8 +28,7 @@ export class UndiciTransport implements Transport {
   }
 
   close(): Promise<void> {
-    this.closing ??= Promise.all([...this.pools.values()].map((p) => p.close())).then(() => undefined);
-    return this.closing;
+    return this.pools.close();
   }
 
   private target(url: string): { origin: string; path: string } {
@@ -44,23 +39,6 @@ export class UndiciTransport implements Transport {
       this.lastTarget = { origin: u.origin, path: u.pathname + u.search };
     }
     return this.lastTarget;
-  }
-
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (pool === undefined) {
-      if (this.closing) throw new TransportError('NETWORK_ERROR', 'transport closed');
-      const t = this.options.timeoutMs;
-      pool = new Pool(origin, {
-        connections: this.options.connections,
-        connectTimeout: Math.min(t, 10_000),
-        headersTimeout: t,
-        bodyTimeout: t,
-        keepAliveTimeout: 30_000,
-      });
-      this.pools.set(origin, pool);
-    }
-    return pool;
   }
 }
 

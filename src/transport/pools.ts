@@ -1,0 +1,41 @@
+// One keep-alive undici Pool per origin, as many connections as requests in flight: shared by run's transport and
+// serve's, so both open, time out and close connections the same way.
+import { Pool } from 'undici';
+import { TransportError } from '../engine/errors.js';
+
+export interface PoolOptions {
+  /** Connections per origin; the engine never has more requests in flight than this. */
+  connections: number;
+  /** Upper bound for undici's own connect/headers/body timers; the engine enforces the real per-attempt timeout. */
+  timeoutMs: number;
+}
+
+export class Pools {
+  private readonly pools = new Map<string, Pool>();
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly options: PoolOptions) {}
+
+  get(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (pool === undefined) {
+      if (this.closing) throw new TransportError('NETWORK_ERROR', 'transport closed');
+      const t = this.options.timeoutMs;
+      pool = new Pool(origin, {
+        connections: this.options.connections,
+        connectTimeout: Math.min(t, 10_000),
+        headersTimeout: t,
+        bodyTimeout: t,
+        keepAliveTimeout: 30_000,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** Idempotent; waits for open connections to close. */
+  close(): Promise<void> {
+    this.closing ??= Promise.all([...this.pools.values()].map((p) => p.close())).then(() => undefined);
+    return this.closing;
+  }
+}
