@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, parseLines, readResults, runCli, tmpDir } from './helpers/cli.js';
+import { ndjsonFile, parseLines, payloads, readResults, runCli, tmpDir } from './helpers/cli.js';
 
 interface Line {
   id: string;
@@ -17,7 +17,6 @@ interface Line {
 
 let server: FixtureServer;
 let dir: string;
-const payloads = (n: number, f: (i: number) => object = (i) => ({ n: i })) => Array.from({ length: n }, (_, i) => f(i + 1));
 
 beforeAll(async () => {
   server = await startFixtureServer();

@@ -1,4 +1,6 @@
 // `batchpost run` flags as commander hands them over, and their translation into the engine's RunOptions.
+import { OUTPUT_FORMATS, type OutputFormat } from '../output/index.js';
+import { PROGRESS_MODES, type ProgressMode } from '../progress/index.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -48,8 +50,6 @@ export interface RunFlags {
   queueName?: string;
 }
 
-export const FORMATS = ['ndjson', 'json', 'csv'] as const;
-export const PROGRESS_MODES = ['auto', 'bar', 'lines', 'none'] as const;
 export const INPUT_FORMATS = ['auto', 'ndjson', 'json', 'csv'] as const;
 
 export function addRunOptions(cmd: Command): Command {
@@ -100,8 +100,8 @@ export type ResumeMode = 'resume' | 'retry-failed' | 'rerun' | null;
 export interface RunSetup {
   options: RunOptions;
   resume: ResumeMode;
-  format: (typeof FORMATS)[number];
-  progress: (typeof PROGRESS_MODES)[number];
+  format: OutputFormat;
+  progress: ProgressMode;
   inputFormat: (typeof INPUT_FORMATS)[number];
   failOn: FailOn;
   progressIntervalMs: number;
@@ -110,7 +110,7 @@ export interface RunSetup {
 }
 
 export function toRunSetup(input: string, f: RunFlags): RunSetup {
-  const format = parseChoice(f.format, '--format', FORMATS);
+  const format = parseChoice(f.format, '--format', OUTPUT_FORMATS);
   const modes = [f.resume && '--resume', f.retryFailed && '--retry-failed', f.rerunWhere !== undefined && '--rerun-where'].filter(Boolean);
   if (modes.length > 1) throw new BatchpostError('USAGE', `${modes.join(' and ')}: pick one (each also sends what was never recorded)`);
   const mode = modes[0];

@@ -127,3 +127,8 @@ export function shellWords(command: string): string[] {
   if (inWord) words.push(word);
   return words;
 }
+
+/** `n` payloads made by `f` from their 1-based position (default `{ n: i }`). */
+export function payloads(n: number, f: (i: number) => object = (i) => ({ n: i })): object[] {
+  return Array.from({ length: n }, (_, i) => f(i + 1));
+}
