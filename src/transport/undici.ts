@@ -1,46 +1,147 @@
-// The HTTP transport: undici, one keep-alive Pool per origin with as many connections as requests in flight.
-// undici rather than got: on the same p-queue loop it sends ~6x more payloads per second here (README, design notes).
+// The HTTP transport of run, serve and workers: undici, one keep-alive Pool per origin with as many connections as
+// requests in flight, driven through `dispatch` with a plain handler instead of `request`. undici rather than got:
+// on the same loop it sends ~6x more payloads per second here (README, design notes). `dispatch` rather than
+// `request`: `request` wraps every answer in a stream and several promises; collecting the few chunks of a small
+// answer directly is the cheaper path (docs/benchmarks.md).
+//
+// Timeouts and aborts are noticed by one sweep over the requests in flight every SWEEP_MS, not by a timer and a
+// signal listener per attempt: creating an AbortController, arming a timer and adding and removing an EventTarget
+// listener cost more per request than the rest of this file, and an attempt cancelled a few milliseconds late
+// changes nothing. The answer's bytes are kept too: serve's $batch hands non-text bodies back in base64.
+import { Pool, type Dispatcher } from 'undici';
 import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
 import { Pools, type PoolOptions } from './pools.js';
 
 export type UndiciTransportOptions = PoolOptions;
 
+/** How often requests in flight are checked for an aborted signal or a passed deadline. */
+const SWEEP_MS = 5;
+
 export class UndiciTransport implements Transport {
   private readonly pools: Pools;
+  private readonly inFlight = new Set<Collector>();
+  private sweeper: NodeJS.Timeout | null = null;
   private lastUrl = '';
-  private lastTarget: { origin: string; path: string } = { origin: '', path: '' };
+  private lastTarget = { origin: '', path: '' };
 
   constructor(options: UndiciTransportOptions) {
     this.pools = new Pools(options);
   }
 
-  async send(req: OutgoingRequest, signal: AbortSignal): Promise<TransportResponse> {
-    const { origin, path } = this.target(req.url);
+  send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    let pool: Pool;
+    let path: string;
     try {
-      const res = await this.pools.get(origin).request({ path, method: req.method as 'POST', headers: req.headers, body: req.body, signal });
-      const body = await res.body.text();
-      return { status: res.statusCode, statusText: '', headers: res.headers as Record<string, string | string[]>, body };
+      if (req.url !== this.lastUrl) {
+        // The URL is the same for every request of most runs: parse it once.
+        const u = new URL(req.url);
+        this.lastTarget = { origin: u.origin, path: u.pathname + u.search };
+        this.lastUrl = req.url;
+      }
+      pool = this.pools.get(this.lastTarget.origin);
+      path = this.lastTarget.path;
     } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw toTransportError(err);
+      return Promise.reject(err instanceof TransportError ? err : new TransportError('NETWORK_ERROR', `not a valid URL: ${req.url}`));
     }
+    return new Promise((resolve, reject) => {
+      const handler = new Collector(signal, performance.now() + timeoutMs, timeoutMs, resolve, reject, this.inFlight);
+      this.inFlight.add(handler);
+      this.sweeper ??= setInterval(this.sweep, SWEEP_MS).unref();
+      try {
+        pool.dispatch({ path, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body }, handler);
+      } catch (err) {
+        handler.onResponseError(null, err as Error);
+      }
+    });
   }
+
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    for (const c of this.inFlight) c.check(now);
+    if (this.inFlight.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  };
 
   close(): Promise<void> {
     return this.pools.close();
   }
+}
 
-  private target(url: string): { origin: string; path: string } {
-    // The URL is the same for every request of most runs: parse it once.
-    if (url !== this.lastUrl) {
-      const u = new URL(url);
-      this.lastUrl = url;
-      this.lastTarget = { origin: u.origin, path: u.pathname + u.search };
-    }
-    return this.lastTarget;
+/** Collects one answer: status, headers and body chunks, settling the send's promise exactly once. */
+class Collector implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private statusText = '';
+  private headers: Record<string, string | string[]> = {};
+  private readonly chunks: Buffer[] = [];
+  private controller: Dispatcher.DispatchController | null = null;
+  /** Why this attempt was cancelled (the signal's reason, or a timeout): what the send rejects with. */
+  private cancelled: unknown = undefined;
+  private done = false;
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly deadline: number,
+    private readonly timeoutMs: number,
+    private readonly resolve: (res: TransportResponse) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly inFlight: Set<Collector>,
+  ) {}
+
+  /** Called by the sweep: cancels the attempt when its signal aborted or its time is up. */
+  check(now: number): void {
+    if (this.signal.aborted) this.cancel(this.signal.reason);
+    else if (now >= this.deadline) this.cancel(new TransportError('TIMEOUT', `no answer within ${formatMs(this.timeoutMs)}`));
+  }
+
+  private cancel(reason: unknown): void {
+    if (this.cancelled !== undefined) return;
+    this.cancelled = reason;
+    // Not dispatched yet: onRequestStart aborts it. undici then calls onResponseError, which rejects.
+    this.controller?.abort(reason instanceof Error ? reason : new Error('aborted'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.signal.aborted) this.cancelled ??= this.signal.reason;
+    if (this.cancelled !== undefined) controller.abort(this.cancelled instanceof Error ? this.cancelled : new Error('aborted'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusText?: string): void {
+    this.status = status;
+    this.statusText = statusText ?? '';
+    this.headers = headers as Record<string, string | string[]>;
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.finish()) return;
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.resolve({ status: this.status, statusText: this.statusText, headers: this.headers, body: bytes.toString('utf8'), bytes });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.finish()) return;
+    if (this.cancelled === undefined && this.signal.aborted) this.cancelled = this.signal.reason;
+    this.reject(this.cancelled !== undefined ? this.cancelled : toTransportError(err));
+  }
+
+  /** True when already settled; otherwise marks it settled and leaves the sweep. */
+  private finish(): boolean {
+    if (this.done) return true;
+    this.done = true;
+    this.inFlight.delete(this);
+    return false;
   }
 }
+
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportError>[0], message: string]> = {
   ECONNREFUSED: ['ECONNREFUSED', 'connection refused (nothing was sent)'],
@@ -54,7 +155,7 @@ const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportErro
   UND_ERR_BODY_TIMEOUT: ['TIMEOUT', 'answer body stalled'],
 };
 
-/** Maps what undici throws to a TransportError with one of the stable codes (shared with serve's transport). */
+/** Maps what undici throws to a TransportError with one of the stable codes. */
 export function toTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };

@@ -1,11 +1,10 @@
-// serve's transport (UpstreamTransport: undici pools driven through dispatch) keeps each answer's bytes and sends
-// byte bodies as given, which $batch's base64 bodies need. The shared Transport contract runs against it in
-// transport.contract.test.ts.
+// The transport keeps each answer's bytes and sends byte bodies as given, which serve's $batch base64 bodies need.
+// The shared Transport contract runs against it in transport.contract.test.ts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UpstreamTransport } from '../src/server/upstream.js';
+import { UndiciTransport } from '../src/transport/undici.js';
 
-describe('UpstreamTransport: bytes', () => {
+describe('UndiciTransport: bytes', () => {
   let server: http.Server;
   let url: string;
   const received: Buffer[] = [];
@@ -30,7 +29,7 @@ describe('UpstreamTransport: bytes', () => {
   });
 
   it('sends a Uint8Array body byte for byte and keeps the answer\'s bytes (not only its UTF-8 text)', async () => {
-    const transport = new UpstreamTransport({ connections: 1, timeoutMs: 5_000 });
+    const transport = new UndiciTransport({ connections: 1, timeoutMs: 5_000 });
     try {
       const bytes = Buffer.from([0xff, 0x00, 0xc3, 0x28, 0x80, 0x41]); // not valid UTF-8
       const res = await transport.send({ method: 'POST', url, headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(bytes) }, new AbortController().signal);
