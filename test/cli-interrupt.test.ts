@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startFixtureServer, type FixtureRequest, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, readResults, runCli, shellWords, startCli, tmpDir as makeTmpDir, waitFor, type CliResult } from './helpers/cli.js';
+import { ndjsonFile, readResults, runCli, shellWords, startCli, THREAD_MODES, tmpDir as makeTmpDir, waitFor, type CliResult } from './helpers/cli.js';
 
 interface ResultLine {
   id: string;
@@ -118,12 +118,12 @@ function expectGracefulStop(r: CliResult, out: string, signalAt: number, total: 
   return recorded;
 }
 
-describe('SIGINT / SIGTERM', () => {
+describe.each(THREAD_MODES)('SIGINT / SIGTERM (%s)', (_mode, threads) => {
   test('SIGINT lets requests in flight finish, records each once, starts nothing new; the printed --resume finishes the rest', async () => {
     const dir = tmpDir();
     ndjsonFile(dir, numbered(50), 'in.ndjson');
     // Relative paths and a cwd: the printed command must work when pasted in the same directory.
-    const args = ['run', 'in.ndjson', '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', 'out.ndjson'];
+    const args = ['run', 'in.ndjson', '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', 'out.ndjson', ...threads];
     const { child, done } = startWatched(args, { cwd: dir });
     child.stdin!.end();
     await waitForRequests(6, 'the second wave of requests');
@@ -152,7 +152,7 @@ describe('SIGINT / SIGTERM', () => {
     const input = ndjsonFile(dir, numbered(6));
     const out = path.join(dir, 'out.ndjson');
     const { child, done, live } = startWatched(
-      ['run', input, '--url', `${server.url}/hang`, '--concurrency', '3', '--timeout', '60s', '--out', out],
+      ['run', input, '--url', `${server.url}/hang`, '--concurrency', '3', '--timeout', '60s', '--out', out, ...threads],
       { timeoutMs: 15_000 },
     );
     child.stdin!.end();
@@ -179,7 +179,7 @@ describe('SIGINT / SIGTERM', () => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(20));
     const out = path.join(dir, 'out.ndjson');
-    const { child, done } = startWatched(['run', input, '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out]);
+    const { child, done } = startWatched(['run', input, '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out, ...threads]);
     child.stdin!.end();
     await waitForRequests(6, 'the second wave of requests');
     const signalAt = now();
@@ -190,14 +190,14 @@ describe('SIGINT / SIGTERM', () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${describeRun(r)}`);
     }
-    expect(printedCommand(r.stderr, '--resume')).toEqual(['run', input, '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out, '--resume']);
+    expect(printedCommand(r.stderr, '--resume')).toEqual(['run', input, '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out, ...threads, '--resume']);
   });
 
   test('stdin input: the resume hint says to feed the same input on stdin, and doing so finishes the run', async () => {
     const dir = tmpDir();
     const out = path.join(dir, 'out.ndjson');
     const text = numbered(20).map((p) => JSON.stringify(p)).join('\n') + '\n';
-    const args = ['run', '-', '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out];
+    const args = ['run', '-', '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out, ...threads];
     const { child, done } = startWatched(args, { stdin: text });
     await waitForRequests(6, 'the second wave of requests');
     child.kill('SIGINT');
@@ -218,12 +218,12 @@ describe('SIGINT / SIGTERM', () => {
   });
 });
 
-describe('kill -9 and --resume', () => {
+describe.each(THREAD_MODES)('kill -9 and --resume (%s)', (_mode, threads) => {
   test('after SIGKILL the file holds whole lines (but perhaps a torn last one); --resume repairs it and sends only the rest', async () => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(40));
     const out = path.join(dir, 'out.ndjson');
-    const args = ['run', input, '--url', `${server.url}/slow?ms=200`, '--concurrency', '5', '--out', out];
+    const args = ['run', input, '--url', `${server.url}/slow?ms=200`, '--concurrency', '5', '--out', out, ...threads];
     const { child, done } = startWatched(args);
     child.stdin!.end();
     // Killed 150 ms into the third wave: the first two were answered long enough ago to be in the file.
@@ -259,7 +259,7 @@ describe('kill -9 and --resume', () => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(10));
     const out = path.join(dir, 'out.ndjson');
-    const args = ['run', input, '--url', `${server.url}/echo`, '--out', out];
+    const args = ['run', input, '--url', `${server.url}/echo`, '--out', out, ...threads];
     expect((await runCli(args)).code).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
     expect(lines).toHaveLength(10);
@@ -279,7 +279,7 @@ describe('kill -9 and --resume', () => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(10));
     const out = path.join(dir, 'out.ndjson');
-    const args = ['run', input, '--url', `${server.url}/echo`, '--out', out];
+    const args = ['run', input, '--url', `${server.url}/echo`, '--out', out, ...threads];
     expect((await runCli(args)).code).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
     const kept = lines.slice(0, 7);

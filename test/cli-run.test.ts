@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, parseLines, payloads, readResults, ROOT, runCli, tmpDir } from './helpers/cli.js';
+import { ndjsonFile, parseLines, payloads, readResults, ROOT, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
 
 interface Line {
   id: string;
@@ -222,10 +222,20 @@ describe('failures and retries', () => {
   });
 });
 
-describe('concurrency and pace', () => {
+describe.each(THREAD_MODES)('concurrency and pace (%s)', (_mode, threads) => {
+  test('every id gets the result of its own request, exactly once', async () => {
+    const file = ndjsonFile(dir, payloads(300, (i) => ({ n: i, note: `payload ${i}` })));
+    const r = await runCli(['run', file, '--url', `${server.url}/echo?ms=2`, '--concurrency', '7', ...threads]);
+    expect(r.code).toBe(0);
+    const lines = parseLines<Line>(r.stdout);
+    expect(lines.map((l) => l.id).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 300 }, (_, i) => String(i + 1)));
+    for (const l of lines) expect(l.response.body).toEqual({ n: Number(l.id), note: `payload ${l.id}` });
+    expect(server.maxInFlight).toBeLessThanOrEqual(7);
+  });
+
   test('--concurrency is exact: never more in flight, and fully used', async () => {
     const file = ndjsonFile(dir, payloads(60));
-    const r = await runCli(['run', file, '--url', `${server.url}/slow?ms=100`, '--concurrency', '7']);
+    const r = await runCli(['run', file, '--url', `${server.url}/slow?ms=100`, '--concurrency', '7', ...threads]);
     expect(r.code).toBe(0);
     expect(server.maxInFlight).toBe(7);
     // Fully used: at the start of every full wave, 7 requests overlap.
@@ -235,7 +245,7 @@ describe('concurrency and pace', () => {
 
   test('--rate spaces starts evenly: 30 payloads at 30/s take about a second, no bursts', async () => {
     const file = ndjsonFile(dir, payloads(30));
-    const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--rate', '30/s', '--concurrency', '30']);
+    const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--rate', '30/s', '--concurrency', '30', ...threads]);
     expect(r.code).toBe(0);
     const starts = server.requests.map((q) => q.startedAt).sort((a, b) => a - b);
     const span = starts[29]! - starts[0]!;
@@ -247,7 +257,7 @@ describe('concurrency and pace', () => {
 
   test('--rate N/m is per minute', async () => {
     const file = ndjsonFile(dir, payloads(5));
-    await runCli(['run', file, '--url', `${server.url}/echo`, '--rate', '600/m', '--concurrency', '1']);
+    await runCli(['run', file, '--url', `${server.url}/echo`, '--rate', '600/m', '--concurrency', '1', ...threads]);
     const starts = server.requests.map((q) => q.startedAt).sort((a, b) => a - b);
     // One every 100 ms; the first start carries connection set-up, so measure from the second.
     expect(starts[4]! - starts[1]!).toBeGreaterThan(270);

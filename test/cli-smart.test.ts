@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, parseLines, payloads, readResults, runCli, tmpDir } from './helpers/cli.js';
+import { ndjsonFile, parseLines, payloads, readResults, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
 
 interface Line {
   id: string;
@@ -38,10 +38,11 @@ describe('adaptive pace', () => {
     return { firstLimited: limitedAt, inside };
   }
 
-  test.each(['retry-after', 'ratelimit', 'x-ratelimit'])('a 429 with %s pauses the whole run until the reset, then it recovers', async (signal) => {
+  const cases = THREAD_MODES.flatMap(([mode, threads]) => ['retry-after', 'ratelimit', 'x-ratelimit'].map((signal) => [signal, mode, threads] as const));
+  test.each(cases)('a 429 with %s pauses the whole run until the reset, then it recovers (%s)', async (signal, _mode, threads) => {
     const file = ndjsonFile(dir, payloads(16));
     const r = await runCli([
-      'run', file, '--url', `${server.url}/limited/a?limit=5&windowMs=1000&signal=${signal}`, '--concurrency', '4', '--retries', '6', '--progress', 'none',
+      'run', file, '--url', `${server.url}/limited/a?limit=5&windowMs=1000&signal=${signal}`, '--concurrency', '4', '--retries', '6', '--progress', 'none', ...threads,
     ]);
     expect(r.code).toBe(0);
     expect(parseLines<Line>(r.stdout).filter((l) => l.ok)).toHaveLength(16);
@@ -76,11 +77,11 @@ describe('adaptive pace', () => {
   });
 });
 
-describe('--serialize-by', () => {
+describe.each(THREAD_MODES)('--serialize-by (%s)', (_mode, threads) => {
   test('same key never in flight twice, input order per key; other keys flow at full concurrency', async () => {
     const keys = ['a', 'b', 'c'];
     const file = ndjsonFile(dir, payloads(30, (i) => ({ customer: keys[i % 3], seq: i, ms: keys[i % 3] === 'a' ? 120 : 20 })));
-    const r = await runCli(['run', file, '--url', `${server.url}/echo?ms={{ ms }}`, '--serialize-by', 'customer', '--concurrency', '3']);
+    const r = await runCli(['run', file, '--url', `${server.url}/echo?ms={{ ms }}`, '--serialize-by', 'customer', '--concurrency', '3', ...threads]);
     expect(r.code).toBe(0);
     const seen = server.requests.map((q) => ({ ...JSON.parse(q.body), start: q.startedAt, end: q.endedAt! }));
     for (const k of keys) {

@@ -16,6 +16,7 @@ export interface RunFlags {
   body?: string;
   idField?: string;
   concurrency: string;
+  threads: string;
   rate?: string;
   timeout: string;
   retries: string;
@@ -61,6 +62,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--body <expr>', 'JMESPath building the body from the payload (default: the payload as is)')
     .option('--id-field <path>', 'JMESPath giving each payload its id (must be unique; default: 1-based position)')
     .option('-c, --concurrency <n>', 'requests in flight at once', '10')
+    .option('--threads <n>', "threads that send, besides the one reading and writing (0: it sends too; auto: by cores)", 'auto')
     .option('--rate <n[/s|/m]>', 'starts per second (or per minute), evenly spaced')
     .option('--timeout <duration>', 'per attempt: 500ms, 30s, 2m', '30s')
     .option('--retries <n>', 'extra attempts for retryable failures', '2')
@@ -95,6 +97,15 @@ export function addRunOptions(cmd: Command): Command {
     .option('--queue-name <name>', "with --queue: the run's queue (default: derived from the run id, so --resume finds it)");
 }
 
+/** More sender threads than this only add start-up time and memory. */
+const MAX_THREADS = 64;
+
+function parseThreads(value: string): number {
+  const n = parseCount(value, '--threads');
+  if (n > MAX_THREADS) throw new BatchpostError('USAGE', `--threads ${n}: at most ${MAX_THREADS} (one per core is what pays)`);
+  return n;
+}
+
 export type ResumeMode = 'resume' | 'retry-failed' | 'rerun' | null;
 
 export interface RunSetup {
@@ -107,6 +118,8 @@ export interface RunSetup {
   progressIntervalMs: number;
   /** --report, --junit, --summary. */
   reports: ReportTargets;
+  /** --threads: sender threads, or 'auto' (decided with the options; see threadsFor). */
+  threads: number | 'auto';
 }
 
 export function toRunSetup(input: string, f: RunFlags): RunSetup {
@@ -140,6 +153,7 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
     failOn: parseFailOn(f.failOn),
     progressIntervalMs: parseDuration(f.progressInterval, '--progress-interval'),
     reports: { html: f.report ?? null, junit: f.junit ?? null, summary: f.summary ?? null },
+    threads: f.threads === 'auto' ? 'auto' : parseThreads(f.threads),
   };
 }
 

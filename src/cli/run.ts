@@ -6,7 +6,7 @@ import { BatchpostError } from '../engine/errors.js';
 import { compileExpr, matcher } from '../expr/index.js';
 import { resolveOptions } from '../engine/options.js';
 import { Run } from '../engine/run.js';
-import type { InputRecord, Summary } from '../engine/types.js';
+import type { InputRecord, RunStats, Summary } from '../engine/types.js';
 import { countPayloads, readPayloads } from '../input/index.js';
 import { assertWritableOut, createFailedWriter, createLineWriter, createSink, openResume, type FailedWriter, type LineWriter } from '../output/index.js';
 import { formatCount } from '../progress/format.js';
@@ -14,6 +14,8 @@ import { createProgress, useColor } from '../progress/index.js';
 import { formatSummary } from '../progress/summary.js';
 import { RunReports } from '../report/index.js';
 import { UndiciTransport } from '../transport/undici.js';
+import { senderConfigOf } from '../engine/sender-config.js';
+import { ThreadedSender, threadsFor } from '../threads/index.js';
 import { EXIT, failedExitCode } from './exit.js';
 import { dryRun } from './dry-run.js';
 import { commandLine } from './command-line.js';
@@ -61,8 +63,14 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const writer: LineWriter = createLineWriter(out === null ? { fd: 1, stream: process.stdout } : { path: out, append: setup.resume !== null });
   const sink = await reports.wrap(createSink(setup.format, writer));
   const transport = new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs });
+  const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
+  let threads: ThreadedSender | null = null;
+  const threaded = (_: unknown, stats: RunStats) => (threads = new ThreadedSender(senderConfigOf(options), threadCount, stats));
   const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, input$);
-  const run = new Run({ ...options, skipIds, recordedHashes }, { transport, sink, onFailed: failed?.write, sender: queue?.sender });
+  const run = new Run(
+    { ...options, skipIds, recordedHashes },
+    { transport, sink, onFailed: failed?.write, sender: queue?.sender ?? (threadCount > 0 ? threaded : undefined) },
+  );
   reports.watch(run.stats);
 
   const color = useColor(process.stderr);
@@ -109,6 +117,7 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     await sink.close();
     await failed?.close();
     await transport.close();
+    await (threads as ThreadedSender | null)?.exited();
     await queue?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -117,6 +126,13 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const err = process.stderr;
   if (outputError !== null) {
     err.write(`batchpost: results could not be written: ${(outputError as Error).message} [OUTPUT_FAILED]\n`);
+    return EXIT.FAILED;
+  }
+  const threadFailure = (threads as ThreadedSender | null)?.failure;
+  if (threadFailure) {
+    err.write(formatSummary(summary, { color, symbols: color, resultsPath: out, retryFailedCommand: null }) + '\n');
+    err.write(`batchpost: ${threadFailure.message} [THREAD_FAILED]\n`);
+    if (out !== null && setup.format === 'ndjson') err.write(`  Continue with:\n  ${commandLine(argv, 'resume')}\n`);
     return EXIT.FAILED;
   }
   const canResume = out !== null && setup.format === 'ndjson';

@@ -27,6 +27,8 @@ export class Governor {
     /** Told whenever the allowed concurrency or rate changes. */
     private readonly onChange: (concurrency: number, rate: number | null) => void,
     private readonly now: () => number = Date.now,
+    /** Told of every signal this governor saw itself (sender threads pass it on to the others: see `relay`). */
+    private readonly onSignal: ((pausedUntil: number, reasons: string[]) => void) | null = null,
   ) {
     this.limit = maxConcurrency;
     this.rate = maxRate;
@@ -65,12 +67,19 @@ export class Governor {
       return;
     }
     if (pauseMs > 0) this.pause(Math.min(pauseMs, this.maxPauseMs), t);
-    if (t - this.lastDecrease >= DECREASE_COOLDOWN_MS) {
-      this.lastDecrease = t;
-      this.limit = Math.max(1, this.limit / 2);
-      if (this.rate !== null) this.rate = Math.max(this.maxRate! / 64, this.rate / 2);
-      this.changed();
-    }
+    this.decrease(t);
+    this.enter(reasons, t);
+    this.onSignal?.(this.pausedUntil, reasons);
+  }
+
+  /**
+   * A signal another governor of the same run saw (another sender thread): pause until the same moment (epoch ms)
+   * and slow down as if it had been seen here, so the run as a whole reacts once, as one thread would.
+   */
+  relay(pausedUntil: number, reasons: string[]): void {
+    const t = this.now();
+    if (pausedUntil > t) this.pause(Math.min(pausedUntil - t, this.maxPauseMs), t);
+    this.decrease(t);
     this.enter(reasons, t);
   }
 
@@ -80,6 +89,14 @@ export class Governor {
     this.pauseTimer = null;
     this.release();
     this.leave(this.now());
+  }
+
+  private decrease(t: number): void {
+    if (t - this.lastDecrease < DECREASE_COOLDOWN_MS) return;
+    this.lastDecrease = t;
+    this.limit = Math.max(1, this.limit / 2);
+    if (this.rate !== null) this.rate = Math.max(this.maxRate! / 64, this.rate / 2);
+    this.changed();
   }
 
   private pause(ms: number, t: number): void {
@@ -140,15 +157,21 @@ export class Governor {
  * the quota returns. Reset is delta-seconds, or, when it is larger than any sane delay, epoch seconds.
  */
 function rateLimitReset(headers: Record<string, string | string[]>, nowMs: number): { resetMs: number; header: string } | null {
-  for (const prefix of ['ratelimit', 'x-ratelimit']) {
-    const remaining = first(headers[`${prefix}-remaining`]);
+  for (const [remainingHeader, resetHeader, header] of QUOTA_HEADERS) {
+    const remaining = first(headers[remainingHeader]);
     if (remaining === undefined || Number(remaining) > 0) continue;
-    const reset = Number(first(headers[`${prefix}-reset`]));
+    const reset = Number(first(headers[resetHeader]));
     if (!Number.isFinite(reset) || reset < 0) continue;
     const resetMs = reset > 1e9 ? reset * 1000 - nowMs : reset * 1000;
-    return { resetMs: Math.max(0, resetMs), header: prefix === 'ratelimit' ? 'RateLimit' : 'X-RateLimit' };
+    return { resetMs: Math.max(0, resetMs), header };
   }
   return null;
 }
+
+// Looked up on every answer: the names are built once.
+const QUOTA_HEADERS = [
+  ['ratelimit-remaining', 'ratelimit-reset', 'RateLimit'],
+  ['x-ratelimit-remaining', 'x-ratelimit-reset', 'X-RateLimit'],
+] as const;
 
 const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   OUTPUT_EXISTS: { scope: 'run', retry: 'never', summary: 'The --out file already holds results; add --resume, --retry-failed or --overwrite.' },
   RESULTS_CORRUPT: { scope: 'run', retry: 'never', summary: 'The --out file read by --resume has a malformed line that is not the last one.' },
   OUTPUT_FAILED: { scope: 'run', retry: 'never', summary: 'Results could not be written (disk full, stdout closed).' },
+  THREAD_FAILED: { scope: 'run', retry: 'never', summary: 'A sender thread (--threads) died; what it had not finished is not recorded.' },
   QUEUE_UNAVAILABLE: { scope: 'run', retry: 'never', summary: 'run --queue or worker: Redis cannot be reached at the URL given (or is older than 6.2).' },
   QUEUE_BUSY: { scope: 'run', retry: 'never', summary: 'run --queue: another live run holds the same queue name.' },
   // serve: why a batch (or one $batch item) was refused, as {"error":{code,message}} with the HTTP status in docs/errors.md.

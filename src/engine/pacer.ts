@@ -14,8 +14,17 @@ export class Pacer {
   constructor(
     ratePerSec: number,
     private readonly now: () => number = () => performance.now(),
+    /**
+     * A moment (on `now`'s clock) a slot falls on: slots keep to that grid. Sender threads sharing one rate are
+     * given grids offset by one interval of the whole rate, so their starts interleave instead of pairing up.
+     */
+    phaseMs?: number,
   ) {
     this.intervalMs = 1000 / ratePerSec;
+    if (phaseMs !== undefined) {
+      const t = now();
+      this.next = t + ((((phaseMs - t) % this.intervalMs) + this.intervalMs) % this.intervalMs);
+    }
   }
 
   /** Adaptive pace slows or restores the rate; the next start keeps its slot. */
@@ -41,8 +50,9 @@ export class Pacer {
 
   private take(): boolean {
     const now = this.now();
-    // Late timers are caught up by at most one interval, so the average rate holds without a burst after a stall.
-    if (this.next < now - this.intervalMs) this.next = now;
+    // Late timers are caught up by at most one interval, so the average rate holds without a burst after a stall;
+    // whole intervals are skipped, so the slots stay on their grid.
+    if (this.next < now - this.intervalMs) this.next += Math.floor((now - this.next) / this.intervalMs) * this.intervalMs;
     if (this.next > now + GRANULARITY_MS) return false;
     this.next += this.intervalMs;
     return true;

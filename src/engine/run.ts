@@ -6,8 +6,8 @@ import { compileExpr, TemplateError, type Expr } from '../expr/index.js';
 import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { RequestBuilder, requestHash } from './request.js';
-import { IDEMPOTENT_METHODS, RETRY_DEFAULTS, type RetryPolicy } from './retry.js';
 import { Sender, type RequestSink, type SenderOptions } from './sender.js';
+import { senderOptionsOf } from './sender-config.js';
 import { buildSummary, countResult, createStats, Latency } from './stats.js';
 import type { InputError, InputRecord, Result, RunStats, Sink, Summary, Transport } from './types.js';
 
@@ -26,32 +26,6 @@ export interface RunDeps {
 }
 
 const STOPPED: unique symbol = Symbol('stopped');
-
-export function retryPolicyOf(o: ResolvedOptions): RetryPolicy {
-  const hasKey = o.idempotencyKey || Object.keys(o.headers).some((h) => h.toLowerCase() === 'idempotency-key');
-  return {
-    retries: o.retries,
-    repeatable: o.retryUnsafe || hasKey || IDEMPOTENT_METHODS.has(o.method),
-    unrepeatableReason: `${o.method} without an idempotency key`,
-    baseDelayMs: o.retryBaseDelayMs,
-    maxDelayMs: RETRY_DEFAULTS.maxDelayMs,
-    maxRetryAfterMs: o.maxRetryAfterMs,
-  };
-}
-
-/** What a Sender needs of a run's options, expressions compiled. */
-export function senderOptionsOf(o: ResolvedOptions): SenderOptions {
-  return {
-    concurrency: o.concurrency,
-    rate: o.rate,
-    timeoutMs: o.timeoutMs,
-    policy: retryPolicyOf(o),
-    transform: o.transform === undefined ? null : compileExpr(o.transform, '--transform'),
-    expect: o.expect === undefined ? null : { source: o.expect, fn: compileExpr(o.expect, '--expect') },
-    includeHeaders: o.includeHeaders,
-    adaptive: o.adaptive,
-  };
-}
 
 export class Run {
   readonly stats: RunStats;

@@ -23,6 +23,10 @@ export interface SenderOptions {
   includeHeaders: boolean;
   /** Let 429/503, Retry-After and rate-limit headers slow the whole run (adaptive pace). */
   adaptive: boolean;
+  /** Told of each pace signal this sender saw (sender threads pass it to their siblings' `relay`). */
+  onSignal?: (pausedUntil: number, reasons: string[]) => void;
+  /** An epoch time (ms, fractional) a paced start falls on: sender threads sharing one --rate interleave (see Pacer). */
+  paceAt?: number;
 }
 
 export interface SubmitOptions {
@@ -83,10 +87,10 @@ export interface RequestSink {
 export class Sender implements RequestSink {
   private readonly queue: PQueue;
   private readonly pacer: Pacer | null;
-  private readonly controllers = new Set<AbortController>();
+  /** Aborted by a hard stop: every attempt in flight is cancelled through it (the transport checks it). */
+  private readonly hard = new AbortController();
   /** Jobs queued or waiting out a retry delay: what a stop drops. */
   private readonly waiting = new Map<Job, NodeJS.Timeout | null>();
-  private readonly timeoutError: TransportError;
   private readonly governor: Governor | null;
   /** Per busy key, the requests waiting for it, in submission order. */
   private readonly keys = new Map<string, Job[]>();
@@ -101,13 +105,19 @@ export class Sender implements RequestSink {
     readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
   ) {
     this.queue = new PQueue({ concurrency: o.concurrency });
-    this.pacer = o.rate === null ? null : new Pacer(o.rate);
-    this.timeoutError = new TransportError('TIMEOUT', `no answer within ${formatMs(o.timeoutMs)} (--timeout)`);
+    this.pacer = o.rate === null ? null : new Pacer(o.rate, undefined, o.paceAt === undefined ? undefined : o.paceAt - performance.timeOrigin);
     this.governor = o.adaptive
-      ? new Governor(o.concurrency, o.rate, o.policy.maxRetryAfterMs, (concurrency, rate) => {
-          this.queue.concurrency = concurrency;
-          if (rate !== null) this.pacer?.setRate(rate);
-        })
+      ? new Governor(
+          o.concurrency,
+          o.rate,
+          o.policy.maxRetryAfterMs,
+          (concurrency, rate) => {
+            this.queue.concurrency = concurrency;
+            if (rate !== null) this.pacer?.setRate(rate);
+          },
+          Date.now,
+          o.onSignal ?? null,
+        )
       : null;
     if (this.governor) stats.throttle = this.governor.throttle;
   }
@@ -164,6 +174,11 @@ export class Sender implements RequestSink {
     this.keyWaiting = 0;
   }
 
+  /** A pace signal another sender of the same run saw (see SenderOptions.onSignal). */
+  relay(pausedUntil: number, reasons: string[]): void {
+    this.governor?.relay(pausedUntil, reasons);
+  }
+
   /** Ends adaptive pace's bookkeeping (its throttled time) when the work is done. */
   close(): void {
     this.governor?.close();
@@ -172,7 +187,7 @@ export class Sender implements RequestSink {
   /** Hard: also cancel requests in flight; they settle as null. */
   abort(): void {
     this.stop();
-    for (const c of this.controllers) c.abort(ABORTED);
+    this.hard.abort(ABORTED);
   }
 
   private enqueue(job: Job, priority: number): void {
@@ -210,18 +225,15 @@ export class Sender implements RequestSink {
     }
     job.attempts++;
     this.stats.inFlight++;
-    const ac = new AbortController();
-    this.controllers.add(ac);
-    const timer = setTimeout(() => ac.abort(this.timeoutError), this.o.timeoutMs);
+    // One signal for all attempts, and the per-attempt timeout left to the transport: no AbortController, timer or
+    // listener per attempt (see Transport.send).
     let res: TransportResponse | null = null;
     let err: unknown = null;
     try {
-      res = await this.transport.send(job.request, ac.signal);
+      res = await this.transport.send(job.request, this.hard.signal, this.o.timeoutMs);
     } catch (e) {
-      err = ac.signal.aborted ? ac.signal.reason : e;
+      err = e;
     } finally {
-      clearTimeout(timer);
-      this.controllers.delete(ac);
       this.stats.inFlight--;
     }
     if (err === ABORTED) return this.settle(job, null);
@@ -320,4 +332,3 @@ export function parseBody(res: TransportResponse): unknown {
 }
 
 export const round1 = (ms: number) => Math.round(ms * 10) / 10;
-const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);

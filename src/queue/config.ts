@@ -1,10 +1,9 @@
 // What a run tells its workers, stored once per run in Redis (QueueKeys.config): everything a worker's Sender needs
 // besides the requests themselves, which travel fully built in each job. Expressions travel as source text and
 // are compiled by each worker.
-import { compileExpr } from '../expr/index.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { RetryPolicy } from '../engine/retry.js';
-import { retryPolicyOf } from '../engine/run.js';
+import { compileSender, retryPolicyOf } from '../engine/sender-config.js';
 import type { SenderOptions } from '../engine/sender.js';
 import { requestsPerJob } from './job.js';
 
@@ -50,16 +49,7 @@ export function configOf(run: ResolvedOptions): QueueRunConfig {
  * worker's local pacer would only slow it further.
  */
 export function senderOptionsOf(c: QueueRunConfig, concurrency: number): SenderOptions {
-  return {
-    concurrency,
-    rate: null,
-    timeoutMs: c.timeoutMs,
-    policy: c.policy,
-    transform: c.transform === null ? null : compileExpr(c.transform, '--transform'),
-    expect: c.expect === null ? null : { source: c.expect, fn: compileExpr(c.expect, '--expect') },
-    includeHeaders: c.includeHeaders,
-    adaptive: c.adaptive,
-  };
+  return compileSender({ ...c, concurrency, rate: null });
 }
 
 /**

@@ -9,7 +9,7 @@ import { BatchpostError } from '../engine/errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { RequestBuilder } from '../engine/request.js';
 import { IDEMPOTENT_METHODS, type RetryPolicy } from '../engine/retry.js';
-import { retryPolicyOf, senderOptionsOf } from '../engine/run.js';
+import { retryPolicyOf, senderOptionsOf } from '../engine/sender-config.js';
 import { Sender } from '../engine/sender.js';
 import { createStats } from '../engine/stats.js';
 import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from '../engine/types.js';

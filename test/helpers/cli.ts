@@ -132,3 +132,12 @@ export function shellWords(command: string): string[] {
 export function payloads(n: number, f: (i: number) => object = (i) => ({ n: i })): object[] {
   return Array.from({ length: n }, (_, i) => f(i + 1));
 }
+
+/**
+ * The two ways a run sends: from the main thread, and from sender threads (--threads). Tests of what threads must
+ * keep exact (concurrency, pace, adaptive pace, per-key order, stops, crash and resume) run in both.
+ */
+export const THREAD_MODES: [name: string, args: string[]][] = [
+  ['main thread', ['--threads', '0']],
+  ['two sender threads', ['--threads', '2']],
+];

@@ -1,0 +1,267 @@
+// --threads N: the run's requests are sent by N sender threads (worker_threads), each a local Sender with its own
+// undici pools, while the main thread reads payloads, builds requests and writes results. The main thread hands
+// each request to the thread with the fewest outstanding, or, with --serialize-by, always to the thread its key
+// hashes to (one Sender keeps a key's order). Exactness across threads:
+// - concurrency: each thread gets a share and its Sender never exceeds it; the shares add up to --concurrency.
+// - rate: each thread paces rate/N on a grid offset by 1/rate from the previous thread's, so the starts of all
+//   threads interleave evenly.
+// - adaptive pace: a thread that sees a 429/503 or a quota header tells the main thread, which relays it to the
+//   others; every thread then pauses until the same moment and halves its share, as one Sender would.
+// - results: every request settles exactly once, on the main thread, through the callback it was submitted with.
+// A thread that dies settles its outstanding requests as unfinished (not recorded: --resume sends them again),
+// stops the run, and `failure` says why.
+import { Worker } from 'node:worker_threads';
+import { BatchpostError } from '../engine/errors.js';
+import type { SenderConfig } from '../engine/sender-config.js';
+import type { OnSettled, RequestSink, SubmitOptions } from '../engine/sender.js';
+import type { OutgoingRequest, Result, RunStats, Throttle } from '../engine/types.js';
+import type { FromThread, ThreadCounters, ThreadSetup, ToThread } from './protocol.js';
+
+/** Flush a thread's outbox at once past this many fields, whatever the turn: bounds a message's size. */
+const MAX_OUTBOX = 7 * 512;
+/** After close, a thread gets this long to finish and exit before it is terminated. */
+const EXIT_GRACE_MS = 10_000;
+
+interface Thread {
+  worker: Worker;
+  /** Submitted to this thread and not settled yet. */
+  pending: Map<string, OnSettled>;
+  outbox: unknown[];
+  /** The headers object last sent to this thread: the next request with the same one sends null instead. */
+  lastHeaders: Record<string, string> | null;
+  counters: ThreadCounters;
+  exited: Promise<void>;
+  dead: boolean;
+}
+
+export class ThreadedSender implements RequestSink {
+  private readonly threads: Thread[];
+  private outstanding = 0;
+  private flushScheduled = false;
+  private wakeSubmitter: (() => void) | null = null;
+  private stopping = false;
+  private closed = false;
+  private readonly concurrency: number;
+  /** Why a sender thread died, if one did. */
+  failure: Error | null = null;
+
+  constructor(
+    config: SenderConfig,
+    count: number,
+    private readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
+  ) {
+    this.concurrency = config.concurrency;
+    const n = Math.max(1, Math.min(count, config.concurrency));
+    const spacingMs = config.rate === null ? 0 : 1000 / config.rate;
+    const epoch = performance.timeOrigin + performance.now();
+    this.threads = Array.from({ length: n }, (_, i) => {
+      const share: SenderConfig = {
+        ...config,
+        concurrency: Math.floor(config.concurrency / n) + (i < config.concurrency % n ? 1 : 0),
+        rate: config.rate === null ? null : config.rate / n,
+      };
+      return this.spawn({ config: share, paceAt: epoch + i * spacingMs });
+    });
+    if (config.adaptive) {
+      stats.throttle = { active: false, reasons: [], since: 0, totalMs: 0, concurrency: config.concurrency, rate: config.rate };
+    }
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  submit(id: string, request: OutgoingRequest, settled: OnSettled, options: SubmitOptions = {}): void {
+    if (this.stopping) return settled(null, id);
+    const thread = options.key === undefined ? this.leastBusy() : this.threads[hashOf(options.key) % this.threads.length]!;
+    if (thread.dead) return settled(null, id);
+    thread.pending.set(id, settled);
+    this.outstanding++;
+    const headers = request.headers === thread.lastHeaders ? null : (thread.lastHeaders = request.headers);
+    thread.outbox.push(id, request.method, request.url, headers, request.body, options.key, options.hash);
+    if (thread.outbox.length >= MAX_OUTBOX) this.flushThread(thread);
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Enough requests wait (beyond those that can be in flight) that the reader should pause. */
+  full(highWater: number): boolean {
+    return this.outstanding >= highWater + this.concurrency;
+  }
+
+  room(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeSubmitter = resolve;
+      this.notifyRoom();
+    });
+  }
+
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.flush();
+    this.broadcast({ t: 'stop' });
+  }
+
+  abort(): void {
+    this.stop();
+    this.broadcast({ t: 'abort' });
+  }
+
+  /** Everything has settled: the threads close their pools and exit (see `exited`). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    this.broadcast({ t: 'close' });
+    // The run's summary is read now: an episode of adaptive pace still open ends here, as a local Sender's would.
+    const th = this.stats.throttle;
+    if (th?.active) {
+      th.active = false;
+      th.totalMs += Date.now() - th.since;
+    }
+  }
+
+  /** Resolves when every thread has exited (closed, or terminated after a grace period). Idempotent. */
+  exited(): Promise<void> {
+    this.close();
+    return Promise.all(
+      this.threads.map((t) => {
+        const timer = setTimeout(() => void t.worker.terminate(), EXIT_GRACE_MS);
+        return t.exited.finally(() => clearTimeout(timer));
+      }),
+    ).then(() => undefined);
+  }
+
+  private spawn(setup: ThreadSetup): Thread {
+    const worker = new Worker(new URL('./sender-thread.js', import.meta.url), { workerData: setup });
+    const thread: Thread = {
+      worker,
+      pending: new Map(),
+      outbox: [],
+      lastHeaders: null,
+      counters: { started: 0, inFlight: 0, retries: 0, throttle: null },
+      exited: new Promise((resolve) => worker.once('exit', () => resolve())),
+      dead: false,
+    };
+    worker.on('message', (m: FromThread) => this.onMessage(thread, m));
+    worker.on('error', (err) => this.onDeath(thread, err));
+    worker.once('exit', (code) => {
+      if (thread.pending.size > 0 || (!this.closed && !thread.dead)) this.onDeath(thread, new Error(`sender thread exited with code ${code}`));
+    });
+    return thread;
+  }
+
+  private leastBusy(): Thread {
+    let best = this.threads[0]!;
+    for (let i = 1; i < this.threads.length; i++) if (this.threads[i]!.pending.size < best.pending.size) best = this.threads[i]!;
+    return best;
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const t of this.threads) if (t.outbox.length > 0) this.flushThread(t);
+  };
+
+  private flushThread(t: Thread): void {
+    const requests = t.outbox;
+    t.outbox = [];
+    if (!t.dead) t.worker.postMessage({ t: 'submit', requests } satisfies ToThread);
+  }
+
+  private broadcast(m: ToThread, except?: Thread): void {
+    for (const t of this.threads) if (t !== except && !t.dead) t.worker.postMessage(m);
+  }
+
+  private onMessage(thread: Thread, m: FromThread): void {
+    if (m.t === 'signal') return this.broadcast({ t: 'relay', pausedUntil: m.pausedUntil, reasons: m.reasons }, thread);
+    thread.counters = m.counters;
+    this.count();
+    const items = m.items;
+    for (let i = 0; i < items.length; i += 2) {
+      const id = items[i] as string;
+      const settled = thread.pending.get(id);
+      if (settled === undefined) continue;
+      thread.pending.delete(id);
+      this.outstanding--;
+      const line = items[i + 1]!;
+      settled(line === null ? null : (JSON.parse(line) as Result), id);
+    }
+    this.notifyRoom();
+  }
+
+  /** The run's counters: the sum of the threads'. */
+  private count(): void {
+    let started = 0;
+    let inFlight = 0;
+    let retries = 0;
+    for (const t of this.threads) {
+      started += t.counters.started;
+      inFlight += t.counters.inFlight;
+      retries += t.counters.retries;
+    }
+    this.stats.started = started;
+    this.stats.inFlight = inFlight;
+    this.stats.retries = retries;
+    if (this.stats.throttle !== null && !this.closed) mergeThrottle(this.stats.throttle, this.threads.map((t) => t.counters.throttle));
+  }
+
+  private notifyRoom(): void {
+    if (this.wakeSubmitter !== null && this.outstanding <= 2 * this.concurrency) {
+      const wake = this.wakeSubmitter;
+      this.wakeSubmitter = null;
+      wake();
+    }
+  }
+
+  private onDeath(thread: Thread, err: Error): void {
+    if (thread.dead) return;
+    thread.dead = true;
+    this.failure ??= new BatchpostError('THREAD_FAILED', `a sender thread failed: ${err.message}`, 'Add --resume to send what it had not finished.');
+    thread.counters = { ...thread.counters, inFlight: 0 };
+    this.count();
+    this.stop();
+    const lost = [...thread.pending];
+    thread.pending.clear();
+    this.outstanding -= lost.length;
+    for (const [id, settled] of lost) settled(null, id);
+    this.notifyRoom();
+  }
+}
+
+/** One view of the threads' adaptive pace, for displays and the summary. */
+function mergeThrottle(into: Throttle, parts: (Throttle | null)[]): void {
+  let active = false;
+  let since = Infinity;
+  let totalMs = 0;
+  let concurrency = 0;
+  let rate: number | null = null;
+  for (const p of parts) {
+    if (p === null) continue;
+    if (p.active) {
+      active = true;
+      since = Math.min(since, p.since);
+    }
+    totalMs = Math.max(totalMs, p.totalMs);
+    concurrency += p.concurrency;
+    if (p.rate !== null) rate = (rate ?? 0) + p.rate;
+    for (const r of p.reasons) if (!into.reasons.includes(r)) into.reasons.push(r);
+  }
+  into.active = active;
+  if (active) into.since = since;
+  into.totalMs = totalMs;
+  into.concurrency = concurrency;
+  into.rate = rate === null ? null : Math.round(rate * 10) / 10;
+}
+
+/** FNV-1a: spreads --serialize-by keys over the threads, the same key always to the same thread. */
+function hashOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
