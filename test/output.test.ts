@@ -13,6 +13,7 @@ import {
   createLineWriter,
   createSink,
   openResume,
+  resultBodyToJson,
   resultToJson,
   type LineWriter,
 } from '../src/output/index.js';
@@ -130,6 +131,21 @@ describe('ndjson sink', () => {
 
   test('keeps the response key when the engine left it undefined', () => {
     expect(JSON.parse(resultToJson(result('1', { response: undefined })))).toHaveProperty('response', null);
+  });
+
+  test('the hand-written line is exactly what JSON.stringify of the ordered fields gives, whatever the values', () => {
+    const literal = (r: Result) =>
+      JSON.stringify({ id: r.id, ok: r.ok, status: r.status, attempts: r.attempts, durationMs: r.durationMs, response: r.response ?? null, error: r.error, startedAt: r.startedAt, hash: r.hash, headers: r.headers });
+    const cases: Result[] = [
+      result('wéird "id"\n\u2028', { ok: false, status: null, attempts: 0, durationMs: 0, response: undefined, error: { code: 'X', message: 'a "q"\n' } }),
+      result('2', { status: 500, attempts: 3, durationMs: 1e21, response: 'text', headers: { a: 'b', c: ['d', 'e'] }, hash: 'h' }),
+      result('3', { response: [1, { u: '\u2028', n: null, deep: { x: [true, false] } }], startedAt: 1_790_000_000_123.5 }),
+      result('4', { response: null, durationMs: 0.1, startedAt: undefined, hash: undefined, headers: undefined }),
+    ];
+    for (const r of cases) {
+      expect(resultToJson(r)).toBe(literal(r));
+      expect(resultBodyToJson(r)).toBe(literal(r).replace(/^\{"id":("(?:[^"\\]|\\.)*"),/, '{'));
+    }
   });
 });
 
