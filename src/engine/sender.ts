@@ -1,12 +1,12 @@
-// Sends ready-made requests: exact concurrency (p-queue), even pacing (Pacer), per-attempt timeouts, the retry
+// Sends ready-made requests: exact concurrency (Slots), even pacing (Pacer), per-attempt timeouts, the retry
 // policy, and one Result per request. It knows nothing of input or output: `run` feeds it payloads turned into
 // requests, `serve` feeds it the items of a batch.
 import { STATUS_CODES } from 'node:http';
-import PQueue from 'p-queue';
 import { truthy, type Expr } from '../expr/index.js';
 import { Governor } from './adaptive.js';
 import { httpCode, TransportError } from './errors.js';
 import { Pacer } from './pacer.js';
+import { Slots } from './slots.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from './types.js';
 
@@ -85,7 +85,7 @@ export interface RequestSink {
 }
 
 export class Sender implements RequestSink {
-  private readonly queue: PQueue;
+  private readonly queue: Slots<Job>;
   private readonly pacer: Pacer | null;
   /** Aborted by a hard stop: every attempt in flight is cancelled through it (the transport checks it). */
   private readonly hard = new AbortController();
@@ -104,7 +104,7 @@ export class Sender implements RequestSink {
     /** Counters this sender keeps up to date: started, inFlight, retries, throttle. */
     readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
   ) {
-    this.queue = new PQueue({ concurrency: o.concurrency });
+    this.queue = new Slots(o.concurrency, (job) => this.attempt(job));
     this.pacer = o.rate === null ? null : new Pacer(o.rate, undefined, o.paceAt === undefined ? undefined : o.paceAt - performance.timeOrigin);
     this.governor = o.adaptive
       ? new Governor(
@@ -192,7 +192,7 @@ export class Sender implements RequestSink {
 
   private enqueue(job: Job, priority: number): void {
     this.waiting.set(job, null);
-    void this.queue.add(() => this.attempt(job), { priority });
+    this.queue.add(job, priority);
   }
 
   /** Settles a job for good and lets the next request for its key go. */
