@@ -22,6 +22,14 @@ beforeEach(() => server.reset());
 
 const never = (): AbortSignal => new AbortController().signal;
 
+async function waitUntil(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function post(url: string, body: string | null = '{}', headers: Record<string, string> = { 'content-type': 'application/json' }): OutgoingRequest {
   return { method: 'POST', url, headers, body };
 }
@@ -201,6 +209,20 @@ export function describeTransport(name: string, make: () => Transport, options: 
         const took = Date.now() - started;
         expect(took).toBeGreaterThanOrEqual(140);
         expect(took).toBeLessThan(5000);
+      });
+
+      it('a request still waiting for a free connection times out on time too', async () => {
+        const busy = new AbortController();
+        const hanging = Array.from({ length: options.maxConnectionsPerOrigin }, () =>
+          rejectionOf(transport.send(post(`${server.url}/hang`), busy.signal, 10_000)),
+        );
+        await waitUntil(() => server.requests.length === options.maxConnectionsPerOrigin);
+        const started = Date.now();
+        const err = await rejectionOf(transport.send(post(`${server.url}/echo`), never(), 150));
+        expectTransportError(err, 'TIMEOUT');
+        expect(Date.now() - started).toBeLessThan(2_000);
+        busy.abort(new Error('done'));
+        await Promise.all(hanging);
       });
 
       it('an answer within timeoutMs is not cut short, and the transport works after a timeout', async () => {

@@ -100,8 +100,11 @@ class Collector implements Dispatcher.DispatchHandler {
   private cancel(reason: unknown): void {
     if (this.cancelled !== undefined) return;
     this.cancelled = reason;
-    // Not dispatched yet: onRequestStart aborts it. undici then calls onResponseError, which rejects.
-    this.controller?.abort(reason instanceof Error ? reason : new Error('aborted'));
+    if (this.controller !== null) {
+      this.controller.abort(reason instanceof Error ? reason : new Error('aborted')); // undici then calls onResponseError
+    } else if (!this.finish()) {
+      this.reject(reason); // still waiting for a connection: settle now; onRequestStart aborts it if it ever starts
+    }
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
