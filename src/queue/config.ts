@@ -2,46 +2,26 @@
 // besides the requests themselves, which travel fully built in each job. Expressions travel as source text and
 // are compiled by each worker.
 import type { ResolvedOptions } from '../engine/options.js';
-import type { RetryPolicy } from '../engine/retry.js';
-import { compileSender, retryPolicyOf } from '../engine/sender-config.js';
+import { compileSender, senderConfigOf, type SenderConfig } from '../engine/sender-config.js';
 import type { SenderOptions } from '../engine/sender.js';
 import { requestsPerJob } from './job.js';
 
-export interface QueueRunConfig {
+/**
+ * A worker's Sender choices (SenderConfig: `concurrency` is per worker unless the worker says otherwise, `rate` the
+ * global rate BullMQ's limiter enforces, shown in log lines) and what else workers need of the run.
+ */
+export interface QueueRunConfig extends SenderConfig {
   v: 1;
   /** For workers' log lines: what the run sends to. */
   method: string;
   url: string;
-  /** Requests in flight per worker, unless the worker says otherwise (--concurrency). */
-  concurrency: number;
-  /** The global rate (starts per second), enforced by BullMQ's limiter; for log lines. */
-  rate: number | null;
   /** Requests per BullMQ job (see requestsPerJob): workers size their active jobs by it. */
   perJob: number;
-  timeoutMs: number;
-  policy: RetryPolicy;
-  transform: string | null;
-  expect: string | null;
-  includeHeaders: boolean;
-  adaptive: boolean;
 }
 
 /** The same choices a local run's Sender gets (see Run's constructor), as data. */
 export function configOf(run: ResolvedOptions): QueueRunConfig {
-  return {
-    v: 1,
-    method: run.method,
-    url: run.url,
-    concurrency: run.concurrency,
-    rate: run.rate,
-    perJob: requestsPerJob(run.concurrency, run.rate),
-    timeoutMs: run.timeoutMs,
-    policy: retryPolicyOf(run),
-    transform: run.transform ?? null,
-    expect: run.expect ?? null,
-    includeHeaders: run.includeHeaders,
-    adaptive: run.adaptive,
-  };
+  return { v: 1, method: run.method, url: run.url, perJob: requestsPerJob(run.concurrency, run.rate), ...senderConfigOf(run) };
 }
 
 /**
