@@ -64,8 +64,9 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const sink = await reports.wrap(createSink(setup.format, writer));
   const transport = new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs });
   const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
-  let threads: ThreadedSender | null = null;
-  const threaded = (_: unknown, stats: RunStats) => (threads = new ThreadedSender(senderConfigOf(options), threadCount, stats));
+  // Made by the Run (it hands over its live stats); kept here to wait for the threads and read why one died.
+  const threads: { sender: ThreadedSender | null } = { sender: null };
+  const threaded = (_: unknown, stats: RunStats) => (threads.sender = new ThreadedSender(senderConfigOf(options), threadCount, stats));
   const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, input$);
   const run = new Run(
     { ...options, skipIds, recordedHashes },
@@ -117,7 +118,7 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     await sink.close();
     await failed?.close();
     await transport.close();
-    await (threads as ThreadedSender | null)?.exited();
+    await threads.sender?.exited();
     await queue?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -126,13 +127,6 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const err = process.stderr;
   if (outputError !== null) {
     err.write(`batchpost: results could not be written: ${(outputError as Error).message} [OUTPUT_FAILED]\n`);
-    return EXIT.FAILED;
-  }
-  const threadFailure = (threads as ThreadedSender | null)?.failure;
-  if (threadFailure) {
-    err.write(formatSummary(summary, { color, symbols: color, resultsPath: out, retryFailedCommand: null }) + '\n');
-    err.write(`batchpost: ${threadFailure.message} [THREAD_FAILED]\n`);
-    if (out !== null && setup.format === 'ndjson') err.write(`  Continue with:\n  ${commandLine(argv, 'resume')}\n`);
     return EXIT.FAILED;
   }
   const canResume = out !== null && setup.format === 'ndjson';
@@ -149,9 +143,15 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   }
   const retryFailed = canResume && summary.failed > 0 ? commandLine(argv, 'retry-failed') : null;
   err.write(formatSummary(summary, { color, symbols: color, resultsPath: out, retryFailedCommand: retryFailed }) + '\n');
-  const exitCode = summary.inputError ? EXIT.INPUT : run.interrupted ? EXIT.INTERRUPTED : failedExitCode(setup.failOn, summary);
+  const threadFailure = threads.sender?.failure ?? null;
+  const exitCode = threadFailure ? EXIT.FAILED : summary.inputError ? EXIT.INPUT : run.interrupted ? EXIT.INTERRUPTED : failedExitCode(setup.failOn, summary);
   const reported = await reports.finish(summary, exitCode, { stream: err, color });
 
+  if (threadFailure) {
+    err.write(`batchpost: ${threadFailure.message} [THREAD_FAILED]\n`);
+    if (canResume) err.write(`  Continue with:\n  ${commandLine(argv, 'resume')}\n`);
+    return EXIT.FAILED;
+  }
   if (summary.inputError) {
     const e = summary.inputError;
     const excerpt = e.excerpt ? `: ${e.excerpt}` : '';

@@ -49,6 +49,8 @@ export class ThreadedSender implements RequestSink {
     config: SenderConfig,
     count: number,
     private readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
+    /** The thread's script: sender-thread.js (tests give one that fails). */
+    private readonly script: URL = new URL('./sender-thread.js', import.meta.url),
   ) {
     this.concurrency = config.concurrency;
     const n = Math.max(1, Math.min(count, config.concurrency));
@@ -136,7 +138,7 @@ export class ThreadedSender implements RequestSink {
   }
 
   private spawn(setup: ThreadSetup): Thread {
-    const worker = new Worker(new URL('./sender-thread.js', import.meta.url), { workerData: setup });
+    const worker = new Worker(this.script, { workerData: setup });
     const thread: Thread = {
       worker,
       pending: new Map(),
