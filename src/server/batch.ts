@@ -47,25 +47,10 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, gw:
   const scope = gw.scope(n, single(req.headers['idempotency-key']));
   const inherited = inheritedHeaders(req.headers, gw.o.inherit);
   const answer: Answer = wantsNdjson(req.headers.accept) ? new NdjsonAnswer(res) : new JsonAnswer(res, n);
-  res.on('close', () => {
-    // The client went away: items not yet started are dropped; those in flight finish.
-    if (!res.writableFinished) scope.controller.abort();
-  });
-
-  let ok = 0;
-  let failed = 0;
-  let dropped = 0;
-  let pending = n;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (finish = resolve));
+  scope.watch(res);
   const record = (i: number, result: Result | null): void => {
-    if (result === null) dropped++;
-    else {
-      if (result.ok) ok++;
-      else failed++;
-      answer.result(i, resultToJson(result));
-    }
-    if (--pending === 0) finish();
+    if (result !== null) answer.result(i, resultToJson(result));
+    scope.count(result === null ? null : result.ok);
   };
 
   const run = gw.o.run;
@@ -85,15 +70,12 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, gw:
     if (run.idempotencyKey) request.headers = { ...request.headers, 'idempotency-key': idempotencyKey(scope.key, id) };
     gw.send('batch', scope, id, request, (result) => record(i, result));
   }
-  if (n === 0) finish();
-  await finished;
+  await scope.settled;
 
-  const summary: Summary = { total: n, ok, failed, durationMs: round1(performance.now() - t0) };
-  let cut: string | null = null;
-  if (scope.controller.signal.aborted) cut = `the client left; ${dropped} item${dropped === 1 ? '' : 's'} not sent`;
-  else if (dropped > 0) cut = `stopped; ${dropped} item${dropped === 1 ? '' : 's'} unanswered`;
+  const summary: Summary = { total: n, ok: scope.ok, failed: scope.failed, durationMs: round1(performance.now() - t0) };
+  const cut = scope.cut();
   answer.end(summary, cut !== null);
-  return { items: n, ok, failed, cut };
+  return { items: n, ok: scope.ok, failed: scope.failed, cut };
 }
 
 interface Answer {

@@ -5,6 +5,7 @@
 // is answered as early as it can be; a small batch slips ahead of a large one that would finish later anyway;
 // and since arrival counts, nothing waits forever. Retries still go first, as in run.
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { BatchpostError } from '../engine/errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { RequestBuilder } from '../engine/request.js';
@@ -27,18 +28,56 @@ export interface GatewayOptions {
 
 export type ItemDone = (result: Result | null, response: TransportResponse | null) => void;
 
-/** One batch in progress: its place in the queue, idempotency key root and the signal that drops its unstarted items. */
+/**
+ * One batch in progress: its place in the queue, idempotency key root, the signal that drops its unstarted items,
+ * and the count of its items as they settle (both endpoints answer from it).
+ */
 export class BatchScope {
   readonly controller = new AbortController();
   /** Root of the per-item Idempotency-Keys (--idempotency-key): the caller's own key for the batch, else random. */
   readonly key: string;
+  ok = 0;
+  failed = 0;
+  /** Items that settled unanswered: not started when the client left, or cut by a hard stop. */
+  dropped = 0;
+  private pending: number;
+  private finish: () => void = () => {};
+  /** Resolves once every item has settled. */
+  readonly settled: Promise<void>;
 
   constructor(
     callerKey: string | undefined,
     /** Queue priority of all its items (higher first): minus its estimated finish time (Gateway.scope). */
     readonly priority: number,
+    items: number,
   ) {
     this.key = callerKey !== undefined && callerKey !== '' ? callerKey : randomUUID();
+    this.pending = items;
+    this.settled = new Promise<void>((resolve) => (this.finish = resolve));
+    if (items === 0) this.finish();
+  }
+
+  /** Drops the items not started yet when the client goes away before its answer is complete. */
+  watch(res: ServerResponse): void {
+    res.on('close', () => {
+      if (!res.writableFinished) this.controller.abort();
+    });
+  }
+
+  /** One item settled: ok, failed, or null when it was dropped unanswered. */
+  count(ok: boolean | null): void {
+    if (ok === null) this.dropped++;
+    else if (ok) this.ok++;
+    else this.failed++;
+    if (--this.pending === 0) this.finish();
+  }
+
+  /** Why the answer is not whole, or null when every item was answered. */
+  cut(): string | null {
+    const d = this.dropped;
+    if (this.controller.signal.aborted) return `the client left; ${d} item${d === 1 ? '' : 's'} not sent`;
+    if (d > 0) return `stopped; ${d} item${d === 1 ? '' : 's'} unanswered`;
+    return null;
   }
 }
 
@@ -84,7 +123,7 @@ export class Gateway {
   /** The scope of a batch of `items` arriving now: served by its estimated finish time if it ran alone. */
   scope(items: number, callerKey: string | undefined): BatchScope {
     const finish = performance.now() + (items * this.itemMs) / this.o.run.concurrency;
-    return new BatchScope(callerKey, -finish);
+    return new BatchScope(callerKey, -finish, items);
   }
 
   /** Sends one item; `done` gets its result (null when dropped because its batch's client went away). */

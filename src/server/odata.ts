@@ -72,29 +72,15 @@ export class ODataEndpoint {
     const n = items.length;
     const scope = gw.scope(n, single(req.headers['idempotency-key']));
     const inherited = inheritedHeaders(req.headers, gw.o.inherit);
-    res.on('close', () => {
-      if (!res.writableFinished) scope.controller.abort();
-    });
+    scope.watch(res);
     const responses = new Array<ODataResponse>(n);
     const answered = new Array<boolean>(n).fill(false);
     const waitingOn = items.map((it) => it.dependsOn.length);
-    let ok = 0;
-    let failed = 0;
-    let dropped = 0;
-    let pending = n;
-    let finish: () => void = () => {};
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-
     const complete = (i: number, response: ODataResponse | null): void => {
       if (answered[i]) return;
       answered[i] = true;
       const success = response !== null && response.status >= 200 && response.status < 300;
-      if (response === null) dropped++;
-      else {
-        responses[i] = response;
-        if (success) ok++;
-        else failed++;
-      }
+      if (response !== null) responses[i] = response;
       for (const d of items[i]!.dependents) {
         if (answered[d]) continue;
         if (!success) {
@@ -103,7 +89,7 @@ export class ODataEndpoint {
           complete(d, refusal(items[d]!.id, 424, 'FAILED_DEPENDENCY', `not sent: "${items[i]!.id}", which it depends on, ${why}`));
         } else if (--waitingOn[d] === 0) launch(d);
       }
-      if (--pending === 0) finish();
+      scope.count(response === null ? null : success);
     };
 
     const launch = (i: number): void => {
@@ -128,19 +114,16 @@ export class ODataEndpoint {
 
     gw.metrics.itemsTaken(n);
     for (let i = 0; i < n; i++) if (items[i]!.dependsOn.length === 0) launch(i);
-    if (n === 0) finish();
-    await finished;
+    await scope.settled;
 
-    let cut: string | null = null;
-    if (scope.controller.signal.aborted) cut = `the client left; ${dropped} item${dropped === 1 ? '' : 's'} not sent`;
-    else if (dropped > 0) cut = `stopped; ${dropped} item${dropped === 1 ? '' : 's'} unanswered`;
+    const cut = scope.cut();
     if (cut !== null) res.destroy();
     else {
       const out = JSON.stringify({ responses });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(out)), 'odata-version': '4.0' });
       res.end(out);
     }
-    return { items: n, ok, failed, cut };
+    return { items: n, ok: scope.ok, failed: scope.failed, cut };
   }
 
   /** The request for an item: -H headers win over the item's own, which win over the caller's inherited ones. */
