@@ -4,6 +4,7 @@
 //   1. engine     runBatch (dist/src/index.js) with a no-op transport: batchpost's per-request cost without HTTP.
 //   2. cli        `batchpost run` end to end against a local upstream (nginx, else the fixture server's /echo).
 //   3. memory     the same CLI run on growing inputs, peak RSS each (only with MEMORY=1 or `-- --memory`).
+//   4. profile    one CLI run under node --cpu-prof, samples grouped by kind of work (only with PROFILE=1).
 //
 // Sizes and knobs come from the environment; see bench/README.md. Plain ESM, no dependencies beyond node and dist/.
 // Traffic goes to 127.0.0.1 only; every wait and every run is bounded; child servers and temp files are removed on
@@ -18,6 +19,7 @@ import readline from 'node:readline';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sharesText } from './profile.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -37,6 +39,7 @@ const CONC = Math.max(1, int('CONC', 64));
 const BATCHPOST_ARGS = (env.BATCHPOST_ARGS ?? '').split(/\s+/).filter(Boolean);
 const UPSTREAM = env.UPSTREAM ?? 'auto'; // auto | nginx | fixture
 const MEMORY = env.MEMORY === '1' || process.argv.includes('--memory');
+const PROFILE = env.PROFILE === '1';
 const MEMORY_SIZES = (env.MEMORY_SIZES ?? '30000,300000,1000000').split(',').map((s) => Number(s.trim()));
 const RUN_TIMEOUT_S = int('RUN_TIMEOUT_S', 600); // any single run (engine or CLI) is killed past this
 const NGINX_CONF = env.NGINX_CONF ?? path.join(root, '../shared/bench/peers/nginx-upstream.conf');
@@ -298,13 +301,13 @@ function procSample(pid) {
   }
 }
 
-async function cliRun(input, n, url) {
+async function cliRun(input, n, url, nodeArgs = []) {
   const out = path.join(work, 'out.ndjson');
   fs.rmSync(out, { force: true });
   const timeFile = path.join(work, 'time.txt');
   const cliArgs = [path.join(root, 'bin/batchpost.js'), 'run', input, '--url', url, '--out', out,
     '--concurrency', String(CONC), '--progress', 'none', ...BATCHPOST_ARGS];
-  const [cmd, args] = TIME ? [TIME, ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, ...cliArgs]] : [process.execPath, cliArgs];
+  const [cmd, args] = TIME ? [TIME, ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, ...nodeArgs, ...cliArgs]] : [process.execPath, [...nodeArgs, ...cliArgs]];
   const t0 = performance.now();
   const child = start(cmd, args, { env: { ...env, NO_COLOR: '1' } });
   let stderr = '';
@@ -394,17 +397,32 @@ async function memory(upstream) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// 4. Where the CPU goes (PROFILE=1): one run of N payloads under node --cpu-prof, its samples grouped by kind
+
+async function profileRun(upstream) {
+  console.log(`\n## 4. profile: batchpost run under node --cpu-prof, N=${fmtInt(N)}, --concurrency ${CONC}`);
+  const dir = path.join(work, 'profiles');
+  const r = await cliRun(makeInput(N), N, upstream.url, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  console.log(`${fmtInt(r.rate)} payloads/s under the profiler, ${fmt1(r.cpuUs)} µs CPU per request`);
+  for (const file of fs.readdirSync(dir).sort()) {
+    console.log(`thread ${file.split('.').at(-3)}, shares of its samples:`);
+    console.log(sharesText(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 async function main() {
   if (!fs.existsSync(path.join(root, 'dist/src/index.js'))) die('dist/ is missing: run `npm run build` (or `npm run bench`)');
   machine();
   const started = performance.now();
   if (!SKIP.has('engine') && ENGINE_N > 0 && ENGINE_REPS > 0) await engine();
-  if (!SKIP.has('cli') || MEMORY) {
+  if (!SKIP.has('cli') || MEMORY || PROFILE) {
     const upstream = await startUpstream();
     try {
       if (!SKIP.has('cli') && N > 0) await cli(upstream);
       if (MEMORY) await memory(upstream);
+      if (PROFILE) await profileRun(upstream);
     } finally {
       killGroup(upstream.child, 'SIGTERM');
       await Promise.race([new Promise((r) => upstream.child.once('exit', r)), sleep(3000)]);
