@@ -1,5 +1,6 @@
-// `batchpost run`: wires a file or stdin, the undici transport, a results sink and a progress display to the
-// engine's Run, and turns its summary into stderr text and an exit code. Everything else lives in the engine.
+// `batchpost run`: wires a file or stdin, the undici transport (or sender threads, or a queue), a results sink and a
+// progress display to the engine's Run, and turns its summary into stderr text and an exit code. Everything else
+// lives in the engine.
 import fs from 'node:fs';
 import path from 'node:path';
 import { BatchpostError } from '../engine/errors.js';
@@ -62,16 +63,16 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
       : await (await import('../queue/index.js')).openQueueRun(flags, options, { resume: setup.resume !== null, note: (m) => progress.note(m) });
   const writer: LineWriter = createLineWriter(out === null ? { fd: 1, stream: process.stdout } : { path: out, append: setup.resume !== null });
   const sink = await reports.wrap(createSink(setup.format, writer));
-  const transport = new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs });
   const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
   // Made by the Run (it hands over its live stats); kept here to wait for the threads and read why one died.
   const threads: { sender: ThreadedSender | null } = { sender: null };
   const threaded = (_: unknown, stats: RunStats) => (threads.sender = new ThreadedSender(senderConfigOf(options), threadCount, stats));
+  const sender = queue?.sender ?? (threadCount > 0 ? threaded : undefined);
+  // Only a run that sends from this thread needs connections of its own.
+  const transport = sender === undefined ? new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs }) : null;
   const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, input$);
-  const run = new Run(
-    { ...options, skipIds, recordedHashes },
-    { transport, sink, onFailed: failed?.write, sender: queue?.sender ?? (threadCount > 0 ? threaded : undefined) },
-  );
+  const deps = { sink, onFailed: failed?.write };
+  const run = new Run({ ...options, skipIds, recordedHashes }, transport !== null ? { ...deps, transport } : { ...deps, sender: sender! });
   reports.watch(run.stats);
 
   const color = useColor(process.stderr);
@@ -117,7 +118,7 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     progress.stop();
     await sink.close();
     await failed?.close();
-    await transport.close();
+    await transport?.close();
     await threads.sender?.exited();
     await queue?.close();
     process.off('SIGINT', onSignal);

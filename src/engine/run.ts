@@ -11,19 +11,23 @@ import { senderOptionsOf } from './sender-config.js';
 import { buildSummary, countResult, createStats, Latency } from './stats.js';
 import type { InputError, InputRecord, Result, RunStats, Sink, Summary, Transport } from './types.js';
 
-export interface RunDeps {
-  transport: Transport;
+/**
+ * What a run is given: where results go, and either a transport for a local Sender or `sender`, which replaces the
+ * local Sender (distributed mode, sender threads) and sends by its own means.
+ */
+export type RunDeps = {
   sink: Sink;
   /** Known total for progress displays (a counted file); null when streaming from a pipe. */
   total?: number | null;
   /** Told of every failed result with the payload it came from (--failed writes the payload back). */
   onFailed?: (record: InputRecord, result: Result) => void;
-  /**
-   * Replaces the local Sender (distributed mode): given the sender options, the run's live stats, and the run's
-   * options as written (expression sources, to hand to workers).
-   */
-  sender?: (options: SenderOptions, stats: RunStats, run: ResolvedOptions) => RequestSink;
-}
+} & ({ transport: Transport; sender?: undefined } | { transport?: undefined; sender: SenderFactory });
+
+/**
+ * Makes the RequestSink a run hands its requests to: given the sender options, the run's live stats, and the run's
+ * options as written (expression sources, to hand to workers or threads).
+ */
+export type SenderFactory = (options: SenderOptions, stats: RunStats, run: ResolvedOptions) => RequestSink;
 
 const STOPPED: unique symbol = Symbol('stopped');
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { Queue } from 'bullmq';
 import { BatchpostError } from '../engine/errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import type { RunDeps } from '../engine/run.js';
+import type { SenderFactory } from '../engine/run.js';
 import { configOf, limiterOf } from './config.js';
 import { idsOf, requestsPerJob } from './job.js';
 import { keysOf, queueNameOf, redactUrl, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
@@ -29,7 +29,7 @@ export interface QueueRunContext {
 export interface QueueRun {
   readonly name: string;
   /** For RunDeps.sender: the requests go on the queue instead of out. */
-  readonly sender: NonNullable<RunDeps['sender']>;
+  readonly sender: SenderFactory;
   /** Deletes the run's keys when it finished, else leaves them for --resume; releases the queue. Idempotent. */
   close(): Promise<void>;
 }
