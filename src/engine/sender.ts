@@ -62,7 +62,7 @@ interface Job {
 }
 
 /** Requests held behind a busy key before the reader pauses: bounded memory, and room for other keys to flow. */
-const KEY_BACKLOG = 10_000;
+export const KEY_BACKLOG = 10_000;
 
 /** Marks an abort the sender asked for, as opposed to a per-attempt timeout. */
 const ABORTED = new Error('aborted');

@@ -4,7 +4,7 @@
 // Results arrive on a Redis stream the run reads; workers also keep each one in a hash until the run has recorded
 // it, so a run restarted with --resume collects what finished while it was away.
 import type { Queue } from 'bullmq';
-import type { OnSettled, RequestSink, SubmitOptions } from '../engine/sender.js';
+import { KEY_BACKLOG, type OnSettled, type RequestSink, type SubmitOptions } from '../engine/sender.js';
 import type { OutgoingRequest, Result, RunStats } from '../engine/types.js';
 import { failedJobResult, idsOf, jobOf, parseResult } from './job.js';
 import type { QueueKeys } from './names.js';
@@ -12,8 +12,6 @@ import { WORKER_ALIVE_MS, type BpRedis } from './redis.js';
 
 /** Requests per addBulk (and per HMGET when looking for stored results). */
 const CHUNK = 500;
-/** Requests held behind a busy --serialize-by key before the reader pauses (as the local Sender does). */
-const KEY_BACKLOG = 10_000;
 const POLL_MS = 1_000;
 const CLEANUP_MS = 250;
 
