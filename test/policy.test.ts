@@ -90,6 +90,17 @@ describe('Pacer', () => {
     await expect(third).rejects.toThrow('done');
   });
 
+  test('the grid begins at the first start, wherever the clock stands', async () => {
+    let t = 12_345.6;
+    const pacer = new Pacer(100, () => t); // one every 10 ms
+    expect(pacer.acquire()).toBeNull();
+    t += 8.5; // a grid on the clock's own multiples of 10 ms would have let this one go now
+    const second = pacer.acquire();
+    expect(second).not.toBeNull();
+    pacer.cancel(new Error('done'));
+    await expect(second).rejects.toThrow('done');
+  });
+
   test('real clock: 20 starts at 100/s take about 190 ms, never bunched', async () => {
     const pacer = new Pacer(100);
     const starts: number[] = [];

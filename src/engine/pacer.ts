@@ -7,7 +7,8 @@ const GRANULARITY_MS = 1;
 
 export class Pacer {
   private intervalMs: number;
-  private next = 0;
+  /** When the next slot is due; NaN until the first start, whose moment begins the grid (without a phase). */
+  private next = Number.NaN;
   private readonly waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
 
@@ -50,6 +51,7 @@ export class Pacer {
 
   private take(): boolean {
     const now = this.now();
+    if (Number.isNaN(this.next)) this.next = now;
     // Late timers are caught up by at most one interval, so the average rate holds without a burst after a stall;
     // whole intervals are skipped, so the slots stay on their grid.
     if (this.next < now - this.intervalMs) this.next += Math.floor((now - this.next) / this.intervalMs) * this.intervalMs;
