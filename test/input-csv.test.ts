@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countPayloads, inferCsvValue, readPayloads, type InputRecord, type ReadOptions } from '../src/input/index.js';
+import { countPayloads, readPayloads, type InputRecord, type ReadOptions } from '../src/input/index.js';
+import { inferCsvValue } from '../src/input/csv.js';
 
 type CsvOptions = Omit<ReadOptions, 'format'>;
 

@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { formatCount } from '../progress/format.js';
 import { painter, useColor } from '../progress/color.js';
 import { formatSummary } from '../progress/summary.js';
-import { aggregateFile, checkTargets, writeHtmlReport, writeJunitReport, writeSummaryReport, type FileReport, type ReportTargets } from '../report/index.js';
+import { checkTargets, type ReportTargets } from '../report/files.js';
+import type { FileReport } from '../report/index.js';
 import { EXIT } from './exit.js';
 
 export interface ReportFlags {
@@ -29,6 +30,8 @@ export async function reportCommand(results: string, flags: ReportFlags): Promis
   const targets: ReportTargets = { html: flags.html ?? null, junit: flags.junit ?? null, summary: flags.summary ?? null };
   checkTargets(targets, { html: '--html', junit: '--junit', summary: '--summary' }, [['the results file', results]]);
   const err = process.stderr;
+  // The report modules (aggregation, HTML page, JUnit) load only for this command and for a run that asks for them.
+  const { aggregateFile, writeHtmlReport, writeJunitReport, writeSummaryReport } = await import('../report/index.js');
   const report = await aggregateFile(results);
   if (report.read.tornLine !== null) {
     err.write(`batchpost: ${results}:${report.read.tornLine}: skipped a torn last line (a run was stopped mid-write)\n`);

@@ -13,7 +13,7 @@ import { assertWritableOut, createFailedWriter, createLineWriter, createSink, op
 import { formatCount } from '../progress/format.js';
 import { createProgress, useColor } from '../progress/index.js';
 import { formatSummary } from '../progress/summary.js';
-import { RunReports } from '../report/index.js';
+import { hasTargets } from '../report/files.js';
 import { UndiciTransport } from '../transport/undici.js';
 import { senderConfigOf } from '../engine/sender-config.js';
 import { ThreadedSender, threadsFor } from '../threads/index.js';
@@ -44,7 +44,10 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   }
 
   const out = flags.out ?? null;
-  const reports = RunReports.open({ targets: setup.reports, input, out, format: setup.format, append: setup.resume !== null, options, argv });
+  // The report modules take ~25 ms to load: a run without --report, --junit or --summary does not load them.
+  const reports = hasTargets(setup.reports)
+    ? (await import('../report/run-reports.js')).RunReports.open({ targets: setup.reports, input, out, format: setup.format, append: setup.resume !== null, options, argv })
+    : null;
   let skipIds: ReadonlySet<string> = new Set();
   let recordedHashes: ReadonlyMap<string, string> = new Map();
   if (out !== null && setup.resume !== null) {
@@ -62,7 +65,8 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
       ? null
       : await (await import('../queue/index.js')).openQueueRun(flags, options, { resume: setup.resume !== null, note: (m) => progress.note(m) });
   const writer: LineWriter = createLineWriter(out === null ? { fd: 1, stream: process.stdout } : { path: out, append: setup.resume !== null });
-  const sink = await reports.wrap(createSink(setup.format, writer));
+  const results = createSink(setup.format, writer);
+  const sink = reports === null ? results : await reports.wrap(results);
   const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
   // Made by the Run (it hands over its live stats); kept here to wait for the threads and read why one died.
   const threads: { sender: ThreadedSender | null } = { sender: null };
@@ -73,7 +77,7 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, input$);
   const deps = { sink, onFailed: failed?.write };
   const run = new Run({ ...options, skipIds, recordedHashes }, transport !== null ? { ...deps, transport } : { ...deps, sender: sender! });
-  reports.watch(run.stats);
+  reports?.watch(run.stats);
 
   const color = useColor(process.stderr);
   const progress = createProgress(setup.progress, { stream: process.stderr, color, intervalMs: setup.progressIntervalMs });
@@ -146,7 +150,7 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   err.write(formatSummary(summary, { color, symbols: color, resultsPath: out, retryFailedCommand: retryFailed }) + '\n');
   const threadFailure = threads.sender?.failure ?? null;
   const exitCode = threadFailure ? EXIT.FAILED : summary.inputError ? EXIT.INPUT : run.interrupted ? EXIT.INTERRUPTED : failedExitCode(setup.failOn, summary);
-  const reported = await reports.finish(summary, exitCode, { stream: err, color });
+  const reported = reports === null || (await reports.finish(summary, exitCode, { stream: err, color }));
 
   if (threadFailure) {
     err.write(`batchpost: ${threadFailure.message} [THREAD_FAILED]\n`);

@@ -6,7 +6,6 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { BatchpostError } from '../engine/errors.js';
-import { CsvRowCounter } from './csv.js';
 import { ArraySplitter } from './json-array.js';
 import type { PayloadFormat } from './types.js';
 
@@ -77,6 +76,7 @@ export async function countPayloads(path: string, options: CountOptions = {}): P
 }
 
 async function countCsv(file: FileHandle, signal: AbortSignal | undefined): Promise<number> {
+  const { CsvRowCounter } = await import('./csv.js');
   const rows = new CsvRowCounter();
   const buffer = Buffer.allocUnsafe(CHUNK);
   for (;;) {

@@ -2,7 +2,7 @@
 // is the backpressure: the next chunk is read only when the records of the previous one have been taken.
 
 import { StringDecoder } from 'node:string_decoder';
-import { CsvSplitter, type CsvReadOptions } from './csv.js';
+import type { CsvReadOptions } from './csv.js';
 import { ArraySplitter } from './json-array.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { BOM, firstNonSpace } from './text.js';
@@ -27,6 +27,7 @@ export async function* readPayloads(
   if (options.format === 'csv') {
     // CSV is parsed from bytes (csv-parse decodes each field), so text chunks are encoded back, carrying a
     // surrogate pair split between two of them over to the next.
+    const { CsvSplitter } = await import('./csv.js');
     const csv = new CsvSplitter(options);
     let highSurrogate = '';
     for await (const chunk of source) {

@@ -1,4 +1,4 @@
-import { stringify } from 'csv-stringify/sync';
+import { stringifyCsv as stringify } from './csv-lib.js';
 import type { Result, Sink } from '../engine/types.js';
 import type { LineWriter } from './line-writer.js';
 

@@ -10,8 +10,7 @@
 // The text written is the record's own: `source` for CSV rows, `raw` for JSON and NDJSON, so a payload goes back
 // out byte for byte (number formatting, key order, whitespace inside the value). A record without it (built
 // from a value, or a multi-line JSON element bound for NDJSON) is serialised from its value instead.
-import { parse as parseCsv } from 'csv-parse/sync';
-import { stringify as stringifyCsv } from 'csv-stringify/sync';
+import { parseCsv, stringifyCsv } from './csv-lib.js';
 import type { InputRecord } from '../engine/types.js';
 import { createLineWriter } from './line-writer.js';
 
