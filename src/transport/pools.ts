@@ -1,7 +1,14 @@
 // One keep-alive undici Pool per origin, as many connections as requests in flight: shared by run's transport and
 // serve's, so both open, time out and close connections the same way.
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool as UndiciPool } from 'undici';
 import { TransportError } from '../engine/errors.js';
+
+// undici's index loads all of undici (fetch, WebSocket, EventSource, caches, mocks): ~55 ms of every start-up, of
+// a run whose whole life may be 200 ms. The Pool class alone loads in ~20 ms. undici 7 declares no "exports", so
+// its modules are public paths; the lockfile pins the version and the transport tests would catch a move.
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+type Pool = UndiciPool;
 
 export interface PoolOptions {
   /** Connections per origin; the engine never has more requests in flight than this. */

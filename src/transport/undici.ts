@@ -8,7 +8,7 @@
 // signal listener per attempt: creating an AbortController, arming a timer and adding and removing an EventTarget
 // listener cost more per request than the rest of this file, and an attempt cancelled a few milliseconds late
 // changes nothing. The answer's bytes are kept too: serve's $batch hands non-text bodies back in base64.
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
 import { Pools, type PoolOptions } from './pools.js';
