@@ -66,10 +66,11 @@ test('raising the limit starts waiting tasks at once; lowering it lets running o
   expect(h.started).toEqual(['a', 'b', 'c', 'd']);
 });
 
-test('clear() drops what waits; what runs goes on', async () => {
+test('clear() drops what waits and hands it back, highest priority first; what runs goes on', async () => {
   const h = harness(1);
   for (const n of ['a', 'b', 'c']) h.slots.add(n);
-  h.slots.clear();
+  h.slots.add('r', 1);
+  expect(h.slots.clear()).toEqual(['r', 'b', 'c']);
   expect(h.slots.size).toBe(0);
   await h.done('a');
   expect(h.started).toEqual(['a']);
@@ -77,7 +78,21 @@ test('clear() drops what waits; what runs goes on', async () => {
   expect(h.started).toEqual(['a', 'd']);
 });
 
-test('a long-lived lane keeps its order across compaction (thousands through one priority)', async () => {
+test('a lane keeps its order while its ring wraps around and grows', () => {
+  // Starts taken between adds, so the ring's head has moved on when it fills up and grows (16, then 32, then 64).
+  const h = harness(0);
+  let next = 0;
+  for (const [add, take] of [[12, 8], [14, 10], [30, 20], [40, 5]] as const) {
+    for (let i = 0; i < add; i++) h.slots.add(String(next++));
+    h.slots.concurrency = h.started.length + take; // none finish, so exactly `take` more start
+  }
+  expect(h.slots.size).toBe(next - 43);
+  h.slots.concurrency = next;
+  expect(h.started).toEqual(Array.from({ length: next }, (_, i) => String(i)));
+  expect(h.slots.size).toBe(0);
+});
+
+test('a long-lived lane keeps its order (thousands through one priority)', async () => {
   const order: number[] = [];
   const slots = new Slots<number>(1, async (n) => {
     order.push(n);

@@ -2,7 +2,7 @@
 // The shared Transport contract runs against it in transport.contract.test.ts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UndiciTransport } from '../src/transport/undici.js';
+import { InFlight, UndiciTransport } from '../src/transport/undici.js';
 
 describe('UndiciTransport: bytes', () => {
   let server: http.Server;
@@ -39,6 +39,35 @@ describe('UndiciTransport: bytes', () => {
       expect(Buffer.from(res.body, 'utf8').equals(bytes)).toBe(false); // the text alone would have lost them
     } finally {
       await transport.close();
+    }
+  });
+});
+
+describe('InFlight (the sweep list of UndiciTransport)', () => {
+  test('after any order of adds and removals the sweep visits exactly the attempts still in flight, once each', () => {
+    const seen: number[] = [];
+    const make = (n: number) => ({ n, slot: -1, check: () => seen.push(n) });
+    const list = new InFlight<ReturnType<typeof make>>();
+    const live = new Map<number, ReturnType<typeof make>>();
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 2000; n++) {
+      if (live.size === 0 || random() < 0.55) {
+        const a = make(n);
+        list.add(a);
+        live.set(n, a);
+      } else {
+        const keys = [...live.keys()];
+        const k = keys[Math.floor(random() * keys.length)]!;
+        list.delete(live.get(k)!);
+        live.delete(k);
+      }
+      if (n % 97 === 0) {
+        seen.length = 0;
+        list.check(0);
+        expect(seen.sort((x, y) => x - y)).toEqual([...live.keys()].sort((x, y) => x - y));
+        expect(list.size).toBe(live.size);
+      }
     }
   });
 });

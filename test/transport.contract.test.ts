@@ -225,6 +225,21 @@ export function describeTransport(name: string, make: () => Transport, options: 
         await Promise.all(hanging);
       });
 
+      it('with many in flight, exactly those past their own timeout are cut, several in one moment', async () => {
+        // Interleaved so that attempts settle out of the order they were sent in, several within one sweep.
+        const n = Math.min(8, options.maxConnectionsPerOrigin);
+        const sends = Array.from({ length: n }, (_, i) =>
+          i % 2 === 0
+            ? rejectionOf(transport.send(post(`${server.url}/hang`), never(), 100 + 20 * (i % 3)))
+            : transport.send(post(`${server.url}/echo?ms=${250 + 10 * i}`), never(), 5_000),
+        );
+        const outcomes = await Promise.all(sends);
+        outcomes.forEach((o, i) => {
+          if (i % 2 === 0) expectTransportError(o, 'TIMEOUT');
+          else expect((o as TransportResponse).status).toBe(200);
+        });
+      });
+
       it('an answer within timeoutMs is not cut short, and the transport works after a timeout', async () => {
         await rejectionOf(transport.send(post(`${server.url}/hang`), never(), 100));
         const res = await transport.send(post(`${server.url}/echo?ms=50`), never(), 2_000);

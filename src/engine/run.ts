@@ -46,8 +46,6 @@ export class Run {
   private inputError: InputError | null = null;
   private readonly keyOf: Expr | null;
   private readonly changed = { count: 0, firstIds: [] as string[] };
-  /** With onFailed: the payloads of requests not yet settled (bounded by the queue). */
-  private readonly pending = new Map<string, InputRecord>();
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -138,8 +136,10 @@ export class Run {
           continue;
         }
         this.outstanding++;
-        if (this.deps.onFailed) this.pending.set(id, record);
-        this.sender.submit(id, request, this.settled, { key: this.keyFor(record), hash: requestHash(request) });
+        // With onFailed the payload rides along in a closure rather than an id → record Map: a table every request
+        // enters and leaves keeps garbage alive through young-generation collections (see transport/undici.ts).
+        const settled = this.deps.onFailed ? (result: Result | null) => this.finish(result, record) : this.settled;
+        this.sender.submit(id, request, settled, { key: this.keyFor(record), hash: requestHash(request) });
         if (this.sender.full(highWater)) await this.untilStopped(this.sender.room());
         const sinkReady = this.deps.sink.ready?.();
         if (sinkReady) await this.untilStopped(sinkReady);
@@ -205,16 +205,16 @@ export class Run {
     if (!result.ok && record !== undefined) this.deps.onFailed?.(record, result);
   }
 
-  private readonly settled = (result: Result | null, id: string): void => {
-    const record = this.pending.get(id);
-    if (record !== undefined) this.pending.delete(id);
+  private readonly settled = (result: Result | null): void => this.finish(result, undefined);
+
+  private finish(result: Result | null, record: InputRecord | undefined): void {
     if (result !== null) {
       this.latency.record(result.durationMs);
       this.record(result, record);
     }
     this.outstanding--;
     this.recount();
-  };
+  }
 
   private recount(): void {
     if (this.readingDone && this.outstanding === 0) this.settle?.();

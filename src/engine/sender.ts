@@ -89,8 +89,14 @@ export class Sender implements RequestSink {
   private readonly pacer: Pacer | null;
   /** Aborted by a hard stop: every attempt in flight is cancelled through it (the transport checks it). */
   private readonly hard = new AbortController();
-  /** Jobs queued or waiting out a retry delay: what a stop drops. */
-  private readonly waiting = new Map<Job, NodeJS.Timeout | null>();
+  /**
+   * Jobs a stop must drop besides those still queued (Slots.clear hands those back): jobs waiting out a retry delay,
+   * with their timers, and jobs holding a slot while they wait for the server's pause or the pacer. Sets touched
+   * only by retries and waits, never on the plain path: a long-lived table written and emptied for every request
+   * keeps the requests' objects from dying young (see slots.ts).
+   */
+  private readonly delayed = new Map<Job, NodeJS.Timeout>();
+  private readonly holding = new Set<Job>();
   private readonly governor: Governor | null;
   /** Per busy key, the requests waiting for it, in submission order. */
   private readonly keys = new Map<string, Job[]>();
@@ -162,14 +168,16 @@ export class Sender implements RequestSink {
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.queue.clear();
+    for (const job of this.queue.clear()) job.settled(null, job.id);
     this.pacer?.cancel(ABORTED);
     this.governor?.close();
-    for (const [job, timer] of this.waiting) {
-      if (timer) clearTimeout(timer);
+    for (const [job, timer] of this.delayed) {
+      clearTimeout(timer);
       job.settled(null, job.id);
     }
-    this.waiting.clear();
+    this.delayed.clear();
+    for (const job of this.holding) job.settled(null, job.id);
+    this.holding.clear();
     for (const jobs of this.keys.values()) for (const job of jobs.splice(0)) job.settled(null, job.id);
     this.keyWaiting = 0;
   }
@@ -191,7 +199,6 @@ export class Sender implements RequestSink {
   }
 
   private enqueue(job: Job, priority: number): void {
-    this.waiting.set(job, null);
     this.queue.add(job, priority);
   }
 
@@ -210,15 +217,22 @@ export class Sender implements RequestSink {
 
   private async attempt(job: Job): Promise<void> {
     this.notifyRoom();
-    if (job.opts.signal?.aborted && this.waiting.delete(job)) return this.settle(job, null);
+    if (job.opts.signal?.aborted) return this.settle(job, null);
     // The server's pause first, then the pacer: held starts leave the pause one interval apart, not in a burst.
     const paused = this.governor?.gate();
-    if (paused) await paused;
+    if (paused) {
+      this.holding.add(job);
+      await paused;
+      if (!this.holding.delete(job)) return; // dropped by a stop while it waited
+    }
     if (this.pacer !== null) {
       const wait = this.pacer.acquire();
-      if (wait !== null) await wait.catch(() => {});
+      if (wait !== null) {
+        this.holding.add(job);
+        await wait.catch(() => {});
+        if (!this.holding.delete(job)) return;
+      }
     }
-    if (!this.waiting.delete(job)) return; // dropped by a stop while it waited
     if (job.attempts === 0) {
       job.startedAt = performance.now();
       this.stats.started++;
@@ -247,9 +261,12 @@ export class Sender implements RequestSink {
       this.stats.retries++;
       const delay = retryDelayMs(policy, job.attempts, res ? parseRetryAfter(res.headers['retry-after']) : null);
       // Retries go ahead of requests not yet started: they are older. Waiting out the delay holds no slot.
-      this.waiting.set(
+      this.delayed.set(
         job,
-        setTimeout(() => this.enqueue(job, 1), delay),
+        setTimeout(() => {
+          this.delayed.delete(job);
+          this.enqueue(job, 1);
+        }, delay),
       );
       return;
     }
