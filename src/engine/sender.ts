@@ -91,9 +91,9 @@ export class Sender implements RequestSink {
   private readonly hard = new AbortController();
   /**
    * Jobs a stop must drop besides those still queued (Slots.clear hands those back): jobs waiting out a retry delay,
-   * with their timers, and jobs holding a slot while they wait for the server's pause or the pacer. Sets touched
-   * only by retries and waits, never on the plain path: a long-lived table written and emptied for every request
-   * keeps the requests' objects from dying young (see slots.ts).
+   * with their timers, and jobs holding a slot while they wait for the server's pause or the pacer. Tables touched
+   * only by retries and waits, never on the plain path: a long-lived table that every request enters and leaves
+   * keeps the requests' objects from dying young (see InFlight in transport/undici.ts).
    */
   private readonly delayed = new Map<Job, NodeJS.Timeout>();
   private readonly holding = new Set<Job>();

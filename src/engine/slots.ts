@@ -6,10 +6,9 @@
 // Each priority's queue is a ring that reuses its array. The queue is long-lived, so its array sits in V8's old
 // generation while the tasks in it are young; an array that is replaced (grown, or compacted with slice) stays
 // behind as old garbage that still points at tasks, and V8's young-generation collector keeps whatever old objects
-// point at — dead or not — until the next full collection. With a plain array and a moving head, that kept every
-// request's objects alive long enough to be promoted: 2.5 KB per request, a full collection every 4,000 requests
-// and ~10% of a run's time in GC (docs/benchmarks.md). The ring clears each slot as it is taken and grows only
-// when the queue does.
+// point at — dead or not — until the next full collection. A plain array with a moving head, compacted with slice
+// every ~1,000 tasks, was measured to keep requests' objects alive long enough to be promoted (docs/benchmarks.md,
+// step 9). The ring clears each slot as it is taken and grows only when the queue does.
 
 /** First in, first out, on a power-of-two ring. */
 class Ring<T> {

@@ -76,7 +76,7 @@ export class UndiciTransport implements Transport {
  * enters and leaves rehashes into a new table every few dozen requests, and V8 keeps each replaced table linked to
  * its successor with its entries in place; once one of them has been promoted to the old generation, the chain keeps
  * every later answer's objects alive through young-generation collections, so they are promoted in turn and only
- * full collections free them (~10% of a run's CPU against a fast upstream: docs/benchmarks.md).
+ * full collections free them (~30% of a run's CPU against a fast upstream: docs/benchmarks.md, step 9).
  */
 export class InFlight<T extends { slot: number; check(now: number): void }> {
   private readonly items: T[] = [];
