@@ -332,6 +332,19 @@ describe('stopping', () => {
     expect(server.requests).toHaveLength(4);
   });
 
+  it('stop() while starts wait for --rate: those holding a slot are never sent', async () => {
+    // 5/s: starts at 0 and 200 ms; at the stop (300 ms) two more hold slots waiting for the pacer, while the first
+    // two are still in flight (so the transport is open for a held start that slipped through).
+    const run = runBatch(
+      Array.from({ length: 6 }, (_, i) => ({ i })),
+      { url: `${server.url}/echo?ms=800`, concurrency: 4, rate: 5 },
+    );
+    setTimeout(() => run.stop(), 300);
+    const results = await collect(run);
+    expect(results.map((r) => r.id).sort()).toEqual(['1', '2']);
+    expect(server.requests).toHaveLength(2);
+  });
+
   it('stop() while retries wait: the waiting retry is not sent and the run ends', async () => {
     const run = runBatch([{ key: 'stop-retry' }], { url: `${server.url}/flaky/{{ key }}?code=503&retryAfter=2` });
     setTimeout(() => run.stop(), 200);

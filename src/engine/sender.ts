@@ -140,7 +140,7 @@ export class Sender implements RequestSink {
       }
       this.keys.set(job.key, []);
     }
-    this.enqueue(job, options.priority ?? 0);
+    this.queue.add(job, options.priority ?? 0);
   }
 
   /** True while the submitter should wait (see `room`): enough requests wait for a slot or a key. */
@@ -198,8 +198,11 @@ export class Sender implements RequestSink {
     this.hard.abort(ABORTED);
   }
 
-  private enqueue(job: Job, priority: number): void {
-    this.queue.add(job, priority);
+  /** Waits out `wait` where a stop can find the job; false when a stop dropped it meanwhile. */
+  private async hold(job: Job, wait: Promise<unknown>): Promise<boolean> {
+    this.holding.add(job);
+    await wait;
+    return this.holding.delete(job);
   }
 
   /** Settles a job for good and lets the next request for its key go. */
@@ -208,7 +211,7 @@ export class Sender implements RequestSink {
       const next = this.keys.get(job.key)?.shift();
       if (next !== undefined) {
         this.keyWaiting--;
-        this.enqueue(next, next.opts.priority ?? 0);
+        this.queue.add(next, next.opts.priority ?? 0);
       } else this.keys.delete(job.key);
     }
     job.settled(result, job.id, response);
@@ -220,19 +223,9 @@ export class Sender implements RequestSink {
     if (job.opts.signal?.aborted) return this.settle(job, null);
     // The server's pause first, then the pacer: held starts leave the pause one interval apart, not in a burst.
     const paused = this.governor?.gate();
-    if (paused) {
-      this.holding.add(job);
-      await paused;
-      if (!this.holding.delete(job)) return; // dropped by a stop while it waited
-    }
-    if (this.pacer !== null) {
-      const wait = this.pacer.acquire();
-      if (wait !== null) {
-        this.holding.add(job);
-        await wait.catch(() => {});
-        if (!this.holding.delete(job)) return;
-      }
-    }
+    if (paused && !(await this.hold(job, paused))) return; // dropped by a stop while it waited
+    const wait = this.pacer?.acquire() ?? null;
+    if (wait !== null && !(await this.hold(job, wait.catch(() => {})))) return;
     if (job.attempts === 0) {
       job.startedAt = performance.now();
       this.stats.started++;
@@ -265,7 +258,7 @@ export class Sender implements RequestSink {
         job,
         setTimeout(() => {
           this.delayed.delete(job);
-          this.enqueue(job, 1);
+          this.queue.add(job, 1);
         }, delay),
       );
       return;
