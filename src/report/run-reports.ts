@@ -9,7 +9,7 @@ import { formatDuration } from '../progress/format.js';
 import { painter } from '../progress/color.js';
 import { ReportAggregator } from './aggregate.js';
 import { batchpostVersion, type ReportContext } from './context.js';
-import { checkTargets, countLines, hasTargets, junitClassname, quoteArg, relativeHref, writeFileAtomic, type ReportTargets } from './files.js';
+import { checkTargets, countLines, junitClassname, quoteArg, relativeHref, writeFileAtomic, type ReportTargets } from './files.js';
 import { renderReportHtml } from './html-page.js';
 import { JunitCases } from './junit.js';
 import { redactArgv, redactHeaders, redactUrls } from './redact.js';
@@ -58,29 +58,22 @@ export class RunReports {
 
   /**
    * Checks the report paths (before anything is sent or any file touched: a long run must not end in "cannot
-   * write") and opens the JUnit test-case file.
+   * write") and opens the JUnit test-case file. Only for a run that asks for a report: one that does not never
+   * loads this module (cli/run.ts).
    */
   static open(setup: RunReportsSetup): RunReports {
-    if (hasTargets(setup.targets)) {
-      checkTargets(setup.targets, { html: '--report', junit: '--junit', summary: '--summary' }, [
-        ['the input', setup.input],
-        ['--out', setup.out],
-      ]);
-    }
+    checkTargets(setup.targets, { html: '--report', junit: '--junit', summary: '--summary' }, [
+      ['the input', setup.input],
+      ['--out', setup.out],
+    ]);
     return new RunReports(setup);
   }
 
-  get active(): boolean {
-    return hasTargets(this.setup.targets);
-  }
-
   /**
-   * The sink the run writes to: `sink` itself when no report is asked for. Call it once --out is ready to be
-   * written (after --resume has repaired or rewritten it): an appended file's lines are counted here, so that
-   * report links point at the right lines.
+   * The sink the run writes to. Call it once --out is ready to be written (after --resume has repaired or rewritten
+   * it): an appended file's lines are counted here, so that report links point at the right lines.
    */
   async wrap(sink: Sink): Promise<Sink> {
-    if (!this.active) return sink;
     const { out, format } = this.setup;
     if (out !== null && format === 'ndjson') this.lineOffset = this.setup.append ? await countLines(out) : 0;
     else if (out !== null && format === 'json') this.lineOffset = 1; // the opening brace has a line of its own
@@ -95,7 +88,7 @@ export class RunReports {
   /** Follows adaptive pace while the run goes, to mark when it held the run back. */
   watch(stats: RunStats): void {
     this.stats = stats;
-    if (!this.active || this.timer !== null) return;
+    if (this.timer !== null) return;
     this.timer = setInterval(() => this.tick(), WATCH_MS);
     this.timer.unref();
   }
@@ -105,7 +98,6 @@ export class RunReports {
    * one could not be written (said on `stream`); the run's exit code is the caller's.
    */
   async finish(summary: Summary, exitCode: number, o: FinishOptions): Promise<boolean> {
-    if (!this.active) return true;
     this.tick();
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
