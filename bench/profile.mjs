@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 function kindOf({ functionName: fn, url }) {
   if (fn === '(idle)') return 'native code outside JavaScript (libuv: socket reads, polling)';
   if (fn === '(garbage collector)') return 'garbage collection';
-  if (['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String'].includes(fn)) return 'socket and file writes (system calls)';
+  if (['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String'].includes(fn))
+    return 'socket and file writes (system calls)';
   if (url.includes('/undici/') || url.startsWith('wasm:')) return 'undici (HTTP/1.1 client, llhttp)';
   const ours = url.match(/\/dist\/src\/(\w+)\//);
   if (ours) return `batchpost: src/${ours[1]}`;
@@ -28,7 +29,9 @@ export function categorize(profile) {
 
 /** The shares of one profile as text, a line per kind. */
 export function sharesText(profile) {
-  return categorize(profile).map(([share, kind]) => `  ${share.padStart(7)}  ${kind}`).join('\n');
+  return categorize(profile)
+    .map(([share, kind]) => `  ${share.padStart(7)}  ${kind}`)
+    .join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

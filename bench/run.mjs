@@ -46,7 +46,8 @@ const NGINX_CONF = env.NGINX_CONF ?? path.join(root, '../shared/bench/peers/ngin
 const SKIP = new Set((env.SKIP ?? '').split(',').filter(Boolean)); // e.g. SKIP=engine or SKIP=cli
 
 for (const a of process.argv.slice(2)) if (a !== '--memory') die(`unknown argument ${a} (only --memory)`);
-if (MEMORY_SIZES.some((n) => !Number.isInteger(n) || n <= 0)) die(`MEMORY_SIZES=${env.MEMORY_SIZES}: expected sizes like 30000,300000`);
+if (MEMORY_SIZES.some((n) => !Number.isInteger(n) || n <= 0))
+  die(`MEMORY_SIZES=${env.MEMORY_SIZES}: expected sizes like 30000,300000`);
 if (!['auto', 'nginx', 'fixture'].includes(UPSTREAM)) die(`UPSTREAM=${UPSTREAM}: expected auto, nginx or fixture`);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -121,9 +122,12 @@ function machine() {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
   const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.availableParallelism());
-  const git = spawnSync('git', ['-C', root, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
+  const git =
+    spawnSync('git', ['-C', root, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
   console.log(`batchpost bench  ${new Date().toISOString()}`);
-  console.log(`machine: ${nproc} cpus (nproc), ${model}, ${mib(os.totalmem()).replace(' MiB', '')} MiB RAM, ${os.type()} ${os.release()}`);
+  console.log(
+    `machine: ${nproc} cpus (nproc), ${model}, ${mib(os.totalmem()).replace(' MiB', '')} MiB RAM, ${os.type()} ${os.release()}`,
+  );
   console.log(`node ${process.version}, batchpost ${git}`);
 }
 
@@ -132,7 +136,12 @@ function machine() {
 
 class NoopTransport {
   send() {
-    return Promise.resolve({ status: 200, statusText: '', headers: { 'content-type': 'application/json' }, body: '{"ok":true}' });
+    return Promise.resolve({
+      status: 200,
+      statusText: '',
+      headers: { 'content-type': 'application/json' },
+      body: '{"ok":true}',
+    });
   }
   close() {
     return Promise.resolve();
@@ -159,7 +168,12 @@ async function engineRun(runBatch, n) {
   const signal = AbortSignal.timeout(RUN_TIMEOUT_S * 1000);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const run = runBatch(payloads(n), { url: 'http://127.0.0.1:9/noop', concurrency: CONC, transport: new NoopTransport(), signal });
+  const run = runBatch(payloads(n), {
+    url: 'http://127.0.0.1:9/noop',
+    concurrency: CONC,
+    transport: new NoopTransport(),
+    signal,
+  });
   let count = 0;
   let ok = 0;
   for await (const result of run) {
@@ -175,13 +189,17 @@ async function engineRun(runBatch, n) {
   const heapEnd = process.memoryUsage().heapUsed; // retained after the run and a full GC: grows across reps on a leak
   if (signal.aborted) die(`engine: run of ${n} did not finish within RUN_TIMEOUT_S=${RUN_TIMEOUT_S}s`);
   if (count !== n || ok !== n || summary.ok !== n) {
-    die(`engine: expected ${n} ok results, got ${count} results, ${ok} ok (summary: ${JSON.stringify(summary.byError)})`);
+    die(
+      `engine: expected ${n} ok results, got ${count} results, ${ok} ok (summary: ${JSON.stringify(summary.byError)})`,
+    );
   }
   return { secs, rate: n / secs, cpuUs: (cpu.user + cpu.system) / n, peakHeap, heapEnd };
 }
 
 async function engine() {
-  console.log(`\n## 1. engine: runBatch with a no-op transport (N=${fmtInt(ENGINE_N)}, concurrency ${CONC}, ${ENGINE_REPS} rep${ENGINE_REPS === 1 ? '' : 's'} + warm-up)`);
+  console.log(
+    `\n## 1. engine: runBatch with a no-op transport (N=${fmtInt(ENGINE_N)}, concurrency ${CONC}, ${ENGINE_REPS} rep${ENGINE_REPS === 1 ? '' : 's'} + warm-up)`,
+  );
   const { runBatch } = await import(pathToFileURL(path.join(root, 'dist/src/index.js')).href);
   await engineRun(runBatch, Math.min(ENGINE_N, 50_000)); // warm-up: JIT and pools, not reported
   const rows = [];
@@ -192,8 +210,14 @@ async function engine() {
     rows.push([`rep ${i}`, fmtInt(r.rate), fmt1(r.cpuUs), mib(r.peakHeap), mib(r.heapEnd), fmt1(r.secs)]);
   }
   if (reps.length > 1) {
-    rows.push(['median', fmtInt(median(reps.map((r) => r.rate))), fmt1(median(reps.map((r) => r.cpuUs))),
-      mib(median(reps.map((r) => r.peakHeap))), mib(median(reps.map((r) => r.heapEnd))), fmt1(median(reps.map((r) => r.secs)))]);
+    rows.push([
+      'median',
+      fmtInt(median(reps.map((r) => r.rate))),
+      fmt1(median(reps.map((r) => r.cpuUs))),
+      mib(median(reps.map((r) => r.peakHeap))),
+      mib(median(reps.map((r) => r.heapEnd))),
+      fmt1(median(reps.map((r) => r.secs))),
+    ]);
   }
   table(['', 'payloads/s', 'cpu µs/req', 'heap peak', 'heap after gc', 'secs'], rows);
   console.log(`process peak RSS so far: ${mib(process.resourceUsage().maxRSS * 1024)}`);
@@ -243,7 +267,8 @@ async function startUpstream() {
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
     for (let i = 0; i < 100; i++) {
-      if (await canConnect(port)) return { child, url: `http://127.0.0.1:${port}/process`, name: `nginx (${NGINX_CONF}, port ${port})` };
+      if (await canConnect(port))
+        return { child, url: `http://127.0.0.1:${port}/process`, name: `nginx (${NGINX_CONF}, port ${port})` };
       if (child.exitCode !== null) break;
       await sleep(100);
     }
@@ -281,9 +306,17 @@ function makeInput(n) {
   const file = path.join(work, `in-${n}.ndjson`);
   if (fs.existsSync(file)) return file;
   const out = fs.openSync(file, 'w');
-  const r = spawnSync('awk', ['-v', `n=${n}`, 'BEGIN { for (i = 1; i <= n; i++) printf "{\\"data\\":%d,\\"note\\":\\"payload-%d\\"}\\n", i, i }'], {
-    stdio: ['ignore', out, 'inherit'],
-  });
+  const r = spawnSync(
+    'awk',
+    [
+      '-v',
+      `n=${n}`,
+      'BEGIN { for (i = 1; i <= n; i++) printf "{\\"data\\":%d,\\"note\\":\\"payload-%d\\"}\\n", i, i }',
+    ],
+    {
+      stdio: ['ignore', out, 'inherit'],
+    },
+  );
   fs.closeSync(out);
   if (r.status !== 0) die(`awk failed making ${file}`);
   return file;
@@ -305,9 +338,23 @@ async function cliRun(input, n, url, nodeArgs = []) {
   const out = path.join(work, 'out.ndjson');
   fs.rmSync(out, { force: true });
   const timeFile = path.join(work, 'time.txt');
-  const cliArgs = [path.join(root, 'bin/batchpost.js'), 'run', input, '--url', url, '--out', out,
-    '--concurrency', String(CONC), '--progress', 'none', ...BATCHPOST_ARGS];
-  const [cmd, args] = TIME ? [TIME, ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, ...nodeArgs, ...cliArgs]] : [process.execPath, [...nodeArgs, ...cliArgs]];
+  const cliArgs = [
+    path.join(root, 'bin/batchpost.js'),
+    'run',
+    input,
+    '--url',
+    url,
+    '--out',
+    out,
+    '--concurrency',
+    String(CONC),
+    '--progress',
+    'none',
+    ...BATCHPOST_ARGS,
+  ];
+  const [cmd, args] = TIME
+    ? [TIME, ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, ...nodeArgs, ...cliArgs]]
+    : [process.execPath, [...nodeArgs, ...cliArgs]];
   const t0 = performance.now();
   const child = start(cmd, args, { env: { ...env, NO_COLOR: '1' } });
   let stderr = '';
@@ -322,8 +369,10 @@ async function cliRun(input, n, url, nodeArgs = []) {
   clearTimeout(timer);
   if (sampler) clearInterval(sampler);
   if (code !== 0) {
-    die(`batchpost run exited with ${code ?? signal} after ${secs.toFixed(1)} s (${signal === 'SIGKILL' ? `RUN_TIMEOUT_S=${RUN_TIMEOUT_S}` : 'see below'}):\n` +
-      `  ${cmd} ${args.join(' ')}\n${stderr.trim()}`);
+    die(
+      `batchpost run exited with ${code ?? signal} after ${secs.toFixed(1)} s (${signal === 'SIGKILL' ? `RUN_TIMEOUT_S=${RUN_TIMEOUT_S}` : 'see below'}):\n` +
+        `  ${cmd} ${args.join(' ')}\n${stderr.trim()}`,
+    );
   }
   let cpuS;
   let rssKb;
@@ -354,7 +403,9 @@ async function countResults(file) {
 
 async function cli(upstream) {
   const extra = BATCHPOST_ARGS.length ? ` ${BATCHPOST_ARGS.join(' ')}` : '';
-  console.log(`\n## 2. cli: batchpost run, N=${fmtInt(N)} payloads, --concurrency ${CONC}${extra}, ${REPS} rep${REPS === 1 ? '' : 's'}`);
+  console.log(
+    `\n## 2. cli: batchpost run, N=${fmtInt(N)} payloads, --concurrency ${CONC}${extra}, ${REPS} rep${REPS === 1 ? '' : 's'}`,
+  );
   console.log(`upstream: ${upstream.name}; cpu and RSS ${TIME ? 'from /usr/bin/time' : 'sampled from /proc'}`);
   const input = makeInput(N);
   await cliRun(makeInput(Math.min(N, 2_000)), Math.min(N, 2_000), upstream.url); // warm-up: upstream, page cache
@@ -366,8 +417,14 @@ async function cli(upstream) {
     rows.push([`rep ${i}`, fmtInt(r.rate), fmt1(r.cpuUs), mib(r.rssBytes), fmt1(r.secs), fmtInt(r.ok)]);
   }
   if (reps.length > 1) {
-    rows.push(['median', fmtInt(median(reps.map((r) => r.rate))), fmt1(median(reps.map((r) => r.cpuUs))),
-      mib(median(reps.map((r) => r.rssBytes))), fmt1(median(reps.map((r) => r.secs))), fmtInt(median(reps.map((r) => r.ok)))]);
+    rows.push([
+      'median',
+      fmtInt(median(reps.map((r) => r.rate))),
+      fmt1(median(reps.map((r) => r.cpuUs))),
+      mib(median(reps.map((r) => r.rssBytes))),
+      fmt1(median(reps.map((r) => r.secs))),
+      fmtInt(median(reps.map((r) => r.ok))),
+    ]);
   }
   table(['', 'payloads/s', 'cpu µs/req', 'peak RSS', 'secs', 'ok'], rows);
 }
@@ -390,9 +447,12 @@ async function memory(upstream) {
   }
   table(['payloads', 'peak RSS', 'payloads/s', 'cpu µs/req', 'secs'], rows);
   const sizes = [...rss.keys()];
-  const ratio = (a, b) => (rss.has(a) && rss.has(b) ? `${fmtInt(b)}/${fmtInt(a)} peak RSS = ${(rss.get(b) / rss.get(a)).toFixed(2)}` : null);
-  const ratios = [ratio(30_000, 300_000) ?? (sizes.length > 1 ? ratio(sizes[0], sizes[1]) : null),
-    sizes.length > 2 ? ratio(sizes[0], sizes.at(-1)) : null].filter(Boolean);
+  const ratio = (a, b) =>
+    rss.has(a) && rss.has(b) ? `${fmtInt(b)}/${fmtInt(a)} peak RSS = ${(rss.get(b) / rss.get(a)).toFixed(2)}` : null;
+  const ratios = [
+    ratio(30_000, 300_000) ?? (sizes.length > 1 ? ratio(sizes[0], sizes[1]) : null),
+    sizes.length > 2 ? ratio(sizes[0], sizes.at(-1)) : null,
+  ].filter(Boolean);
   if (ratios.length) console.log(`${ratios.join(', ')}  (1.00 = flat; the input is streamed)`);
 }
 
@@ -413,7 +473,8 @@ async function profileRun(upstream) {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main() {
-  if (!fs.existsSync(path.join(root, 'dist/src/index.js'))) die('dist/ is missing: run `npm run build` (or `npm run bench`)');
+  if (!fs.existsSync(path.join(root, 'dist/src/index.js')))
+    die('dist/ is missing: run `npm run build` (or `npm run bench`)');
   machine();
   const started = performance.now();
   if (!SKIP.has('engine') && ENGINE_N > 0 && ENGINE_REPS > 0) await engine();

@@ -6,5 +6,6 @@
 // so setting it now, after start-up, takes effect; a value given on node's command line wins (0: V8's heuristics).
 import v8 from 'node:v8';
 
-if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))) v8.setFlagsFromString('--heap-growing-percent=100');
+if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent')))
+  v8.setFlagsFromString('--heap-growing-percent=100');
 await import('../dist/src/cli/main.js');

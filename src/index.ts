@@ -6,7 +6,17 @@ import type { InputRecord, Result, RunStats, Sink, Summary, Transport } from './
 import { UndiciTransport } from './transport/undici.js';
 
 export type { RunOptions } from './engine/options.js';
-export type { InputRecord, OutgoingRequest, Result, ResultError, RunStats, Sink, Summary, Transport, TransportResponse } from './engine/types.js';
+export type {
+  InputRecord,
+  OutgoingRequest,
+  Result,
+  ResultError,
+  RunStats,
+  Sink,
+  Summary,
+  Transport,
+  TransportResponse,
+} from './engine/types.js';
 export { ERROR_CODES, BatchpostError, TransportError, type ErrorCode } from './engine/errors.js';
 export { readPayloads } from './input/index.js';
 
@@ -35,16 +45,15 @@ const HIGH_WATER = 1024;
 export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, options: RunBatchOptions): BatchRun {
   const resolved = resolveOptions(options);
   const ownTransport = options.transport === undefined;
-  const transport = options.transport ?? new UndiciTransport({ connections: resolved.concurrency, timeoutMs: resolved.timeoutMs });
+  const transport =
+    options.transport ?? new UndiciTransport({ connections: resolved.concurrency, timeoutMs: resolved.timeoutMs });
   // A consumer that breaks out of its loop is gone: wind the run down rather than send to nobody.
   const channel = new ResultChannel(() => run.stop());
   const run = new Run(resolved, { transport, sink: channel });
-  const summary = run
-    .execute(toRecords(payloads))
-    .finally(async () => {
-      channel.end();
-      if (ownTransport) await transport.close();
-    });
+  const summary = run.execute(toRecords(payloads)).finally(async () => {
+    channel.end();
+    if (ownTransport) await transport.close();
+  });
   summary.catch(() => {});
   return {
     stats: run.stats,
@@ -66,7 +75,13 @@ async function* toRecords(payloads: Iterable<unknown> | AsyncIterable<unknown>):
 }
 
 function isInputRecord(p: unknown): p is InputRecord {
-  return typeof p === 'object' && p !== null && typeof (p as InputRecord).line === 'number' && ('value' in p || 'error' in p) && 'raw' in p;
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    typeof (p as InputRecord).line === 'number' &&
+    ('value' in p || 'error' in p) &&
+    'raw' in p
+  );
 }
 
 /** A Sink the library user pulls from, with backpressure towards the run. */

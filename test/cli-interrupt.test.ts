@@ -5,7 +5,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startFixtureServer, type FixtureRequest, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, readResults, runCli, shellWords, startCli, THREAD_MODES, tmpDir as makeTmpDir, waitFor, type CliResult } from './helpers/cli.js';
+import {
+  ndjsonFile,
+  readResults,
+  runCli,
+  shellWords,
+  startCli,
+  THREAD_MODES,
+  tmpDir as makeTmpDir,
+  waitFor,
+  type CliResult,
+} from './helpers/cli.js';
 
 interface ResultLine {
   id: string;
@@ -47,7 +57,8 @@ function idOf(req: FixtureRequest): string {
   return String(body.n);
 }
 
-const sorted = (ids: Iterable<string>): string[] => [...ids].sort((a, b) => Number(a) - Number(b) || a.localeCompare(b));
+const sorted = (ids: Iterable<string>): string[] =>
+  [...ids].sort((a, b) => Number(a) - Number(b) || a.localeCompare(b));
 
 /** Ids of the results file, in file order (duplicates kept, so that tests can count them). */
 const resultIds = (file: string): string[] => readResults<ResultLine>(file).map((r) => r.id);
@@ -123,7 +134,17 @@ describe.each(THREAD_MODES)('SIGINT / SIGTERM (%s)', (_mode, threads) => {
     const dir = tmpDir();
     ndjsonFile(dir, numbered(50), 'in.ndjson');
     // Relative paths and a cwd: the printed command must work when pasted in the same directory.
-    const args = ['run', 'in.ndjson', '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', 'out.ndjson', ...threads];
+    const args = [
+      'run',
+      'in.ndjson',
+      '--url',
+      `${server.url}/slow?ms=300`,
+      '--concurrency',
+      '5',
+      '--out',
+      'out.ndjson',
+      ...threads,
+    ];
     const { child, done } = startWatched(args, { cwd: dir });
     child.stdin!.end();
     await waitForRequests(6, 'the second wave of requests');
@@ -179,7 +200,17 @@ describe.each(THREAD_MODES)('SIGINT / SIGTERM (%s)', (_mode, threads) => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(20));
     const out = path.join(dir, 'out.ndjson');
-    const { child, done } = startWatched(['run', input, '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out, ...threads]);
+    const { child, done } = startWatched([
+      'run',
+      input,
+      '--url',
+      `${server.url}/slow?ms=300`,
+      '--concurrency',
+      '5',
+      '--out',
+      out,
+      ...threads,
+    ]);
     child.stdin!.end();
     await waitForRequests(6, 'the second wave of requests');
     const signalAt = now();
@@ -190,13 +221,27 @@ describe.each(THREAD_MODES)('SIGINT / SIGTERM (%s)', (_mode, threads) => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${describeRun(r)}`);
     }
-    expect(printedCommand(r.stderr, '--resume')).toEqual(['run', input, '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out, ...threads, '--resume']);
+    expect(printedCommand(r.stderr, '--resume')).toEqual([
+      'run',
+      input,
+      '--url',
+      `${server.url}/slow?ms=300`,
+      '--concurrency',
+      '5',
+      '--out',
+      out,
+      ...threads,
+      '--resume',
+    ]);
   });
 
   test('stdin input: the resume hint says to feed the same input on stdin, and doing so finishes the run', async () => {
     const dir = tmpDir();
     const out = path.join(dir, 'out.ndjson');
-    const text = numbered(20).map((p) => JSON.stringify(p)).join('\n') + '\n';
+    const text =
+      numbered(20)
+        .map((p) => JSON.stringify(p))
+        .join('\n') + '\n';
     const args = ['run', '-', '--url', `${server.url}/slow?ms=300`, '--concurrency', '5', '--out', out, ...threads];
     const { child, done } = startWatched(args, { stdin: text });
     await waitForRequests(6, 'the second wave of requests');
@@ -305,7 +350,17 @@ describe('continuation flags and the results file', () => {
     expect(noOut.stderr).toMatch(/USAGE/);
     expect(noOut.stderr).not.toMatch(/\n\s+at /); // no stack trace
 
-    const csv = await runCli(['run', input, '--url', `${server.url}/echo`, '--out', path.join(dir, 'r.csv'), '--format', 'csv', '--resume']);
+    const csv = await runCli([
+      'run',
+      input,
+      '--url',
+      `${server.url}/echo`,
+      '--out',
+      path.join(dir, 'r.csv'),
+      '--format',
+      'csv',
+      '--resume',
+    ]);
     expect(csv.code).toBe(2);
     expect(csv.stderr).toMatch(/USAGE/);
     expect(csv.stderr).toMatch(/--format/);
@@ -408,8 +463,27 @@ describe('input errors', () => {
 
   test('--id-field: a duplicate id is DUPLICATE_ID naming its line; a missing one is MISSING_ID (exit 2)', async () => {
     const dir = tmpDir();
-    const dup = ndjsonFile(dir, [{ n: 1, sku: 'a' }, { n: 2, sku: 'b' }, { n: 3, sku: 'c' }, { n: 4, sku: 'b' }, { n: 5, sku: 'e' }], 'dup.ndjson');
-    const r1 = await runCli(['run', dup, '--url', `${server.url}/echo`, '--id-field', 'sku', '--out', path.join(dir, 'dup.out')]);
+    const dup = ndjsonFile(
+      dir,
+      [
+        { n: 1, sku: 'a' },
+        { n: 2, sku: 'b' },
+        { n: 3, sku: 'c' },
+        { n: 4, sku: 'b' },
+        { n: 5, sku: 'e' },
+      ],
+      'dup.ndjson',
+    );
+    const r1 = await runCli([
+      'run',
+      dup,
+      '--url',
+      `${server.url}/echo`,
+      '--id-field',
+      'sku',
+      '--out',
+      path.join(dir, 'dup.out'),
+    ]);
     expect(r1.code).toBe(2);
     expect(r1.stderr).toContain(`${dup}:4:`);
     expect(r1.stderr).toMatch(/DUPLICATE_ID/);
@@ -417,8 +491,21 @@ describe('input errors', () => {
     expect(server.requests.map(idOf)).not.toContain('4');
 
     server.reset();
-    const missing = ndjsonFile(dir, [{ n: 1, sku: 'a' }, { n: 2, sku: 'b' }, { n: 3 }, { n: 4, sku: 'd' }], 'missing.ndjson');
-    const r2 = await runCli(['run', missing, '--url', `${server.url}/echo`, '--id-field', 'sku', '--out', path.join(dir, 'missing.out')]);
+    const missing = ndjsonFile(
+      dir,
+      [{ n: 1, sku: 'a' }, { n: 2, sku: 'b' }, { n: 3 }, { n: 4, sku: 'd' }],
+      'missing.ndjson',
+    );
+    const r2 = await runCli([
+      'run',
+      missing,
+      '--url',
+      `${server.url}/echo`,
+      '--id-field',
+      'sku',
+      '--out',
+      path.join(dir, 'missing.out'),
+    ]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain(`${missing}:3:`);
     expect(r2.stderr).toMatch(/MISSING_ID/);

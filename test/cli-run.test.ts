@@ -35,7 +35,17 @@ describe('input and output', () => {
     const lines = parseLines<Line>(r.stdout);
     expect(lines.map((l) => l.id).sort()).toEqual(['1', '2', '3', '4', '5']);
     for (const l of lines) {
-      expect(Object.keys(l)).toEqual(['id', 'ok', 'status', 'attempts', 'durationMs', 'response', 'error', 'startedAt', 'hash']);
+      expect(Object.keys(l)).toEqual([
+        'id',
+        'ok',
+        'status',
+        'attempts',
+        'durationMs',
+        'response',
+        'error',
+        'startedAt',
+        'hash',
+      ]);
       expect(Math.abs((l as unknown as { startedAt: number }).startedAt - Date.now())).toBeLessThan(60_000);
       expect(l).toMatchObject({ ok: true, status: 200, attempts: 1, error: null });
       expect(l.response.body).toEqual({ n: Number(l.id) });
@@ -55,12 +65,18 @@ describe('input and output', () => {
   });
 
   test('JSON array input, detected from content, blank lines and stdin', async () => {
-    const r = await runCli(['run', '-', '--url', `${server.url}/echo`], { stdin: '[\n  {"a":1},\n\n  {"a":[2,"]"]}\n]\n' });
+    const r = await runCli(['run', '-', '--url', `${server.url}/echo`], {
+      stdin: '[\n  {"a":1},\n\n  {"a":[2,"]"]}\n]\n',
+    });
     expect(r.code).toBe(0);
     const lines = parseLines<Line>(r.stdout);
     expect(lines.map((l) => JSON.stringify(l.response.body)).sort()).toEqual(['{"a":1}', '{"a":[2,"]"]}']);
     const r2 = await runCli(['run', '-', '--url', `${server.url}/echo`], { stdin: '\n{"x":1}\n\n\n{"x":2}\n' });
-    expect(parseLines<Line>(r2.stdout).map((l) => l.id).sort()).toEqual(['1', '2']);
+    expect(
+      parseLines<Line>(r2.stdout)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(['1', '2']);
   });
 
   test('--out writes the file; nothing but results ever reaches stdout', async () => {
@@ -76,21 +92,48 @@ describe('input and output', () => {
   test('--id-field takes ids from the payload', async () => {
     const file = ndjsonFile(dir, [{ order: { id: 'A-1' } }, { order: { id: 7 } }]);
     const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--id-field', 'order.id']);
-    expect(parseLines<Line>(r.stdout).map((l) => l.id).sort()).toEqual(['7', 'A-1']);
+    expect(
+      parseLines<Line>(r.stdout)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(['7', 'A-1']);
   });
 
   test('--format json writes one object keyed by id; --format csv a header and one row per request', async () => {
     const file = ndjsonFile(dir, payloads(3));
-    const json = await runCli(['run', file, '--url', `${server.url}/status/404`, '--format', 'json', '--fail-on', 'none']);
+    const json = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/status/404`,
+      '--format',
+      'json',
+      '--fail-on',
+      'none',
+    ]);
     expect(json.code).toBe(0);
     const obj = JSON.parse(json.stdout);
     expect(Object.keys(obj).sort()).toEqual(['1', '2', '3']);
     expect(obj['2']).toMatchObject({ ok: false, status: 404, error: { code: 'HTTP_404' } });
-    const csv = await runCli(['run', file, '--url', `${server.url}/echo`, '--format', 'csv', '--transform', 'body.body.n']);
+    const csv = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/echo`,
+      '--format',
+      'csv',
+      '--transform',
+      'body.body.n',
+    ]);
     const rows = csv.stdout.trim().split('\n');
     expect(rows[0]).toBe('id,ok,status,attempts,durationMs,response,error_code,error_message');
     expect(rows).toHaveLength(4);
-    expect(rows.slice(1).map((r) => r.split(',')[5]).sort()).toEqual(['1', '2', '3']);
+    expect(
+      rows
+        .slice(1)
+        .map((r) => r.split(',')[5])
+        .sort(),
+    ).toEqual(['1', '2', '3']);
   });
 });
 
@@ -98,8 +141,19 @@ describe('request shape', () => {
   test('--method, repeatable -H, --body, URL templates (percent-encoded), header templates', async () => {
     const file = ndjsonFile(dir, [{ user: 'a/b', data: { x: 1 }, token: 't1' }]);
     const r = await runCli([
-      'run', file, '--url', `${server.url}/users/{{ user }}/orders`, '-X', 'put', '-H', 'X-One: 1', '-H', 'Authorization: Bearer {{ token }}',
-      '--body', 'data', '--include-headers',
+      'run',
+      file,
+      '--url',
+      `${server.url}/users/{{ user }}/orders`,
+      '-X',
+      'put',
+      '-H',
+      'X-One: 1',
+      '-H',
+      'Authorization: Bearer {{ token }}',
+      '--body',
+      'data',
+      '--include-headers',
     ]);
     expect(r.code).toBe(0);
     const [line] = parseLines<Line>(r.stdout);
@@ -119,7 +173,13 @@ describe('request shape', () => {
     expect(r.code).toBe(1);
     const lines = parseLines<Line>(r.stdout).sort((a, b) => a.id.localeCompare(b.id));
     expect(lines[0]).toMatchObject({ ok: true, response: { user: 'u1', body: null } });
-    expect(lines[1]).toMatchObject({ id: '2', ok: false, attempts: 0, status: null, error: { code: 'TEMPLATE_ERROR' } });
+    expect(lines[1]).toMatchObject({
+      id: '2',
+      ok: false,
+      attempts: 0,
+      status: null,
+      error: { code: 'TEMPLATE_ERROR' },
+    });
     expect(lines[1]!.error!.message).toContain('{{ user }}');
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]!.body).toBe('');
@@ -157,7 +217,13 @@ describe('failures and retries', () => {
   test('4xx is never retried, even with --retry-unsafe', async () => {
     const { r, line } = await lineOf(`${server.url}/status/422`, '--retry-unsafe');
     expect(r.code).toBe(1);
-    expect(line).toMatchObject({ ok: false, status: 422, attempts: 1, response: { error: 'status 422' }, error: { code: 'HTTP_422' } });
+    expect(line).toMatchObject({
+      ok: false,
+      status: 422,
+      attempts: 1,
+      response: { error: 'status 422' },
+      error: { code: 'HTTP_422' },
+    });
   });
 
   test('POST 500 is not retried and the message says how to make it safe', async () => {
@@ -192,7 +258,13 @@ describe('failures and retries', () => {
 
   test('--max-retry-after caps the wait; --retries bounds the attempts', async () => {
     const t0 = Date.now();
-    const { line } = await lineOf(`${server.url}/status/429?retryAfter=30`, '--max-retry-after', '100ms', '--retries', '3');
+    const { line } = await lineOf(
+      `${server.url}/status/429?retryAfter=30`,
+      '--max-retry-after',
+      '100ms',
+      '--retries',
+      '3',
+    );
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(line).toMatchObject({ ok: false, attempts: 4, error: { code: 'HTTP_429' } });
     expect(line.error!.message).toContain('gave up after 4 attempts');
@@ -202,7 +274,13 @@ describe('failures and retries', () => {
     const port = await freePort();
     const { r, line } = await lineOf(`http://127.0.0.1:${port}/x`, '--retries', '1');
     expect(r.code).toBe(1);
-    expect(line).toMatchObject({ ok: false, status: null, attempts: 2, response: null, error: { code: 'ECONNREFUSED' } });
+    expect(line).toMatchObject({
+      ok: false,
+      status: null,
+      attempts: 2,
+      response: null,
+      error: { code: 'ECONNREFUSED' },
+    });
   });
 
   test('a hung request times out per attempt (TIMEOUT), retried only when safe', async () => {
@@ -224,11 +302,16 @@ describe('failures and retries', () => {
 
 describe.each(THREAD_MODES)('concurrency and pace (%s)', (_mode, threads) => {
   test('every id gets the result of its own request, exactly once', async () => {
-    const file = ndjsonFile(dir, payloads(300, (i) => ({ n: i, note: `payload ${i}` })));
+    const file = ndjsonFile(
+      dir,
+      payloads(300, (i) => ({ n: i, note: `payload ${i}` })),
+    );
     const r = await runCli(['run', file, '--url', `${server.url}/echo?ms=2`, '--concurrency', '7', ...threads]);
     expect(r.code).toBe(0);
     const lines = parseLines<Line>(r.stdout);
-    expect(lines.map((l) => l.id).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 300 }, (_, i) => String(i + 1)));
+    expect(lines.map((l) => l.id).sort((a, b) => Number(a) - Number(b))).toEqual(
+      Array.from({ length: 300 }, (_, i) => String(i + 1)),
+    );
     for (const l of lines) expect(l.response.body).toEqual({ n: Number(l.id), note: `payload ${l.id}` });
     expect(server.maxInFlight).toBeLessThanOrEqual(7);
   });
@@ -245,7 +328,17 @@ describe.each(THREAD_MODES)('concurrency and pace (%s)', (_mode, threads) => {
 
   test('--rate spaces starts evenly: 30 payloads at 30/s take about a second, no bursts', async () => {
     const file = ndjsonFile(dir, payloads(30));
-    const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--rate', '30/s', '--concurrency', '30', ...threads]);
+    const r = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/echo`,
+      '--rate',
+      '30/s',
+      '--concurrency',
+      '30',
+      ...threads,
+    ]);
     expect(r.code).toBe(0);
     const starts = server.requests.map((q) => q.startedAt).sort((a, b) => a - b);
     const span = starts[29]! - starts[0]!;
@@ -266,7 +359,10 @@ describe.each(THREAD_MODES)('concurrency and pace (%s)', (_mode, threads) => {
 
 describe('exit codes and usage', () => {
   test('--fail-on any | none | percent', async () => {
-    const file = ndjsonFile(dir, payloads(10, (i) => ({ code: i === 1 ? 500 : 200 })));
+    const file = ndjsonFile(
+      dir,
+      payloads(10, (i) => ({ code: i === 1 ? 500 : 200 })),
+    );
     const url = `${server.url}/status/{{ code }}`;
     expect((await runCli(['run', file, '--url', url])).code).toBe(1);
     expect((await runCli(['run', file, '--url', url, '--fail-on', 'none'])).code).toBe(0);
@@ -278,25 +374,36 @@ describe('exit codes and usage', () => {
     [['run', 'x.ndjson'], /required option .*--url/],
     [['run', 'nope.ndjson', '--url', 'http://127.0.0.1:1/'], /nope\.ndjson: no such file \[INPUT_NOT_FOUND\]/],
     [['run', '-', '--url', 'ftp://x/'], /only http and https/],
-    [['run', '-', '--url', 'http://x/', '--concurrency', '0'], /--concurrency "0": expected a whole number of at least 1 \[USAGE\]/],
+    [
+      ['run', '-', '--url', 'http://x/', '--concurrency', '0'],
+      /--concurrency "0": expected a whole number of at least 1 \[USAGE\]/,
+    ],
     [['run', '-', '--url', 'http://x/', '--timeout', 'soon'], /--timeout "soon"/],
     [['run', '-', '--url', 'http://x/', '--format', 'xml'], /--format "xml": expected one of ndjson, json, csv/],
     [['run', '-', '--url', 'http://x/{{ a.[ }}'], /not a valid JMESPath expression/],
     [['run', '-', '--url', 'http://x/', '--bogus'], /unknown option '--bogus'/],
   ])('usage error %j exits 2 with a message naming the problem', async (args, message) => {
-    const r = await runCli(args as string[], { stdin: '' });
+    const r = await runCli(args, { stdin: '' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
   test('--dry-run validates everything, prints the first requests and sends nothing', async () => {
-    const file = ndjsonFile(dir, payloads(12, (i) => ({ user: `u${i}` })));
+    const file = ndjsonFile(
+      dir,
+      payloads(12, (i) => ({ user: `u${i}` })),
+    );
     const r = await runCli(['run', file, '--url', `${server.url}/users/{{ user }}/orders`, '--dry-run']);
     expect(r.code).toBe(0);
     const shown = parseLines<{ id: string; method: string; url: string; body: string }>(r.stdout);
     expect(shown).toHaveLength(10);
-    expect(shown[0]).toMatchObject({ id: '1', method: 'POST', url: `${server.url}/users/u1/orders`, body: '{"user":"u1"}' });
+    expect(shown[0]).toMatchObject({
+      id: '1',
+      method: 'POST',
+      url: `${server.url}/users/u1/orders`,
+      body: '{"user":"u1"}',
+    });
     expect(r.stderr).toContain('12 payloads read, 12 would be sent');
     expect(server.requests).toHaveLength(0);
     fs.appendFileSync(file, '{"user":\n');

@@ -34,24 +34,41 @@ describe('adaptive pace', () => {
     // The first 429 went to the first request past the limit; its answer time starts the pause.
     const limitedAt = sorted.find((_, i) => i === 5)!.endedAt!;
     const slack = 60; // requests already in flight when the 429 was sent may still arrive
-    const inside = sorted.filter((q) => q.startedAt > limitedAt + slack && q.startedAt < limitedAt + pauseMs - slack).length;
+    const inside = sorted.filter(
+      (q) => q.startedAt > limitedAt + slack && q.startedAt < limitedAt + pauseMs - slack,
+    ).length;
     return { firstLimited: limitedAt, inside };
   }
 
-  const cases = THREAD_MODES.flatMap(([mode, threads]) => ['retry-after', 'ratelimit', 'x-ratelimit'].map((signal) => [signal, mode, threads] as const));
-  test.each(cases)('a 429 with %s pauses the whole run until the reset, then it recovers (%s)', async (signal, _mode, threads) => {
-    const file = ndjsonFile(dir, payloads(16));
-    const r = await runCli([
-      'run', file, '--url', `${server.url}/limited/a?limit=5&windowMs=1000&signal=${signal}`, '--concurrency', '4', '--retries', '6', '--progress', 'none', ...threads,
-    ]);
-    expect(r.code).toBe(0);
-    expect(parseLines<Line>(r.stdout).filter((l) => l.ok)).toHaveLength(16);
-    // Held back as a whole: almost nothing starts while the server said to wait.
-    const { inside } = duringPause(signal === 'x-ratelimit' ? 300 : 900);
-    expect(inside).toBeLessThanOrEqual(2);
-    expect(r.stderr).toMatch(/throttled [\d.]+m?s \(429/);
-    expect(r.stderr).toMatch(/settled at \d+ in flight/);
-  });
+  const cases = THREAD_MODES.flatMap(([mode, threads]) =>
+    ['retry-after', 'ratelimit', 'x-ratelimit'].map((signal) => [signal, mode, threads] as const),
+  );
+  test.each(cases)(
+    'a 429 with %s pauses the whole run until the reset, then it recovers (%s)',
+    async (signal, _mode, threads) => {
+      const file = ndjsonFile(dir, payloads(16));
+      const r = await runCli([
+        'run',
+        file,
+        '--url',
+        `${server.url}/limited/a?limit=5&windowMs=1000&signal=${signal}`,
+        '--concurrency',
+        '4',
+        '--retries',
+        '6',
+        '--progress',
+        'none',
+        ...threads,
+      ]);
+      expect(r.code).toBe(0);
+      expect(parseLines<Line>(r.stdout).filter((l) => l.ok)).toHaveLength(16);
+      // Held back as a whole: almost nothing starts while the server said to wait.
+      const { inside } = duringPause(signal === 'x-ratelimit' ? 300 : 900);
+      expect(inside).toBeLessThanOrEqual(2);
+      expect(r.stderr).toMatch(/throttled [\d.]+m?s \(429/);
+      expect(r.stderr).toMatch(/settled at \d+ in flight/);
+    },
+  );
 
   test('--no-adaptive keeps hammering: each request backs off on its own, new ones keep starting', async () => {
     // Paced starts (40/s) keep payloads coming through the pause window, so the difference is visible.
@@ -69,9 +86,20 @@ describe('adaptive pace', () => {
 
   test('the progress display says when and why the run is held back', async () => {
     const file = ndjsonFile(dir, payloads(5));
-    const r = await runCli(
-      ['run', file, '--url', `${server.url}/limited/c?limit=2&windowMs=2000`, '--concurrency', '2', '--retries', '6', '--progress', 'lines', '--progress-interval', '200ms'],
-    );
+    const r = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/limited/c?limit=2&windowMs=2000`,
+      '--concurrency',
+      '2',
+      '--retries',
+      '6',
+      '--progress',
+      'lines',
+      '--progress-interval',
+      '200ms',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/batchpost: .*throttled \d+(\.\d)?s \(429, Retry-After\)/);
   });
@@ -80,8 +108,21 @@ describe('adaptive pace', () => {
 describe.each(THREAD_MODES)('--serialize-by (%s)', (_mode, threads) => {
   test('same key never in flight twice, input order per key; other keys flow at full concurrency', async () => {
     const keys = ['a', 'b', 'c'];
-    const file = ndjsonFile(dir, payloads(30, (i) => ({ customer: keys[i % 3], seq: i, ms: keys[i % 3] === 'a' ? 120 : 20 })));
-    const r = await runCli(['run', file, '--url', `${server.url}/echo?ms={{ ms }}`, '--serialize-by', 'customer', '--concurrency', '3', ...threads]);
+    const file = ndjsonFile(
+      dir,
+      payloads(30, (i) => ({ customer: keys[i % 3], seq: i, ms: keys[i % 3] === 'a' ? 120 : 20 })),
+    );
+    const r = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/echo?ms={{ ms }}`,
+      '--serialize-by',
+      'customer',
+      '--concurrency',
+      '3',
+      ...threads,
+    ]);
     expect(r.code).toBe(0);
     const seen = server.requests.map((q) => ({ ...JSON.parse(q.body), start: q.startedAt, end: q.endedAt! }));
     for (const k of keys) {
@@ -100,7 +141,14 @@ describe.each(THREAD_MODES)('--serialize-by (%s)', (_mode, threads) => {
 describe('--expect', () => {
   test('an answer that meets it is ok; one that does not is EXPECTATION_FAILED naming the expression', async () => {
     const file = ndjsonFile(dir, [{ n: 1, want: true }, { n: 2 }]);
-    const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--expect', 'status == `200` && body.body.want == `true`']);
+    const r = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/echo`,
+      '--expect',
+      'status == `200` && body.body.want == `true`',
+    ]);
     expect(r.code).toBe(1);
     const lines = parseLines<Line>(r.stdout).sort((a, b) => a.id.localeCompare(b.id));
     expect(lines[0]).toMatchObject({ ok: true, error: null });
@@ -112,12 +160,24 @@ describe('--expect', () => {
 
 describe('re-running what matched', () => {
   test('--rerun-where re-sends the ids whose recorded line matches, leaving one line per id', async () => {
-    const file = ndjsonFile(dir, payloads(6, (i) => ({ code: i % 3 === 0 ? 502 : i === 4 ? 404 : 200 })));
+    const file = ndjsonFile(
+      dir,
+      payloads(6, (i) => ({ code: i % 3 === 0 ? 502 : i === 4 ? 404 : 200 })),
+    );
     const out = path.join(dir, 'r.ndjson');
     const first = await runCli(['run', file, '--url', `${server.url}/status/{{ code }}`, '--out', out]);
     expect(first.code).toBe(1);
     server.reset();
-    const again = await runCli(['run', file, '--url', `${server.url}/echo`, '--out', out, '--rerun-where', 'status >= `500`']);
+    const again = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/echo`,
+      '--out',
+      out,
+      '--rerun-where',
+      'status >= `500`',
+    ]);
     expect(again.code).toBe(0);
     expect(server.requests.map((q) => JSON.parse(q.body).code).sort()).toEqual([502, 502]);
     const lines = readResults<Line>(out);
@@ -128,7 +188,16 @@ describe('re-running what matched', () => {
 
   test('--rerun-where with a bad expression is a usage error', async () => {
     const file = ndjsonFile(dir, payloads(1));
-    const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--out', path.join(dir, 'x.ndjson'), '--rerun-where', 'status >=']);
+    const r = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/echo`,
+      '--out',
+      path.join(dir, 'x.ndjson'),
+      '--rerun-where',
+      'status >=',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--rerun-where');
   });
@@ -140,14 +209,30 @@ describe('resume notices edited payloads', () => {
     const file = ndjsonFile(dir, payloads(5));
     expect((await runCli(['run', file, '--url', `${server.url}/echo`, '--out', out])).code).toBe(0);
     expect(readResults<Line>(out).every((l) => typeof l.hash === 'string' && l.hash.length >= 8)).toBe(true);
-    fs.writeFileSync(file, payloads(6, (i) => ({ n: i === 2 || i === 4 ? i * 100 : i })).map((p) => JSON.stringify(p)).join('\n') + '\n');
+    fs.writeFileSync(
+      file,
+      payloads(6, (i) => ({ n: i === 2 || i === 4 ? i * 100 : i }))
+        .map((p) => JSON.stringify(p))
+        .join('\n') + '\n',
+    );
     server.reset();
     const noticed = await runCli(['run', file, '--url', `${server.url}/echo`, '--out', out, '--resume']);
     expect(noticed.code).toBe(0);
-    expect(noticed.stderr).toContain('2 recorded payloads changed since they were sent (first: 2, 4); not sent again. Add --resend-changed');
+    expect(noticed.stderr).toContain(
+      '2 recorded payloads changed since they were sent (first: 2, 4); not sent again. Add --resend-changed',
+    );
     expect(server.requests.map((q) => JSON.parse(q.body).n)).toEqual([6]);
     server.reset();
-    const resent = await runCli(['run', file, '--url', `${server.url}/echo`, '--out', out, '--resume', '--resend-changed']);
+    const resent = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/echo`,
+      '--out',
+      out,
+      '--resume',
+      '--resend-changed',
+    ]);
     expect(resent.code).toBe(0);
     expect(server.requests.map((q) => JSON.parse(q.body).n).sort((a, b) => a - b)).toEqual([200, 400]);
     const lines = readResults<Line>(out);
@@ -159,22 +244,51 @@ describe('resume notices edited payloads', () => {
 describe('a failures file you can feed straight back in', () => {
   test.each([
     ['ndjson', (ps: object[]) => ps.map((p) => JSON.stringify(p)).join('\n') + '\n', 'in.ndjson'],
-    ['json', (ps: object[]) => '[\n' + ps.map((p) => '  ' + JSON.stringify(p, null, 1).replace(/\n/g, ' ')).join(',\n') + '\n]\n', 'in.json'],
-  ])('--failed writes the failed payloads as they were (%s); running it sends only those', async (_fmt, render, name) => {
-    const items = Array.from({ length: 6 }, (_, i) => ({ orderId: `o-${i + 1}`, code: (i + 1) % 2 === 0 ? 500 : 200 }));
-    const file = path.join(dir, name);
-    fs.writeFileSync(file, render(items));
-    const failed = path.join(dir, `failed-${name}`);
-    const first = await runCli(['run', file, '--url', `${server.url}/status/{{ code }}`, '--id-field', 'orderId', '--failed', failed]);
-    expect(first.code).toBe(1);
-    const text = fs.readFileSync(failed, 'utf8');
-    for (const p of items.filter((p) => p.code === 500)) expect(text).toContain(render([p]).trim().replace(/^\[\n {2}|\n\]$/g, ''));
-    server.reset();
-    const again = await runCli(['run', failed, '--url', `${server.url}/echo`, '--id-field', 'orderId']);
-    expect(again.code).toBe(0);
-    expect(parseLines<Line>(again.stdout).map((l) => l.id).sort()).toEqual(['o-2', 'o-4', 'o-6']);
-    expect(server.requests).toHaveLength(3);
-  });
+    [
+      'json',
+      (ps: object[]) =>
+        '[\n' + ps.map((p) => '  ' + JSON.stringify(p, null, 1).replace(/\n/g, ' ')).join(',\n') + '\n]\n',
+      'in.json',
+    ],
+  ])(
+    '--failed writes the failed payloads as they were (%s); running it sends only those',
+    async (_fmt, render, name) => {
+      const items = Array.from({ length: 6 }, (_, i) => ({
+        orderId: `o-${i + 1}`,
+        code: (i + 1) % 2 === 0 ? 500 : 200,
+      }));
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, render(items));
+      const failed = path.join(dir, `failed-${name}`);
+      const first = await runCli([
+        'run',
+        file,
+        '--url',
+        `${server.url}/status/{{ code }}`,
+        '--id-field',
+        'orderId',
+        '--failed',
+        failed,
+      ]);
+      expect(first.code).toBe(1);
+      const text = fs.readFileSync(failed, 'utf8');
+      for (const p of items.filter((p) => p.code === 500))
+        expect(text).toContain(
+          render([p])
+            .trim()
+            .replace(/^\[\n {2}|\n\]$/g, ''),
+        );
+      server.reset();
+      const again = await runCli(['run', failed, '--url', `${server.url}/echo`, '--id-field', 'orderId']);
+      expect(again.code).toBe(0);
+      expect(
+        parseLines<Line>(again.stdout)
+          .map((l) => l.id)
+          .sort(),
+      ).toEqual(['o-2', 'o-4', 'o-6']);
+      expect(server.requests).toHaveLength(3);
+    },
+  );
 
   test('--failed may not name the input file', async () => {
     const file = ndjsonFile(dir, payloads(1));
@@ -199,9 +313,13 @@ describe('CSV input', () => {
   });
 
   test('--csv-types infers numbers and booleans; --input-format csv reads stdin', async () => {
-    const r = await runCli(['run', '-', '--input-format', 'csv', '--csv-types', '--url', `${server.url}/echo`], { stdin: csv });
+    const r = await runCli(['run', '-', '--input-format', 'csv', '--csv-types', '--url', `${server.url}/echo`], {
+      stdin: csv,
+    });
     expect(r.code).toBe(0);
-    const bodies = parseLines<Line>(r.stdout).map((l) => l.response.body).sort((a, b) => a.id - b.id);
+    const bodies = parseLines<Line>(r.stdout)
+      .map((l) => l.response.body)
+      .sort((a, b) => a.id - b.id);
     expect(bodies.map((b) => [b.id, b.qty])).toEqual([
       [1, '007'],
       [2, 3],
@@ -213,7 +331,16 @@ describe('CSV input', () => {
     const file = path.join(dir, 'bad.csv');
     fs.writeFileSync(file, 'id,code\n1,200\n2,500\n3,"oops\n');
     const failed = path.join(dir, 'failed.csv');
-    const r = await runCli(['run', file, '--url', `${server.url}/status/{{ code }}`, '--id-field', 'id', '--failed', failed]);
+    const r = await runCli([
+      'run',
+      file,
+      '--url',
+      `${server.url}/status/{{ code }}`,
+      '--id-field',
+      'id',
+      '--failed',
+      failed,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.csv:4: .*\[INPUT_INVALID_CSV\]/);
     expect(fs.readFileSync(failed, 'utf8')).toBe('id,code\n2,500\n');

@@ -49,7 +49,8 @@ async function roundTrip(input: string, format: FailedFormat, picked: (r: InputR
 }
 
 describe('failures file: NDJSON', () => {
-  const input = '{"id":1, "price": 1.50}\n\n  {"id":2,"b":[1,2]}  \r\n{"z":1,"a":2}\n"just text"\n{"id":5,"e":"\\u00e9"}\n';
+  const input =
+    '{"id":1, "price": 1.50}\n\n  {"id":2,"b":[1,2]}  \r\n{"z":1,"a":2}\n"just text"\n{"id":5,"e":"\\u00e9"}\n';
 
   test('the failed payloads read back exactly: same text, same values, one per line', async () => {
     const { written, text, back } = await roundTrip(input, 'ndjson', (_r, i) => i !== 1);
@@ -154,20 +155,23 @@ describe('failures file: lifecycle', () => {
     if (format === 'csv') expect(back.header).toBe('a,b');
   });
 
-  test.each<FailedFormat>(['ndjson', 'json', 'csv'])('%s: close is idempotent and finishes the file once', async (format) => {
-    const path = fresh(format);
-    const writer = createFailedWriter(path, format, { csvHeader: 'v' });
-    writer.write({ line: 2, raw: '1', source: '1', value: 1 });
-    const first = writer.close();
-    const second = writer.close();
-    expect(second).toBe(first);
-    await first;
-    await writer.close();
-    const expected = { ndjson: '1\n', json: '[\n1\n]\n', csv: 'v\n1\n' }[format];
-    expect(await readFile(path, 'utf8')).toBe(expected);
-    expect(() => writer.write({ line: 3, raw: '2', source: '2', value: 2 })).toThrow(/closed/);
-    expect(await readFile(path, 'utf8')).toBe(expected);
-  });
+  test.each<FailedFormat>(['ndjson', 'json', 'csv'])(
+    '%s: close is idempotent and finishes the file once',
+    async (format) => {
+      const path = fresh(format);
+      const writer = createFailedWriter(path, format, { csvHeader: 'v' });
+      writer.write({ line: 2, raw: '1', source: '1', value: 1 });
+      const first = writer.close();
+      const second = writer.close();
+      expect(second).toBe(first);
+      await first;
+      await writer.close();
+      const expected = { ndjson: '1\n', json: '[\n1\n]\n', csv: 'v\n1\n' }[format];
+      expect(await readFile(path, 'utf8')).toBe(expected);
+      expect(() => writer.write({ line: 3, raw: '2', source: '2', value: 2 })).toThrow(/closed/);
+      expect(await readFile(path, 'utf8')).toBe(expected);
+    },
+  );
 
   test('the file is created empty at once, replacing what was there', async () => {
     const path = fresh('ndjson');

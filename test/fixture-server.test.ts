@@ -79,7 +79,9 @@ describe('/echo', () => {
   });
 
   test('echoes a non-JSON body as text and an empty body as null', async () => {
-    const text = (await (await fetch(`${server.url}/echo`, { method: 'POST', body: 'not json' })).json()) as { body: unknown };
+    const text = (await (await fetch(`${server.url}/echo`, { method: 'POST', body: 'not json' })).json()) as {
+      body: unknown;
+    };
     expect(text.body).toBe('not json');
     const empty = (await (await fetch(`${server.url}/echo`)).json()) as { body: unknown; method: string };
     expect(empty).toMatchObject({ body: null, method: 'GET' });
@@ -404,7 +406,7 @@ describe('as a script', () => {
     const port = await freePort();
     const child = spawn(process.execPath, [script, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       const [first] = (await once(lines, 'line')) as [string];
       expect(JSON.parse(first)).toEqual({ url: `http://127.0.0.1:${port}` });
       expect(await (await fetch(`http://127.0.0.1:${port}/text`)).text()).toBe('hello');
@@ -422,7 +424,7 @@ describe('as a script', () => {
   test('rejects a bad --port with exit code 2', async () => {
     const child = spawn(process.execPath, [script, '--port', 'abc'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(2);
     expect(stderr).toMatch(/usage/);

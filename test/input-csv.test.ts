@@ -64,7 +64,9 @@ describe('readPayloads: CSV basics', () => {
   });
 
   test('values keep their spaces, and empty fields stay empty strings', async () => {
-    expect(await records('a,b,c\n x , ,\n')).toEqual([{ line: 2, value: { a: ' x ', b: ' ', c: '' }, source: ' x , ,' }]);
+    expect(await records('a,b,c\n x , ,\n')).toEqual([
+      { line: 2, value: { a: ' x ', b: ' ', c: '' }, source: ' x , ,' },
+    ]);
   });
 
   test('a comma-only row is a row of empty strings, not a blank line', async () => {
@@ -139,10 +141,17 @@ describe('readPayloads: CSV line ends and blank lines', () => {
   });
 
   test('a UTF-8 BOM is dropped from the header, its name and the header text', async () => {
-    expect(await readAll('\ufeffid,x\n1,2\n')).toEqual([{ header: 'id,x' }, { line: 2, value: { id: '1', x: '2' }, source: '1,2' }]);
+    expect(await readAll('\ufeffid,x\n1,2\n')).toEqual([
+      { header: 'id,x' },
+      { line: 2, value: { id: '1', x: '2' }, source: '1,2' },
+    ]);
     const bom = Buffer.from([0xef, 0xbb, 0xbf]);
     const bytes = Buffer.concat([bom, Buffer.from('id\n7\n')]);
-    for (const chunks of [[bytes], [bytes.subarray(0, 1), bytes.subarray(1, 2), bytes.subarray(2)], [bom, Buffer.from('id\n7\n')]]) {
+    for (const chunks of [
+      [bytes],
+      [bytes.subarray(0, 1), bytes.subarray(1, 2), bytes.subarray(2)],
+      [bom, Buffer.from('id\n7\n')],
+    ]) {
       expect(await readAll(chunks)).toEqual([{ header: 'id' }, { line: 2, value: { id: '7' }, source: '7' }]);
     }
     expect(await readAll([bom])).toEqual([]);
@@ -150,7 +159,9 @@ describe('readPayloads: CSV line ends and blank lines', () => {
 
   test('UTF-16 text is refused, not read as garbage', async () => {
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,2\n', 'utf16le')]);
-    expect(await records([utf16])).toEqual([{ line: 1, error: expect.stringMatching(/^not valid CSV \(.*UTF-16.*UTF-8\)$/), fatal: true }]);
+    expect(await records([utf16])).toEqual([
+      { line: 1, error: expect.stringMatching(/^not valid CSV \(.*UTF-16.*UTF-8\)$/), fatal: true },
+    ]);
   });
 });
 
@@ -180,7 +191,9 @@ describe('readPayloads: CSV errors', () => {
 
   test('a field-count error keeps the row source, for the excerpt', async () => {
     const rows = await records('a,b\n"x\ny"\n');
-    expect(rows).toEqual([{ line: 2, error: 'not valid CSV (1 field where the header has 2)', fatal: true, source: '"x\ny"' }]);
+    expect(rows).toEqual([
+      { line: 2, error: 'not valid CSV (1 field where the header has 2)', fatal: true, source: '"x\ny"' },
+    ]);
   });
 
   test('a quote inside an unquoted field is fatal and names the field', async () => {
@@ -197,7 +210,9 @@ describe('readPayloads: CSV errors', () => {
   });
 
   test('a multi-line row that goes wrong is reported at its first line', async () => {
-    expect(await outline('a,b\n"x\ny\nz"q,1\n')).toEqual([[2, expect.stringMatching(/^not valid CSV \(text follows/), true]]);
+    expect(await outline('a,b\n"x\ny\nz"q,1\n')).toEqual([
+      [2, expect.stringMatching(/^not valid CSV \(text follows/), true],
+    ]);
   });
 
   test('rows before an error in the same chunk are all yielded', async () => {
@@ -210,7 +225,11 @@ describe('readPayloads: CSV errors', () => {
 
   test('a duplicate header name is fatal on the header line, and no header is announced', async () => {
     expect(await readAll('id,name,id\n1,2,3\n')).toEqual([
-      { line: 1, error: 'the CSV header names "id" twice (fields 1 and 3); every column needs its own name', fatal: true },
+      {
+        line: 1,
+        error: 'the CSV header names "id" twice (fields 1 and 3); every column needs its own name',
+        fatal: true,
+      },
     ]);
   });
 
@@ -309,12 +328,18 @@ describe('readPayloads: CSV chunk boundaries', () => {
     expect(await readAll(csv)).toEqual([
       { header: 'id,"na,me",note' },
       { line: 2, value: { id: '1', 'na,me': 'café', note: 'a "q" b' }, source: '1,café,"a ""q"" b"' },
-      { line: 4, value: { id: '2', 'na,me': '😀', note: 'multi\r\nline\nfield' }, source: '2,😀,"multi\r\nline\nfield"' },
+      {
+        line: 4,
+        value: { id: '2', 'na,me': '😀', note: 'multi\r\nline\nfield' },
+        source: '2,😀,"multi\r\nline\nfield"',
+      },
       { line: 8, value: { id: '3', 'na,me': '漢字', note: 'x,y' }, source: '3,漢字,"x,y"' },
       { line: 9, value: { id: '4', 'na,me': '', note: '' }, source: '4,,""' },
       { line: 10, value: { id: '5', 'na,me': 'ü', note: 'end' }, source: '5,ü,end' },
     ]);
-    expect((await records(broken)).slice(-1)).toEqual([{ line: 8, error: expect.stringContaining('closing quote'), fatal: true }]);
+    expect((await records(broken)).slice(-1)).toEqual([
+      { line: 8, error: expect.stringContaining('closing quote'), fatal: true },
+    ]);
   });
 
   test.each([
@@ -377,7 +402,7 @@ describe('readPayloads: CSV chunk boundaries', () => {
       });
       const bytes = Buffer.from(text);
       const chunks: Buffer[] = [];
-      for (let i = 0; i < bytes.length; ) {
+      for (let i = 0; i < bytes.length;) {
         const size = 1 + random(20);
         chunks.push(bytes.subarray(i, i + size));
         i += size;
@@ -385,7 +410,9 @@ describe('readPayloads: CSV chunk boundaries', () => {
       const events = await readAll(chunks);
       const lineEnd = delimiter === 'unix' ? '\n' : '\r\n';
       const sources = text.slice(0, -lineEnd.length).split(lineEnd); // exact only when no field holds a line end
-      expect(events[0]).toEqual({ header: stringify([header], { record_delimiter: delimiter }).slice(0, -lineEnd.length) });
+      expect(events[0]).toEqual({
+        header: stringify([header], { record_delimiter: delimiter }).slice(0, -lineEnd.length),
+      });
       const got = events.slice(1) as InputRecord[];
       expect(got.map((r) => r.value)).toEqual(rows.map((row) => Object.fromEntries(header.map((h, k) => [h, row[k]]))));
       if (!/[\r\n]/.test(rows.flat().join(''))) expect(got.map((r) => r.source)).toEqual(sources.slice(1));
@@ -505,7 +532,9 @@ describe('countPayloads: CSV', () => {
     const rows = ['id,text,more'];
     for (let i = 0; i < 20_000; i++) {
       if (i % 11 === 0) rows.push('');
-      rows.push(i % 5 === 0 ? `${i},"multi\nline ${'é'.repeat(i % 9)}","q""x"` : `${i},plain ${'😀'.repeat(i % 4)},"a,b"`);
+      rows.push(
+        i % 5 === 0 ? `${i},"multi\nline ${'é'.repeat(i % 9)}","q""x"` : `${i},plain ${'😀'.repeat(i % 4)},"a,b"`,
+      );
     }
     const path = await file('big.csv', rows.join('\r\n'));
     expect(await countPayloads(path, { format: 'csv' })).toBe(20_000);
@@ -525,4 +554,3 @@ describe('countPayloads: CSV', () => {
     await expect(countPayloads(path, { format: 'csv', signal: controller.signal })).rejects.toThrow('stop');
   });
 });
-

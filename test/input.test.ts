@@ -90,7 +90,11 @@ describe('readPayloads: NDJSON', () => {
 
   test('error columns count from the start of the line in the file', async () => {
     const [bad] = await read('  {"a" 1}\n');
-    expect(bad).toEqual({ line: 1, raw: '{"a" 1}', error: "not valid JSON (Expected ':' after property name at column 8)" });
+    expect(bad).toEqual({
+      line: 1,
+      raw: '{"a" 1}',
+      error: "not valid JSON (Expected ':' after property name at column 8)",
+    });
     // Node 20 gives no position for an unexpected token: the column is found by the reader.
     const [, token] = await read('{"a":1}\n\n   {"a":x}');
     expect(token).toMatchObject({ line: 3, error: "not valid JSON (Unexpected token 'x' at column 9)" });
@@ -101,7 +105,21 @@ describe('readPayloads: NDJSON', () => {
   });
 
   test('the column finder agrees with JSON.parse wherever JSON.parse gives a position', () => {
-    const bad = ['{"a" 1}', '[1 2]', '{"a":1,}', '"abc', '{"a":"\\q"}', '01', '-', '1.', '1e', '{"a":1}}', '[1]]', '"\t"', '{"a":{"b":[1,{]}}'];
+    const bad = [
+      '{"a" 1}',
+      '[1 2]',
+      '{"a":1,}',
+      '"abc',
+      '{"a":"\\q"}',
+      '01',
+      '-',
+      '1.',
+      '1e',
+      '{"a":1}}',
+      '[1]]',
+      '"\t"',
+      '{"a":{"b":[1,{]}}',
+    ];
     for (const text of bad) {
       let position = -2;
       try {
@@ -206,7 +224,11 @@ describe('readPayloads: JSON array', () => {
 
   test('an error inside a multi-line element names its own line and column', async () => {
     const [bad] = await read('[\n  {\n    "a": x\n  }\n]');
-    expect(bad).toMatchObject({ line: 2, error: "not valid JSON (Unexpected token 'x' at line 3, column 10)", fatal: true });
+    expect(bad).toMatchObject({
+      line: 2,
+      error: "not valid JSON (Unexpected token 'x' at line 3, column 10)",
+      fatal: true,
+    });
   });
 
   test('mismatched brackets fail in the element that holds them', async () => {
@@ -239,7 +261,8 @@ describe('readPayloads: JSON array', () => {
       {
         line: 3,
         raw: '23',
-        error: 'the input ends before the array opened on line 2 is closed (no closing ]); this element may be cut short',
+        error:
+          'the input ends before the array opened on line 2 is closed (no closing ]); this element may be cut short',
         fatal: true,
       },
     ]);
@@ -273,7 +296,12 @@ describe('readPayloads: forced formats', () => {
 
   test('json refuses input that is not an array', async () => {
     expect(await read('\n {"a":1}\n', { format: 'json' })).toEqual([
-      { line: 2, raw: '{"a":1}', error: 'not a JSON array: it should start with [ (found "{" at column 2)', fatal: true },
+      {
+        line: 2,
+        raw: '{"a":1}',
+        error: 'not a JSON array: it should start with [ (found "{" at column 2)',
+        fatal: true,
+      },
     ]);
     expect(await values('[{"a":1}]', { format: 'json' })).toEqual([[1, '{"a":1}', { a: 1 }]]);
   });
@@ -342,10 +370,13 @@ describe('readPayloads: chunk boundaries', () => {
       const array = `${space()}[${items.map((v) => space() + JSON.stringify(v, null, random(2) * 2) + space()).join(',')}]${space()}`;
       const ndjson = items.map((v) => space().replace(/\n/g, '') + JSON.stringify(v)).join(random(2) ? '\n' : '\r\n');
       // NDJSON is forced: a first line holding an array would read as a JSON array.
-      for (const [input, format] of [[array, 'auto'], [ndjson, 'ndjson']] as const) {
+      for (const [input, format] of [
+        [array, 'auto'],
+        [ndjson, 'ndjson'],
+      ] as const) {
         const bytes = Buffer.from(input);
         const chunks: Buffer[] = [];
-        for (let i = 0; i < bytes.length; ) {
+        for (let i = 0; i < bytes.length;) {
           const size = 1 + random(20);
           chunks.push(bytes.subarray(i, i + size));
           i += size;
@@ -383,7 +414,8 @@ describe('readPayloads: streaming', () => {
     const source: AsyncIterable<string> = {
       [Symbol.asyncIterator]() {
         return {
-          next: async () => (state.pulled < count ? { value: chunk(state.pulled++), done: false } : { value: undefined, done: true }),
+          next: async () =>
+            state.pulled < count ? { value: chunk(state.pulled++), done: false } : { value: undefined, done: true },
           return: async () => {
             state.closed = true;
             return { value: undefined, done: true };
@@ -467,7 +499,8 @@ describe('countPayloads', () => {
 
   test('files larger than one read agree with the reader', async () => {
     const lines: string[] = [];
-    for (let i = 0; i < 30_000; i++) lines.push(i % 7 === 0 ? '' : JSON.stringify({ i, s: 'ü'.repeat(i % 13), t: '],"[' }));
+    for (let i = 0; i < 30_000; i++)
+      lines.push(i % 7 === 0 ? '' : JSON.stringify({ i, s: 'ü'.repeat(i % 13), t: '],"[' }));
     const ndjson = await file('big.ndjson', lines.join('\n'));
     const expected = lines.filter((l) => l !== '').length;
     expect(await countPayloads(ndjson, {})).toBe(expected);

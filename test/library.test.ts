@@ -45,7 +45,15 @@ describe('results', () => {
       expect(r).not.toHaveProperty('headers');
     }
     const summary = await run.summary();
-    expect(summary).toMatchObject({ total: 25, ok: 25, failed: 0, skipped: 0, retries: 0, interrupted: false, inputError: null });
+    expect(summary).toMatchObject({
+      total: 25,
+      ok: 25,
+      failed: 0,
+      skipped: 0,
+      retries: 0,
+      interrupted: false,
+      inputError: null,
+    });
     expect(summary.byStatus).toEqual({ '200': 25 });
     expect(run.stats.done).toBe(25);
     expect(server.requests).toHaveLength(25);
@@ -73,7 +81,11 @@ describe('results', () => {
   });
 
   it('idField: a duplicate id stops the run with DUPLICATE_ID', async () => {
-    const run = runBatch([{ k: 'a' }, { k: 'b' }, { k: 'a' }, { k: 'c' }], { url: `${server.url}/echo`, idField: 'k', concurrency: 1 });
+    const run = runBatch([{ k: 'a' }, { k: 'b' }, { k: 'a' }, { k: 'c' }], {
+      url: `${server.url}/echo`,
+      idField: 'k',
+      concurrency: 1,
+    });
     const results = await collect(run);
     const summary = await run.summary();
     expect(summary.inputError).toMatchObject({ code: 'DUPLICATE_ID', line: 3 });
@@ -87,7 +99,10 @@ describe('results', () => {
 
   it('results are yielded as they complete: a slow payload does not hold back fast ones', async () => {
     const t0 = performance.now();
-    const run = runBatch([{ ms: 1500 }, { ms: 0 }, { ms: 10 }, { ms: 0 }], { url: `${server.url}/echo?ms={{ ms }}`, concurrency: 4 });
+    const run = runBatch([{ ms: 1500 }, { ms: 0 }, { ms: 10 }, { ms: 0 }], {
+      url: `${server.url}/echo?ms={{ ms }}`,
+      concurrency: 4,
+    });
     const seen: { id: string; at: number }[] = [];
     for await (const r of run) seen.push({ id: r.id, at: performance.now() - t0 });
     expect(seen.map((s) => s.id)).toEqual(expect.arrayContaining(['1', '2', '3', '4']));
@@ -145,7 +160,9 @@ describe('retries', () => {
   });
 
   it('POST 500 is not retried, and the message names --idempotency-key', async () => {
-    const results = await collect(runBatch([{ key: 'p500' }], { url: `${server.url}/flaky/{{ key }}`, retryBaseDelayMs: 1 }));
+    const results = await collect(
+      runBatch([{ key: 'p500' }], { url: `${server.url}/flaky/{{ key }}`, retryBaseDelayMs: 1 }),
+    );
     expect(results).toHaveLength(1);
     const r = results[0]!;
     expect(r).toMatchObject({ ok: false, status: 500, attempts: 1, response: { error: 'flaky' } });
@@ -191,20 +208,28 @@ describe('retries', () => {
   });
 
   it('retryUnsafe retries POST 500', async () => {
-    const results = await collect(runBatch([{ key: 'ru' }], { url: `${server.url}/flaky/{{ key }}`, retryUnsafe: true, retryBaseDelayMs: 1 }));
+    const results = await collect(
+      runBatch([{ key: 'ru' }], { url: `${server.url}/flaky/{{ key }}`, retryUnsafe: true, retryBaseDelayMs: 1 }),
+    );
     expect(results[0]).toMatchObject({ ok: true, status: 200, attempts: 2 });
     expect(server.requests).toHaveLength(2);
   });
 
   it("method: 'PUT' retries 500 (idempotent method)", async () => {
-    const results = await collect(runBatch([{ key: 'put' }], { url: `${server.url}/flaky/{{ key }}`, method: 'PUT', retryBaseDelayMs: 1 }));
+    const results = await collect(
+      runBatch([{ key: 'put' }], { url: `${server.url}/flaky/{{ key }}`, method: 'PUT', retryBaseDelayMs: 1 }),
+    );
     expect(results[0]).toMatchObject({ ok: true, status: 200, attempts: 2 });
     expect(server.requests.map((r) => r.method)).toEqual(['PUT', 'PUT']);
   });
 
   it('gives up after `retries` extra attempts', async () => {
     const results = await collect(
-      runBatch([{ key: 'giveup' }], { url: `${server.url}/flaky/{{ key }}?code=503&fail=10`, retries: 2, retryBaseDelayMs: 1 }),
+      runBatch([{ key: 'giveup' }], {
+        url: `${server.url}/flaky/{{ key }}?code=503&fail=10`,
+        retries: 2,
+        retryBaseDelayMs: 1,
+      }),
     );
     expect(results[0]).toMatchObject({ ok: false, status: 503, attempts: 3 });
     expect(results[0]!.error!.code).toBe('HTTP_503');
@@ -212,7 +237,9 @@ describe('retries', () => {
   });
 
   it('a 4xx is never retried', async () => {
-    const results = await collect(runBatch([{ x: 1 }], { url: `${server.url}/status/422`, method: 'PUT', retryBaseDelayMs: 1 }));
+    const results = await collect(
+      runBatch([{ x: 1 }], { url: `${server.url}/status/422`, method: 'PUT', retryBaseDelayMs: 1 }),
+    );
     expect(results[0]).toMatchObject({ ok: false, status: 422, attempts: 1, response: { error: 'status 422' } });
     expect(results[0]!.error!.code).toBe('HTTP_422');
     expect(server.requests).toHaveLength(1);
@@ -231,7 +258,15 @@ describe('failures below HTTP', () => {
   });
 
   it('timeout with an idempotent method is retried, each attempt timed on its own', async () => {
-    const results = await collect(runBatch([{ x: 1 }], { url: `${server.url}/hang`, method: 'PUT', timeoutMs: 100, retries: 1, retryBaseDelayMs: 1 }));
+    const results = await collect(
+      runBatch([{ x: 1 }], {
+        url: `${server.url}/hang`,
+        method: 'PUT',
+        timeoutMs: 100,
+        retries: 1,
+        retryBaseDelayMs: 1,
+      }),
+    );
     expect(results[0]).toMatchObject({ ok: false, attempts: 2 });
     expect(results[0]!.error!.code).toBe('TIMEOUT');
     expect(server.requests).toHaveLength(2);
@@ -241,7 +276,10 @@ describe('failures below HTTP', () => {
 describe('request and response shaping', () => {
   it('transform replaces response with a JMESPath over {status, headers, body}', async () => {
     const results = await collect(
-      runBatch([{ n: 5 }], { url: `${server.url}/echo`, transform: '{s: status, n: body.body.n, ct: headers."content-type"}' }),
+      runBatch([{ n: 5 }], {
+        url: `${server.url}/echo`,
+        transform: '{s: status, n: body.body.n, ct: headers."content-type"}',
+      }),
     );
     expect(results[0]!.response).toEqual({ s: 200, n: 5, ct: 'application/json' });
   });
@@ -267,14 +305,25 @@ describe('request and response shaping', () => {
   });
 
   it('headers are sent, and may hold templates', async () => {
-    await collect(runBatch([{ tenant: 't-9' }], { url: `${server.url}/echo`, headers: { 'X-Tenant': '{{ tenant }}', Authorization: 'Bearer k' } }));
+    await collect(
+      runBatch([{ tenant: 't-9' }], {
+        url: `${server.url}/echo`,
+        headers: { 'X-Tenant': '{{ tenant }}', Authorization: 'Bearer k' },
+      }),
+    );
     expect(server.requests[0]!.headers['x-tenant']).toBe('t-9');
     expect(server.requests[0]!.headers.authorization).toBe('Bearer k');
   });
 
   it('URL templates are evaluated per payload and their values percent-encoded', async () => {
     const results = await collect(
-      runBatch([{ userId: 'u1', n: 1 }, { userId: 'a b/c', n: 2 }], { url: `${server.url}/users/{{ userId }}/orders`, idField: 'userId' }),
+      runBatch(
+        [
+          { userId: 'u1', n: 1 },
+          { userId: 'a b/c', n: 2 },
+        ],
+        { url: `${server.url}/users/{{ userId }}/orders`, idField: 'userId' },
+      ),
     );
     const m = byId(results);
     expect(m.get('u1')!.response).toEqual({ user: 'u1', body: { userId: 'u1', n: 1 } });
@@ -283,7 +332,9 @@ describe('request and response shaping', () => {
   });
 
   it('a template that fails for one payload records TEMPLATE_ERROR for it and sends the others', async () => {
-    const results = await collect(runBatch([{ userId: 'u1' }, { other: 1 }], { url: `${server.url}/users/{{ userId }}/orders` }));
+    const results = await collect(
+      runBatch([{ userId: 'u1' }, { other: 1 }], { url: `${server.url}/users/{{ userId }}/orders` }),
+    );
     const m = byId(results);
     expect(m.get('1')!.ok).toBe(true);
     expect(m.get('2')).toMatchObject({ ok: false, attempts: 0 });

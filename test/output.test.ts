@@ -47,7 +47,13 @@ function result(id: string, overrides: Partial<Result> = {}): Result {
 }
 
 const failed = (id: string): Result =>
-  result(id, { ok: false, status: null, attempts: 3, response: null, error: { code: 'TIMEOUT', message: 'took longer than 30s' } });
+  result(id, {
+    ok: false,
+    status: null,
+    attempts: 3,
+    response: null,
+    error: { code: 'TIMEOUT', message: 'took longer than 30s' },
+  });
 
 async function writeAll(format: 'ndjson' | 'json' | 'csv', results: Result[], out = file()): Promise<string> {
   const sink = createSink(format, createLineWriter({ path: out, append: false }));
@@ -115,10 +121,12 @@ describe('ndjson sink', () => {
   });
 
   test('adds headers last, only when the result has them', () => {
-    const withHeaders = resultToJson(result('1', { headers: { 'content-type': 'application/json', 'set-cookie': ['a', 'b'] } }));
-    expect(withHeaders.endsWith(',"error":null,"headers":{"content-type":"application/json","set-cookie":["a","b"]}}')).toBe(
-      true,
+    const withHeaders = resultToJson(
+      result('1', { headers: { 'content-type': 'application/json', 'set-cookie': ['a', 'b'] } }),
     );
+    expect(
+      withHeaders.endsWith(',"error":null,"headers":{"content-type":"application/json","set-cookie":["a","b"]}}'),
+    ).toBe(true);
     expect(resultToJson(result('1'))).not.toContain('headers');
   });
 
@@ -135,11 +143,39 @@ describe('ndjson sink', () => {
 
   test('the hand-written line is exactly what JSON.stringify of the ordered fields gives, whatever the values', () => {
     const literal = (r: Result) =>
-      JSON.stringify({ id: r.id, ok: r.ok, status: r.status, attempts: r.attempts, durationMs: r.durationMs, response: r.response ?? null, error: r.error, startedAt: r.startedAt, hash: r.hash, headers: r.headers });
+      JSON.stringify({
+        id: r.id,
+        ok: r.ok,
+        status: r.status,
+        attempts: r.attempts,
+        durationMs: r.durationMs,
+        response: r.response ?? null,
+        error: r.error,
+        startedAt: r.startedAt,
+        hash: r.hash,
+        headers: r.headers,
+      });
     const cases: Result[] = [
-      result('wéird "id"\n\u2028', { ok: false, status: null, attempts: 0, durationMs: 0, response: undefined, error: { code: 'X', message: 'a "q"\n' } }),
-      result('2', { status: 500, attempts: 3, durationMs: 1e21, response: 'text', headers: { a: 'b', c: ['d', 'e'] }, hash: 'h' }),
-      result('3', { response: [1, { u: '\u2028', n: null, deep: { x: [true, false] } }], startedAt: 1_790_000_000_123.5 }),
+      result('wéird "id"\n\u2028', {
+        ok: false,
+        status: null,
+        attempts: 0,
+        durationMs: 0,
+        response: undefined,
+        error: { code: 'X', message: 'a "q"\n' },
+      }),
+      result('2', {
+        status: 500,
+        attempts: 3,
+        durationMs: 1e21,
+        response: 'text',
+        headers: { a: 'b', c: ['d', 'e'] },
+        hash: 'h',
+      }),
+      result('3', {
+        response: [1, { u: '\u2028', n: null, deep: { x: [true, false] } }],
+        startedAt: 1_790_000_000_123.5,
+      }),
       result('4', { response: null, durationMs: 0.1, startedAt: undefined, hash: undefined, headers: undefined }),
     ];
     for (const r of cases) {
@@ -155,7 +191,14 @@ describe('json sink', () => {
     expect(text.endsWith('}\n')).toBe(true);
     const parsed = JSON.parse(text) as Record<string, Record<string, unknown>>;
     expect(Object.keys(parsed)).toEqual(['a', 'b"quoted']);
-    expect(parsed.a).toEqual({ ok: true, status: 201, attempts: 1, durationMs: 12.4, response: { created: 'a' }, error: null });
+    expect(parsed.a).toEqual({
+      ok: true,
+      status: 201,
+      attempts: 1,
+      durationMs: 12.4,
+      response: { created: 'a' },
+      error: null,
+    });
     expect(Object.keys(parsed['b"quoted']!)).toEqual(['ok', 'status', 'attempts', 'durationMs', 'response', 'error']);
     expect(parsed['b"quoted']!.error).toEqual({ code: 'TIMEOUT', message: 'took longer than 30s' });
   });
@@ -253,7 +296,12 @@ describe('line writer', () => {
     sink.write(result('1'));
     sink.write(result('2'));
     await tick();
-    expect(read(out).split('\n').filter(Boolean).map((l) => JSON.parse(l).id)).toEqual(['1', '2']);
+    expect(
+      read(out)
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(['1', '2']);
     await sink.close();
   });
 
@@ -413,7 +461,14 @@ describe('openResume', () => {
 
   test('a missing file is an empty state', async () => {
     const state = await openResume(file('nope.ndjson'), { mode: 'resume' });
-    expect(state).toEqual({ done: new Set(), hashes: new Map(), kept: 0, resend: 0, repairedTornLine: false, lines: 0 });
+    expect(state).toEqual({
+      done: new Set(),
+      hashes: new Map(),
+      kept: 0,
+      resend: 0,
+      repairedTornLine: false,
+      lines: 0,
+    });
     expect(fs.existsSync(file('nope.ndjson'))).toBe(false);
   });
 
@@ -453,7 +508,9 @@ describe('openResume', () => {
     const error = await openResume(out, { mode: 'resume' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BatchpostError);
     expect(error).toMatchObject({ code: 'RESULTS_CORRUPT', hint: 'Fix or remove that line, then run again.' });
-    expect((error as Error).message).toMatch(new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not a result line \\(`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not a result line \\(`),
+    );
   });
 
   test('valid JSON that is not a result is RESULTS_CORRUPT too', async () => {

@@ -40,13 +40,22 @@ describe('shouldRetry', () => {
 
   test('the unsafe refusal says what would make it safe', () => {
     const v = shouldRetry(policy(), 'HTTP_500', 1);
-    expect(v).toEqual({ retry: false, note: 'not retried: POST without an idempotency key (add --idempotency-key or --retry-unsafe)' });
+    expect(v).toEqual({
+      retry: false,
+      note: 'not retried: POST without an idempotency key (add --idempotency-key or --retry-unsafe)',
+    });
   });
 
   test('gives up after 1 + retries attempts', () => {
     expect(shouldRetry(policy({ retries: 2 }), 'HTTP_503', 2).retry).toBe(true);
-    expect(shouldRetry(policy({ retries: 2 }), 'HTTP_503', 3)).toEqual({ retry: false, note: 'gave up after 3 attempts' });
-    expect(shouldRetry(policy({ retries: 0 }), 'HTTP_503', 1)).toEqual({ retry: false, note: 'gave up after 1 attempt' });
+    expect(shouldRetry(policy({ retries: 2 }), 'HTTP_503', 3)).toEqual({
+      retry: false,
+      note: 'gave up after 3 attempts',
+    });
+    expect(shouldRetry(policy({ retries: 0 }), 'HTTP_503', 1)).toEqual({
+      retry: false,
+      note: 'gave up after 1 attempt',
+    });
   });
 });
 
@@ -82,7 +91,10 @@ describe('Pacer', () => {
     const third = pacer.acquire(); // queued behind the second, never ahead of it
     expect(third).not.toBeNull();
     let thirdStarted = false;
-    third!.then(() => (thirdStarted = true), () => {});
+    third!.then(
+      () => (thirdStarted = true),
+      () => {},
+    );
     t = 100;
     await second;
     expect(thirdStarted).toBe(false); // due at 200, not before
@@ -124,13 +136,17 @@ describe('option parsers', () => {
     expect(parseDuration('30s', '--timeout')).toBe(30_000);
     expect(parseDuration('2m', '--timeout')).toBe(120_000);
     expect(parseDuration('1.5s', '--timeout')).toBe(1500);
-    expect(() => parseDuration('soon', '--timeout')).toThrow('--timeout "soon": expected a duration such as 500ms, 30s or 2m');
+    expect(() => parseDuration('soon', '--timeout')).toThrow(
+      '--timeout "soon": expected a duration such as 500ms, 30s or 2m',
+    );
   });
   test('rates', () => {
     expect(parseRate('50')).toBe(50);
     expect(parseRate('30/s')).toBe(30);
     expect(parseRate('300/m')).toBe(5);
-    expect(() => parseRate('fast')).toThrow('--rate "fast": expected a number per second or minute, e.g. --rate 50 or --rate 300/m');
+    expect(() => parseRate('fast')).toThrow(
+      '--rate "fast": expected a number per second or minute, e.g. --rate 50 or --rate 300/m',
+    );
     expect(() => parseRate('0')).toThrow();
   });
   test('headers', () => {
@@ -149,9 +165,9 @@ describe('option parsers', () => {
   });
   test('continuation commands are quoted and carry one continuation flag', () => {
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
-    expect(commandLine(['run', 'in.ndjson', '--url', 'http://x/{{ id }}', '--out', 'r.ndjson', '--overwrite'], 'resume')).toBe(
-      "batchpost run in.ndjson --url 'http://x/{{ id }}' --out r.ndjson --resume",
-    );
+    expect(
+      commandLine(['run', 'in.ndjson', '--url', 'http://x/{{ id }}', '--out', 'r.ndjson', '--overwrite'], 'resume'),
+    ).toBe("batchpost run in.ndjson --url 'http://x/{{ id }}' --out r.ndjson --resume");
     expect(commandLine(['run', 'a', '--resume'], 'retry-failed')).toBe('batchpost run a --retry-failed');
   });
 });
@@ -160,7 +176,13 @@ describe('Governor (adaptive pace)', () => {
   const make = (maxConcurrency = 8, maxRate: number | null = null) => {
     let t = 1_000_000;
     const changes: [number, number | null][] = [];
-    const g = new Governor(maxConcurrency, maxRate, 60_000, (c, r) => changes.push([c, r]), () => t);
+    const g = new Governor(
+      maxConcurrency,
+      maxRate,
+      60_000,
+      (c, r) => changes.push([c, r]),
+      () => t,
+    );
     return { g, changes, advance: (ms: number) => (t += ms), now: () => t };
   };
 

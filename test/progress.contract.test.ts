@@ -4,7 +4,13 @@
 import { createStats } from '../src/engine/stats.js';
 import { jest } from '@jest/globals';
 import type { Progress, RunStats } from '../src/engine/types.js';
-import { BarProgress, createProgress, LinesProgress, NoneProgress, type ProgressStream } from '../src/progress/index.js';
+import {
+  BarProgress,
+  createProgress,
+  LinesProgress,
+  NoneProgress,
+  type ProgressStream,
+} from '../src/progress/index.js';
 
 class FakeStream {
   chunks: string[] = [];
@@ -86,7 +92,7 @@ export function describeProgress(name: string, c: ProgressCase): void {
       expect(stream.text).toBe(written);
     });
 
-    it('while running it never keeps the process alive (its timers are unref\'d)', () => {
+    it("while running it never keeps the process alive (its timers are unref'd)", () => {
       const before = refTimers();
       progress.start(stats);
       expect(refTimers()).toBe(before);

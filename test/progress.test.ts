@@ -271,7 +271,7 @@ describe('bar display (TTY)', () => {
     complete(stats, 130_904 - stats.ok, 168 - stats.failed);
     jest.advanceTimersByTime(100);
     const frame = out.frames().at(-1)!;
-    expect(frame).toMatch(/^▕█+[▏▎▍▌▋▊▉]? +▏ 131,072\/200,000  65%  [\d,]+\/s  ETA \d+s  ✓ 130,904  ✗ 168$/);
+    expect(frame).toMatch(/^▕█+[▏▎▍▌▋▊▉]? +▏ 131,072\/200,000 {2}65% {2}[\d,]+\/s {2}ETA \d+s {2}✓ 130,904 {2}✗ 168$/);
     expect(out.text).not.toMatch(SGR);
     progress.stop();
   });
@@ -392,7 +392,11 @@ describe('timers never keep the process alive', () => {
 
   test.each(['bar', 'lines'] as const)('%s', (mode) => {
     const before = liveTimers();
-    const progress = createProgress(mode, { stream: new FakeStream(mode === 'bar').asStream(), color: false, intervalMs: 50 });
+    const progress = createProgress(mode, {
+      stream: new FakeStream(mode === 'bar').asStream(),
+      color: false,
+      intervalMs: 50,
+    });
     try {
       progress.start(makeStats(10));
       // A ref'd timer would show up here; an unref'd one does not.
@@ -491,7 +495,13 @@ describe('formatSummary', () => {
     );
     const paced = { ...base, throttle: { ms: 61_000, reasons: ['RateLimit'], concurrency: 10, rate: 12.5 } };
     expect(formatSummary(paced, plain)).toContain('throttled 1m01s (RateLimit), settled at 13/s');
-    const hold = readHold({ ...createStats(10), throttle: { active: true, reasons: ['429'], since: 1_000, totalMs: 0, concurrency: 2, rate: null } }, 5_000);
+    const hold = readHold(
+      {
+        ...createStats(10),
+        throttle: { active: true, reasons: ['429'], since: 1_000, totalMs: 0, concurrency: 2, rate: null },
+      },
+      5_000,
+    );
     expect(hold).toBe('throttled 4.0s (429) at 2 in flight');
     expect(readHold(createStats(10))).toBeNull();
   });
@@ -523,7 +533,9 @@ describe('formatSummary', () => {
 
   test('symbols off: the same words without ✓ ✗ or colour', () => {
     const text = formatSummary(mixed, { color: false, symbols: false });
-    expect(text.split('\n')[0]).toBe('199,713 ok   287 failed (HTTP_500 241, TIMEOUT 39, HTTP_422 7)   in 1m49s, 1,835/s');
+    expect(text.split('\n')[0]).toBe(
+      '199,713 ok   287 failed (HTTP_500 241, TIMEOUT 39, HTTP_422 7)   in 1m49s, 1,835/s',
+    );
     expect(text).not.toMatch(/[✓✗]/);
     expect(text).not.toMatch(ANY_ESCAPE);
   });
@@ -542,7 +554,10 @@ describe('formatSummary', () => {
   });
 
   test('interrupted: says so and how far it got', () => {
-    const text = formatSummary({ ...mixed, total: 52_311, ok: 52_300, failed: 11, interrupted: true, byError: { HTTP_500: 11 } }, plain);
+    const text = formatSummary(
+      { ...mixed, total: 52_311, ok: 52_300, failed: 11, interrupted: true, byError: { HTTP_500: 11 } },
+      plain,
+    );
     expect(text).toContain('\n  stopped  interrupted: 52,311 recorded');
     expect(text).not.toContain(' of ');
     expect(formatSummary(base, plain)).not.toContain('stopped');

@@ -89,10 +89,18 @@ describe('jobs', () => {
     const reqs: OutgoingRequest[] = [
       { method: 'POST', url: 'http://h/a', headers, body: '{"n":1}' },
       { method: 'POST', url: 'http://h/a', headers, body: '{"n":2}' },
-      { method: 'PUT', url: 'http://h/b', headers: { 'content-type': 'application/json', 'idempotency-key': 'k' }, body: null },
+      {
+        method: 'PUT',
+        url: 'http://h/b',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k' },
+        body: null,
+      },
       { method: 'POST', url: 'http://h/a', headers: { ...headers }, body: new Uint8Array([0, 255, 10]) },
     ];
-    const job = jobOf(reqs.map((request, i) => ({ id: String(i + 1), request, hash: `h${i}` })), 'gen1');
+    const job = jobOf(
+      reqs.map((request, i) => ({ id: String(i + 1), request, hash: `h${i}` })),
+      'gen1',
+    );
     expect(job.data.g).toBe('gen1');
     expect(idsOf(job.data)).toEqual(['1', '2', '3', '4']);
     expect(job.data.r[1]).toEqual({ i: '2', b: '{"n":2}', x: 'h1' });
@@ -104,7 +112,10 @@ describe('jobs', () => {
   });
 
   test('a job of one request is named after its id', () => {
-    const job = jobOf([{ id: '42', request: { method: 'GET', url: 'http://h/', headers: {}, body: null }, hash: undefined }], 'g');
+    const job = jobOf(
+      [{ id: '42', request: { method: 'GET', url: 'http://h/', headers: {}, body: null }, hash: undefined }],
+      'g',
+    );
     expect(job.opts.jobId).toBe('r-42');
   });
 });

@@ -7,12 +7,25 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freePort, startFixtureServer, type FixtureRequest, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, readResults, runCli, startCli, tmpDir as makeTmpDir, waitFor, type CliResult } from './helpers/cli.js';
+import {
+  ndjsonFile,
+  readResults,
+  runCli,
+  startCli,
+  tmpDir as makeTmpDir,
+  waitFor,
+  type CliResult,
+} from './helpers/cli.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+  });
   probe.on('error', () => {});
   try {
     await probe.connect();
@@ -98,7 +111,11 @@ async function startWorker(queue: string | null, extra: string[] = []): Promise<
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (d: string) => (stderr += d));
-  await waitFor(() => /serving (queue|every run)/.test(stderr) || child.exitCode !== null, 15_000, 'the worker to start');
+  await waitFor(
+    () => /serving (queue|every run)/.test(stderr) || child.exitCode !== null,
+    15_000,
+    'the worker to start',
+  );
   return { child, done, stderr: () => stderr };
 }
 
@@ -120,7 +137,21 @@ afterAll(() => {
 });
 
 const runArgs = (input: string, url: string, queue: string, out: string, extra: string[] = []) => [
-  'run', input, '--url', url, '--queue', REDIS_URL, '--queue-name', queue, '--out', out, '--progress', 'lines', '--progress-interval', '250ms', ...extra,
+  'run',
+  input,
+  '--url',
+  url,
+  '--queue',
+  REDIS_URL,
+  '--queue-name',
+  queue,
+  '--out',
+  out,
+  '--progress',
+  'lines',
+  '--progress-interval',
+  '250ms',
+  ...extra,
 ];
 
 describeRedis('distributed runs (run --queue, worker)', () => {
@@ -200,7 +231,9 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     // paced itself the two would reach 30/s.
     const a = await startWorker(queue, ['--concurrency', '6']);
     const b = await startWorker(queue, ['--concurrency', '6']);
-    const run = await runCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out, ['--rate', '20/s']), { timeoutMs: 60_000 });
+    const run = await runCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out, ['--rate', '20/s']), {
+      timeoutMs: 60_000,
+    });
     expect(run.code).toBe(0);
     expectOneOkLinePerId(out, 24);
     const starts = server.requests.map((r) => r.startedAt).sort((x, y) => x - y);
@@ -260,7 +293,11 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const recorded = readResults(out).length;
     expect(recorded).toBeLessThan(40);
     // The workers carry on without the run: every request reaches the upstream once.
-    await waitFor(() => server.requests.length === 40 && server.inFlight === 0, 30_000, 'the workers to finish the queue');
+    await waitFor(
+      () => server.requests.length === 40 && server.inFlight === 0,
+      30_000,
+      'the workers to finish the queue',
+    );
     await sleep(300);
     const resumed = await runCli([...args, '--resume'], { timeoutMs: 60_000 });
     expect(resumed.code).toBe(0);
@@ -340,13 +377,19 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const queue = uniqueQueue();
     const input = ndjsonFile(dir, numbered(1));
     const out = path.join(dir, 'out.ndjson');
-    const run = startCli(runArgs(input, `${server.url}/hang`, queue, out, ['--concurrency', '1', '--timeout', '60s']), { timeoutMs: 60_000 });
+    const run = startCli(runArgs(input, `${server.url}/hang`, queue, out, ['--concurrency', '1', '--timeout', '60s']), {
+      timeoutMs: 60_000,
+    });
     children.push(run.child);
     run.child.stdin!.end();
     // Three workers in turn take the request and are killed while sending it; BullMQ recovers it twice, then fails it.
     for (let killed = 1; killed <= 3; killed++) {
       const w = await startWorker(queue, ['--concurrency', '1', '--stall-timeout', '1s']);
-      await waitFor(() => server.requests.length === killed && server.inFlight === 1, 15_000, `attempt ${killed} at the upstream`);
+      await waitFor(
+        () => server.requests.length === killed && server.inFlight === 1,
+        15_000,
+        `attempt ${killed} at the upstream`,
+      );
       w.child.kill('SIGKILL');
       await w.done;
     }
@@ -364,15 +407,22 @@ describeRedis('distributed runs (run --queue, worker)', () => {
   test('--serialize-by holds the same key out of flight across workers', async () => {
     const dir = tmpDir();
     const queue = uniqueQueue();
-    const input = ndjsonFile(dir, Array.from({ length: 12 }, (_, i) => ({ n: i + 1, k: i % 2 })));
+    const input = ndjsonFile(
+      dir,
+      Array.from({ length: 12 }, (_, i) => ({ n: i + 1, k: i % 2 })),
+    );
     const out = path.join(dir, 'out.ndjson');
     const a = await startWorker(queue, ['--concurrency', '4']);
     const b = await startWorker(queue, ['--concurrency', '4']);
-    const run = await runCli(runArgs(input, `${server.url}/slow?ms=60`, queue, out, ['--serialize-by', 'k']), { timeoutMs: 60_000 });
+    const run = await runCli(runArgs(input, `${server.url}/slow?ms=60`, queue, out, ['--serialize-by', 'k']), {
+      timeoutMs: 60_000,
+    });
     expect(run.code).toBe(0);
     expectOneOkLinePerId(out, 12);
     for (const k of [0, 1]) {
-      const same = server.requests.filter((r) => (JSON.parse(r.body) as { k: number }).k === k).sort((x, y) => x.startedAt - y.startedAt);
+      const same = server.requests
+        .filter((r) => (JSON.parse(r.body) as { k: number }).k === k)
+        .sort((x, y) => x.startedAt - y.startedAt);
       // In input order, each starting after the previous one ended.
       expect(same.map(idOf)).toEqual(range(12).filter((id) => (Number(id) - 1) % 2 === k));
       for (let i = 1; i < same.length; i++) expect(same[i]!.startedAt).toBeGreaterThanOrEqual(same[i - 1]!.endedAt!);
@@ -386,7 +436,9 @@ describe('distributed runs without Redis', () => {
     const port = await freePort();
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(2));
-    const run = await runCli(['run', input, '--url', 'http://127.0.0.1:9/x', '--queue', `redis://127.0.0.1:${port}`], { timeoutMs: 20_000 });
+    const run = await runCli(['run', input, '--url', 'http://127.0.0.1:9/x', '--queue', `redis://127.0.0.1:${port}`], {
+      timeoutMs: 20_000,
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('[QUEUE_UNAVAILABLE]');
     const worker = await runCli(['worker', '--queue', `redis://127.0.0.1:${port}`], { timeoutMs: 20_000 });

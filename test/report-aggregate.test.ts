@@ -19,7 +19,17 @@ import { xmlAttr, xmlText } from '../src/report/xml.js';
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 
 function result(id: string, over: Partial<Result> = {}): Result {
-  return { id, ok: true, status: 201, attempts: 1, durationMs: 10, response: null, error: null, startedAt: T0, ...over };
+  return {
+    id,
+    ok: true,
+    status: 201,
+    attempts: 1,
+    durationMs: 10,
+    response: null,
+    error: null,
+    startedAt: T0,
+    ...over,
+  };
 }
 
 function failure(id: string, code: string, over: Partial<Result> = {}): Result {
@@ -79,7 +89,12 @@ describe('ReportAggregator', () => {
     const agg = new ReportAggregator();
     // 10 requests started in the first 100 ms bucket, each taking 250 ms; 5 started 1 s later, one of them failed.
     for (let i = 0; i < 10; i++) agg.add(result(`a${i}`, { startedAt: T0 + i, durationMs: 250 }));
-    for (let i = 0; i < 5; i++) agg.add(i === 0 ? failure(`b${i}`, 'HTTP_500', { startedAt: T0 + 1000 }) : result(`b${i}`, { startedAt: T0 + 1000, attempts: 2 }));
+    for (let i = 0; i < 5; i++)
+      agg.add(
+        i === 0
+          ? failure(`b${i}`, 'HTTP_500', { startedAt: T0 + 1000 })
+          : result(`b${i}`, { startedAt: T0 + 1000, attempts: 2 }),
+      );
     const s = agg.snapshot();
     expect(s.bucketMs).toBe(100);
     const at = (t: number) => s.series.find((p) => p.t === t);
@@ -106,7 +121,8 @@ describe('ReportAggregator', () => {
     const n = 200_000;
     for (let i = 0; i < n; i++) {
       const startedAt = T0 + i * 250; // ~14 hours
-      if (i % 10 === 0) agg.add(failure(String(i), i % 1000 === 0 ? 'TIMEOUT' : 'HTTP_500', { startedAt, durationMs: 5 }));
+      if (i % 10 === 0)
+        agg.add(failure(String(i), i % 1000 === 0 ? 'TIMEOUT' : 'HTTP_500', { startedAt, durationMs: 5 }));
       else agg.add(result(String(i), { startedAt, durationMs: 1 + (i % 977) }));
     }
     const s = agg.snapshot();
@@ -203,14 +219,23 @@ describe('Slowest and FailureSample', () => {
   test('Slowest keeps the N largest, slowest first', () => {
     const s = new Slowest(3);
     const ds = [5, 1, 9, 3, 7, 8, 2];
-    ds.forEach((d, i) => s.add({ id: String(i), line: i + 1, status: 200, code: null, attempts: 1, durationMs: d, startedAt: null }));
+    ds.forEach((d, i) =>
+      s.add({ id: String(i), line: i + 1, status: 200, code: null, attempts: 1, durationMs: d, startedAt: null }),
+    );
     expect(s.list().map((r) => r.durationMs)).toEqual([9, 8, 7]);
   });
 
   test('FailureSample: codes take turns so a rare error is listed next to a flood', () => {
     const f = new FailureSample(10);
-    for (let i = 0; i < 100; i++) f.add({ id: `a${i}`, line: i, status: 500, code: 'HTTP_500', attempts: 1, durationMs: 1, startedAt: null }, 'boom');
-    f.add({ id: 'rare', line: 1000, status: null, code: 'ECONNRESET', attempts: 1, durationMs: 1, startedAt: null }, 'x'.repeat(1000));
+    for (let i = 0; i < 100; i++)
+      f.add(
+        { id: `a${i}`, line: i, status: 500, code: 'HTTP_500', attempts: 1, durationMs: 1, startedAt: null },
+        'boom',
+      );
+    f.add(
+      { id: 'rare', line: 1000, status: null, code: 'ECONNRESET', attempts: 1, durationMs: 1, startedAt: null },
+      'x'.repeat(1000),
+    );
     const list = f.list();
     expect(list).toHaveLength(10);
     expect(list.map((r) => r.id)).toContain('rare');
@@ -222,7 +247,16 @@ describe('Slowest and FailureSample', () => {
 
 describe('redaction', () => {
   test('secret headers, URL passwords and secret query parameters', () => {
-    expect(redactHeaders({ Authorization: 'Bearer x', 'X-Api-Key': 'k', Cookie: 'c', 'X-Session-Id': 's', Accept: 'application/json', 'Content-Type': 'a/b' })).toEqual({
+    expect(
+      redactHeaders({
+        Authorization: 'Bearer x',
+        'X-Api-Key': 'k',
+        Cookie: 'c',
+        'X-Session-Id': 's',
+        Accept: 'application/json',
+        'Content-Type': 'a/b',
+      }),
+    ).toEqual({
       Authorization: REDACTED,
       'X-Api-Key': REDACTED,
       Cookie: REDACTED,
@@ -230,15 +264,28 @@ describe('redaction', () => {
       Accept: 'application/json',
       'Content-Type': 'a/b',
     });
-    expect(redactUrls('https://u:pw@h.example/a?x=1&api_key=SEC&access_token=T2#f')).toBe(`https://u:${REDACTED}@h.example/a?x=1&api_key=${REDACTED}&access_token=${REDACTED}#f`);
-    expect(redactUrls('POST https://h/orders?password=p1 answered 500')).toBe(`POST https://h/orders?password=${REDACTED} answered 500`);
-    expect(redactUrls('POST https://h/o?a=1&token=t:k: no answer')).toBe(`POST https://h/o?a=1&token=${REDACTED}: no answer`);
+    expect(redactUrls('https://u:pw@h.example/a?x=1&api_key=SEC&access_token=T2#f')).toBe(
+      `https://u:${REDACTED}@h.example/a?x=1&api_key=${REDACTED}&access_token=${REDACTED}#f`,
+    );
+    expect(redactUrls('POST https://h/orders?password=p1 answered 500')).toBe(
+      `POST https://h/orders?password=${REDACTED} answered 500`,
+    );
+    expect(redactUrls('POST https://h/o?a=1&token=t:k: no answer')).toBe(
+      `POST https://h/o?a=1&token=${REDACTED}: no answer`,
+    );
     expect(redactUrls('see https://h/o?key=abc.')).toBe(`see https://h/o?key=${REDACTED}.`);
     expect(redactUrls('https://h/users/{{ id }}?page=2')).toBe('https://h/users/{{ id }}?page=2');
   });
 
   test('response bodies: secret keys at any depth, URLs in strings', () => {
-    expect(redactValue({ headers: { authorization: 'Bearer x', accept: '*/*' }, list: [{ password: 'p', n: 1 }], url: 'https://h/?api_key=k', n: 2 })).toEqual({
+    expect(
+      redactValue({
+        headers: { authorization: 'Bearer x', accept: '*/*' },
+        list: [{ password: 'p', n: 1 }],
+        url: 'https://h/?api_key=k',
+        n: 2,
+      }),
+    ).toEqual({
       headers: { authorization: REDACTED, accept: '*/*' },
       list: [{ password: REDACTED, n: 1 }],
       url: `https://h/?api_key=${REDACTED}`,
@@ -248,7 +295,19 @@ describe('redaction', () => {
   });
 
   test('command lines: every form of -H and --url', () => {
-    const argv = ['run', 'in.ndjson', '-H', 'Authorization: Bearer T', '--header=Cookie: a=b', '-HX-Token:t', '-H', 'Accept: */*', '--url', 'https://h/?token=zz', '--url=https://a:b@h/'];
+    const argv = [
+      'run',
+      'in.ndjson',
+      '-H',
+      'Authorization: Bearer T',
+      '--header=Cookie: a=b',
+      '-HX-Token:t',
+      '-H',
+      'Accept: */*',
+      '--url',
+      'https://h/?token=zz',
+      '--url=https://a:b@h/',
+    ];
     expect(redactArgv(argv)).toEqual([
       'run',
       'in.ndjson',
@@ -312,7 +371,10 @@ describe('readResults and file helpers', () => {
   };
 
   test('NDJSON with blank lines and a torn last line', async () => {
-    const file = write('a.ndjson', `${JSON.stringify(result('1'))}\n\n${JSON.stringify(failure('2', 'HTTP_500'))}\n{"id":"3","ok":tr`);
+    const file = write(
+      'a.ndjson',
+      `${JSON.stringify(result('1'))}\n\n${JSON.stringify(failure('2', 'HTTP_500'))}\n{"id":"3","ok":tr`,
+    );
     const seen: Array<[string, number]> = [];
     const outcome = await readResults(file, (r, line) => void seen.push([r.id, line]));
     expect(seen).toEqual([
@@ -324,7 +386,10 @@ describe('readResults and file helpers', () => {
 
   test('a malformed line that is not the last stops with RESULTS_CORRUPT naming it', async () => {
     const file = write('b.ndjson', `${JSON.stringify(result('1'))}\n{"nope":1}\n${JSON.stringify(result('3'))}\n`);
-    await expect(readResults(file, () => {})).rejects.toMatchObject({ code: 'RESULTS_CORRUPT', message: expect.stringContaining('b.ndjson:2') });
+    await expect(readResults(file, () => {})).rejects.toMatchObject({
+      code: 'RESULTS_CORRUPT',
+      message: expect.stringContaining('b.ndjson:2'),
+    });
   });
 
   test('--format json files (one entry per line) and long lines across read chunks', async () => {

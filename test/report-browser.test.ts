@@ -15,7 +15,10 @@ const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
 const inCI = process.env.CI === 'true';
 const suite = haveChromium || inCI ? describe : describe.skip;
-if (!haveChromium && !inCI) process.stderr.write(`report-browser: ${CHROMIUM} is missing (apt-get install chromium); skipped here, a failure in CI\n`);
+if (!haveChromium && !inCI)
+  process.stderr.write(
+    `report-browser: ${CHROMIUM} is missing (apt-get install chromium); skipped here, a failure in CI\n`,
+  );
 
 interface Line {
   id: string;
@@ -66,14 +69,22 @@ async function ready(page: Page): Promise<void> {
  * Pixels of a chart's canvas close to an RGB colour (anti-aliasing tolerated) with an alpha in `alpha` (the canvas
  * is transparent: a translucent band keeps its colour and a low alpha).
  */
-function countPixels(page: Page, chartId: string, rgb: [number, number, number], tolerance = 40, alpha: [number, number] = [128, 255]): Promise<number> {
+function countPixels(
+  page: Page,
+  chartId: string,
+  rgb: [number, number, number],
+  tolerance = 40,
+  alpha: [number, number] = [128, 255],
+): Promise<number> {
   return page.evaluate(
     ([id, [r, g, b], tol, [amin, amax]]) => {
       // Runs in the page; the test program has no DOM types, so the little it uses is typed here.
       interface Canvas {
         width: number;
         height: number;
-        getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+        getContext(
+          kind: '2d',
+        ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
       }
       const doc = (globalThis as unknown as { document: { querySelector(selector: string): Canvas | null } }).document;
       const canvas = doc.querySelector(`#${id} canvas`);
@@ -81,7 +92,12 @@ function countPixels(page: Page, chartId: string, rgb: [number, number, number],
       const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
       let n = 0;
       for (let i = 0; i < data.length; i += 4) {
-        if (data[i + 3]! >= amin && data[i + 3]! <= amax && Math.abs(data[i]! - r) + Math.abs(data[i + 1]! - g) + Math.abs(data[i + 2]! - b) <= tol) n++;
+        if (
+          data[i + 3]! >= amin &&
+          data[i + 3]! <= amax &&
+          Math.abs(data[i]! - r) + Math.abs(data[i + 1]! - g) + Math.abs(data[i + 2]! - b) <= tol
+        )
+          n++;
       }
       return n;
     },
@@ -107,7 +123,16 @@ suite('the HTML report in headless Chromium', () => {
       headless: true,
       timeout: 30_000,
       viewport: { width: 1280, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 60_000);
 
@@ -120,7 +145,10 @@ suite('the HTML report in headless Chromium', () => {
 
   test('the network check catches a page that loads something', async () => {
     const file = path.join(dir, 'control.html');
-    fs.writeFileSync(file, `<!doctype html><img src="http://127.0.0.1:9/pixel.png"><script src="http://127.0.0.1:9/lib.js"></script><script>throw new Error('control error')</script>`);
+    fs.writeFileSync(
+      file,
+      `<!doctype html><img src="http://127.0.0.1:9/pixel.png"><script src="http://127.0.0.1:9/lib.js"></script><script>throw new Error('control error')</script>`,
+    );
     const { page, errors, external } = await open(file);
     await page.waitForLoadState('load', { timeout: 15_000 });
     expect(external).toEqual(expect.arrayContaining(['http://127.0.0.1:9/pixel.png', 'http://127.0.0.1:9/lib.js']));
@@ -132,15 +160,37 @@ suite('the HTML report in headless Chromium', () => {
     const payloads: object[] = [];
     for (let i = 1; i <= 150; i++) {
       const kind = i % 10;
-      payloads.push({ id: `ord-${i}`, code: kind === 7 ? 500 : kind === 8 ? 422 : kind === 9 ? 429 : 201, ms: i % 37 === 0 ? 600 : i % 17 });
+      payloads.push({
+        id: `ord-${i}`,
+        code: kind === 7 ? 500 : kind === 8 ? 422 : kind === 9 ? 429 : 201,
+        ms: i % 37 === 0 ? 600 : i % 17,
+      });
     }
     payloads.push({ id: WEIRD_ID, code: 500, ms: 0 });
     const input = ndjsonFile(dir, payloads);
     const out = path.join(dir, 'results.ndjson');
     const html = path.join(dir, 'report.html');
     const r = await runCli([
-      'run', input, '--url', `${server.url}/echo?status={{ code }}&ms={{ ms }}`, '--id-field', 'id', '--concurrency', '8',
-      '--retries', '1', '--timeout', '300ms', '--progress', 'none', '--out', out, '--report', html, '-H', 'Authorization: Bearer S3CRET',
+      'run',
+      input,
+      '--url',
+      `${server.url}/echo?status={{ code }}&ms={{ ms }}`,
+      '--id-field',
+      'id',
+      '--concurrency',
+      '8',
+      '--retries',
+      '1',
+      '--timeout',
+      '300ms',
+      '--progress',
+      'none',
+      '--out',
+      out,
+      '--report',
+      html,
+      '-H',
+      'Authorization: Bearer S3CRET',
     ]);
     expect(r.code).toBe(1);
     const lines = readResults<Line>(out);
@@ -150,7 +200,8 @@ suite('the HTML report in headless Chromium', () => {
     await ready(page);
 
     // Charts: a canvas each, with the series drawn (their colours present), throttled periods shaded.
-    for (const id of ['chart-throughput', 'chart-latency', 'chart-histogram']) expect(await page.locator(`#${id} canvas`).count()).toBe(1);
+    for (const id of ['chart-throughput', 'chart-latency', 'chart-histogram'])
+      expect(await page.locator(`#${id} canvas`).count()).toBe(1);
     expect(await countPixels(page, 'chart-throughput', [9, 105, 218])).toBeGreaterThan(50); // started
     expect(await countPixels(page, 'chart-throughput', [207, 34, 46])).toBeGreaterThan(20); // failed
     expect(await countPixels(page, 'chart-latency', [191, 135, 0])).toBeGreaterThan(50); // p95
@@ -163,7 +214,9 @@ suite('the HTML report in headless Chromium', () => {
     expect(await shown('total')).toBe(lines.length.toLocaleString('en-US'));
     expect(await shown('ok')).toBe((lines.length - failed.length).toLocaleString('en-US'));
     expect(await shown('failed')).toBe(failed.length.toLocaleString('en-US'));
-    expect(await shown('retries')).toBe(lines.reduce((n, l) => n + Math.max(0, l.attempts - 1), 0).toLocaleString('en-US'));
+    expect(await shown('retries')).toBe(
+      lines.reduce((n, l) => n + Math.max(0, l.attempts - 1), 0).toLocaleString('en-US'),
+    );
     const sent = lines.filter((l) => l.attempts > 0).map((l) => l.durationMs);
     for (const p of [50, 95, 99]) {
       const value = Number(await page.locator(`[data-kpi="p${p}"]`).getAttribute('data-value'));
@@ -176,7 +229,14 @@ suite('the HTML report in headless Chromium', () => {
     // Outcome tables.
     const table = async (id: string) =>
       Object.fromEntries(
-        await page.locator(`#${id} tbody tr[data-key]`).evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-key'), Number(r.querySelector('td.num')!.textContent!.replace(/,/g, ''))])),
+        await page
+          .locator(`#${id} tbody tr[data-key]`)
+          .evaluateAll((rows) =>
+            rows.map((r) => [
+              r.getAttribute('data-key'),
+              Number(r.querySelector('td.num')!.textContent!.replace(/,/g, '')),
+            ]),
+          ),
       );
     const byStatus: Record<string, number> = {};
     const byError: Record<string, number> = {};
@@ -189,16 +249,22 @@ suite('the HTML report in headless Chromium', () => {
     expect(await table('by-error')).toEqual(byError);
 
     // Slowest: the largest durations of the file, slowest first.
-    const slowest = await page.locator('#slowest-table tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-duration'))));
+    const slowest = await page
+      .locator('#slowest-table tbody tr')
+      .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-duration'))));
     expect(slowest).toEqual(sent.sort((a, b) => b - a).slice(0, 20));
 
     // Failures: every one listed, ids linked to their line in the results file.
     const rows = page.locator('#failure-table tbody tr');
     expect(await rows.count()).toBe(failed.length);
-    expect((await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')))).sort()).toEqual(failed.map((l) => l.id).sort());
+    expect((await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')))).sort()).toEqual(
+      failed.map((l) => l.id).sort(),
+    );
     const fileLines = fs.readFileSync(out, 'utf8').split('\n');
-    for (const link of await page.locator('#failure-table a').evaluateAll((as) => as.slice(0, 10).map((a) => [a.getAttribute('href'), a.textContent]))) {
-      const m = /^results\.ndjson#L(\d+)$/.exec(link[0]!);
+    for (const link of await page
+      .locator('#failure-table a')
+      .evaluateAll((as) => as.slice(0, 10).map((a) => [a.getAttribute('href'), a.textContent]))) {
+      const m = /^results\.ndjson#L(\d+)$/.exec(link[0]);
       expect(m).not.toBeNull();
       expect(JSON.parse(fileLines[Number(m![1]) - 1]!).id).toBe(link[1]);
     }
@@ -239,7 +305,10 @@ suite('the HTML report in headless Chromium', () => {
     );
     const empty = path.join(dir, 'empty.ndjson');
     fs.writeFileSync(empty, '');
-    for (const [file, total, histogram] of [[old, '2', 1], [empty, '0', 0]] as const) {
+    for (const [file, total, histogram] of [
+      [old, '2', 1],
+      [empty, '0', 0],
+    ] as const) {
       const html = `${file}.html`;
       expect((await runCli(['report', file, '--html', html])).code).toBe(0);
       const { page, errors, external } = await open(html);
@@ -261,7 +330,22 @@ suite('the HTML report in headless Chromium', () => {
       fs.copyFileSync(path.join(ROOT, 'fixtures/orders.ndjson'), path.join(work, 'fixtures/orders.ndjson'));
       fs.mkdirSync(path.join(work, 'demo-results'));
       const r = await runCli(
-        ['run', 'fixtures/orders.ndjson', '--url', `${server.url}/orders`, '--concurrency', '20', '--id-field', 'orderId', '--out', 'demo-results/results.ndjson', '--progress', 'none', '--report', 'demo-results/report.html'],
+        [
+          'run',
+          'fixtures/orders.ndjson',
+          '--url',
+          `${server.url}/orders`,
+          '--concurrency',
+          '20',
+          '--id-field',
+          'orderId',
+          '--out',
+          'demo-results/results.ndjson',
+          '--progress',
+          'none',
+          '--report',
+          'demo-results/report.html',
+        ],
         { cwd: work, timeoutMs: 60_000 },
       );
       expect(r.code).toBe(0);
@@ -272,14 +356,19 @@ suite('the HTML report in headless Chromium', () => {
       expect(await page.locator('#verdict').innerText()).toContain('All 1,500 requests succeeded');
       expect(await page.locator('[data-kpi="total"] .value').innerText()).toBe('1,500');
       expect(await page.locator('#failures').innerText()).toContain('No failures.');
-      for (const id of ['chart-throughput', 'chart-latency', 'chart-histogram']) expect(await countPixels(page, id, [9, 105, 218], 60)).toBeGreaterThan(50);
+      for (const id of ['chart-throughput', 'chart-latency', 'chart-histogram'])
+        expect(await countPixels(page, id, [9, 105, 218], 60)).toBeGreaterThan(50);
       expect(external).toEqual([]);
       expect(errors).toEqual([]);
       const shot = process.env.BATCHPOST_SCREENSHOT;
       if (shot) {
         // The top of the page, down to the outcome tables: what the README shows.
         const box = (await page.locator('#outcomes').boundingBox())!;
-        await page.screenshot({ path: path.resolve(ROOT, shot), fullPage: true, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box.y + box.height + 24) } });
+        await page.screenshot({
+          path: path.resolve(ROOT, shot),
+          fullPage: true,
+          clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box.y + box.height + 24) },
+        });
       }
       await page.close();
     } finally {

@@ -48,15 +48,24 @@ function mixedPayloads(n: number): object[] {
 
 function runArgs(input: string, url: string, extra: string[]): string[] {
   return [
-    'run', input,
-    '--url', `${url}/echo?status={{ code }}&ms={{ ms }}&token=TOK3N-VALUE`,
-    '--id-field', 'id',
-    '-H', 'Authorization: Bearer S3CRET-BEARER',
-    '-H', 'X-Api-Key: K3Y-VALUE',
-    '--concurrency', '10',
-    '--retries', '1',
-    '--timeout', '300ms',
-    '--progress', 'none',
+    'run',
+    input,
+    '--url',
+    `${url}/echo?status={{ code }}&ms={{ ms }}&token=TOK3N-VALUE`,
+    '--id-field',
+    'id',
+    '-H',
+    'Authorization: Bearer S3CRET-BEARER',
+    '-H',
+    'X-Api-Key: K3Y-VALUE',
+    '--concurrency',
+    '10',
+    '--retries',
+    '1',
+    '--timeout',
+    '300ms',
+    '--progress',
+    'none',
     ...extra,
   ];
 }
@@ -95,8 +104,23 @@ describe('run --report --junit --summary', () => {
   test('writes all three, with numbers that match the results file and no secrets', async () => {
     const input = ndjsonFile(dir, mixedPayloads(120));
     const out = path.join(dir, 'results.ndjson');
-    const files = { html: path.join(dir, 'report.html'), junit: path.join(dir, 'junit.xml'), summary: path.join(dir, 'summary.json') };
-    const r = await runCli(runArgs(input, server.url, ['--out', out, '--report', files.html, '--junit', files.junit, '--summary', files.summary]));
+    const files = {
+      html: path.join(dir, 'report.html'),
+      junit: path.join(dir, 'junit.xml'),
+      summary: path.join(dir, 'summary.json'),
+    };
+    const r = await runCli(
+      runArgs(input, server.url, [
+        '--out',
+        out,
+        '--report',
+        files.html,
+        '--junit',
+        files.junit,
+        '--summary',
+        files.summary,
+      ]),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`report   ${files.html}`);
     expect(r.stderr).toContain(`junit    ${files.junit}`);
@@ -133,7 +157,11 @@ describe('run --report --junit --summary', () => {
     // JUnit, read by a JUnit consumer
     const { suites, cases } = await junitOf(files.junit);
     expect(suites).toMatchObject({ tests: want.total, failures: want.failed, errors: 0 });
-    expect(suites.testsuite![0]).toMatchObject({ tests: want.total, failures: want.failed, name: 'batchpost run in.ndjson' });
+    expect(suites.testsuite![0]).toMatchObject({
+      tests: want.total,
+      failures: want.failed,
+      name: 'batchpost run in.ndjson',
+    });
     expect(cases.map((c) => c.name).sort()).toEqual(lines.map((l) => l.id).sort());
     expect(cases.find((c) => c.name === WEIRD_ID)).toBeDefined();
     const byId = new Map(lines.map((l) => [l.id, l]));
@@ -165,7 +193,13 @@ describe('run --report --junit --summary', () => {
       for (const secret of SECRETS) expect(text).not.toContain(secret);
     }
     expect(fs.readFileSync(out, 'utf8')).toContain('TOK3N-VALUE'); // the results file itself is the user's own record
-    expect(fs.readdirSync(dir).sort()).toEqual(['in.ndjson', 'junit.xml', 'report.html', 'results.ndjson', 'summary.json']);
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'in.ndjson',
+      'junit.xml',
+      'report.html',
+      'results.ndjson',
+      'summary.json',
+    ]);
   });
 
   test('the report made after the fact agrees with the one made during the run', async () => {
@@ -173,7 +207,19 @@ describe('run --report --junit --summary', () => {
     const out = path.join(dir, 'results.ndjson');
     const a = { html: path.join(dir, 'a.html'), junit: path.join(dir, 'a.xml'), summary: path.join(dir, 'a.json') };
     const b = { html: path.join(dir, 'b.html'), junit: path.join(dir, 'b.xml'), summary: path.join(dir, 'b.json') };
-    const run = await runCli(runArgs(input, server.url, ['--out', out, '--report', a.html, '--junit', a.junit, '--summary', a.summary, '--no-adaptive']));
+    const run = await runCli(
+      runArgs(input, server.url, [
+        '--out',
+        out,
+        '--report',
+        a.html,
+        '--junit',
+        a.junit,
+        '--summary',
+        a.summary,
+        '--no-adaptive',
+      ]),
+    );
     expect(run.code).toBe(1);
     const rep = await runCli(['report', out, '--html', b.html, '--junit', b.junit, '--summary', b.summary]);
     expect(rep.stderr).toContain(`html     ${b.html}`);
@@ -181,9 +227,21 @@ describe('run --report --junit --summary', () => {
     expect(rep.stderr).toMatch(/ok .*failed/);
 
     const [ha, hb] = [fs.readFileSync(a.html, 'utf8'), fs.readFileSync(b.html, 'utf8')];
-    for (const key of ['total', 'ok', 'failed', 'p50', 'p95', 'p99', 'retries', 'throttled']) expect(kpi(hb, key)).toBe(kpi(ha, key));
+    for (const key of ['total', 'ok', 'failed', 'p50', 'p95', 'p99', 'retries', 'throttled'])
+      expect(kpi(hb, key)).toBe(kpi(ha, key));
     const [sa, sb] = [JSON.parse(fs.readFileSync(a.summary, 'utf8')), JSON.parse(fs.readFileSync(b.summary, 'utf8'))];
-    for (const key of ['total', 'ok', 'failed', 'retries', 'attempts', 'byStatus', 'byError', 'byAttempts', 'throttled']) expect(sb[key]).toEqual(sa[key]);
+    for (const key of [
+      'total',
+      'ok',
+      'failed',
+      'retries',
+      'attempts',
+      'byStatus',
+      'byError',
+      'byAttempts',
+      'throttled',
+    ])
+      expect(sb[key]).toEqual(sa[key]);
     expect(sb).toMatchObject({ source: 'report', exitCode: null });
     // With --no-adaptive, throttling is read from the 429 answers in both.
     expect(sa.throttled.source).toBe('results');
@@ -213,11 +271,16 @@ describe('run --report --junit --summary', () => {
 
     const jsonOut = path.join(dir, 'results.json');
     const jsonHtml = path.join(dir, 'j.html');
-    expect((await runCli(runArgs(first, server.url, ['--out', jsonOut, '--format', 'json', '--report', jsonHtml]))).code).toBe(1);
+    expect(
+      (await runCli(runArgs(first, server.url, ['--out', jsonOut, '--format', 'json', '--report', jsonHtml]))).code,
+    ).toBe(1);
     const jsonLines = fs.readFileSync(jsonOut, 'utf8').split('\n');
-    const jsonLinks = [...fs.readFileSync(jsonHtml, 'utf8').matchAll(/<a href="results\.json#L(\d+)"[^>]*>([^<]*)<\/a>/g)];
+    const jsonLinks = [
+      ...fs.readFileSync(jsonHtml, 'utf8').matchAll(/<a href="results\.json#L(\d+)"[^>]*>([^<]*)<\/a>/g),
+    ];
     expect(jsonLinks.length).toBeGreaterThan(0);
-    for (const [, line, id] of jsonLinks) expect(jsonLines[Number(line) - 1]!.startsWith(`${JSON.stringify(unescapeHtml(id!))}:`)).toBe(true);
+    for (const [, line, id] of jsonLinks)
+      expect(jsonLines[Number(line) - 1]!.startsWith(`${JSON.stringify(unescapeHtml(id!))}:`)).toBe(true);
     // ...and `report` reads the --format json file too.
     const rep = await runCli(['report', jsonOut, '--summary', path.join(dir, 'j.json')]);
     expect(rep.code).toBe(0);
@@ -236,15 +299,38 @@ describe('run --report --junit --summary', () => {
   });
 
   test('an interrupted run still writes its reports, saying it stopped early', async () => {
-    const input = ndjsonFile(dir, Array.from({ length: 40 }, (_, i) => ({ id: `s${i}` })));
+    const input = ndjsonFile(
+      dir,
+      Array.from({ length: 40 }, (_, i) => ({ id: `s${i}` })),
+    );
     const out = path.join(dir, 'results.ndjson');
     const files = { html: path.join(dir, 'r.html'), junit: path.join(dir, 'j.xml'), summary: path.join(dir, 's.json') };
     const { child, done } = startCli([
-      'run', input, '--url', `${server.url}/slow?ms=150`, '--id-field', 'id', '--concurrency', '4', '--progress', 'none',
-      '--out', out, '--report', files.html, '--junit', files.junit, '--summary', files.summary,
+      'run',
+      input,
+      '--url',
+      `${server.url}/slow?ms=150`,
+      '--id-field',
+      'id',
+      '--concurrency',
+      '4',
+      '--progress',
+      'none',
+      '--out',
+      out,
+      '--report',
+      files.html,
+      '--junit',
+      files.junit,
+      '--summary',
+      files.summary,
     ]);
     child.stdin!.end();
-    await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').split('\n').length > 5, 10_000, 'some results');
+    await waitFor(
+      () => fs.existsSync(out) && fs.readFileSync(out, 'utf8').split('\n').length > 5,
+      10_000,
+      'some results',
+    );
     child.kill('SIGINT');
     const r = await done;
     expect(r.code).toBe(130);
@@ -260,7 +346,9 @@ describe('run --report --junit --summary', () => {
   test('a report path that cannot be written stops the run before anything is sent', async () => {
     const input = ndjsonFile(dir, mixedPayloads(5));
     const out = path.join(dir, 'results.ndjson');
-    const r = await runCli(runArgs(input, server.url, ['--out', out, '--report', path.join(dir, 'no-such-dir', 'r.html')]));
+    const r = await runCli(
+      runArgs(input, server.url, ['--out', out, '--report', path.join(dir, 'no-such-dir', 'r.html')]),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--report');
     expect(r.stderr).toContain('[OUTPUT_FAILED]');
@@ -281,7 +369,17 @@ describe('batchpost report', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('[INPUT_NOT_FOUND]');
 
-    const ok = (id: string) => JSON.stringify({ id, ok: true, status: 200, attempts: 1, durationMs: 5, response: null, error: null, startedAt: 1_790_000_000_000 });
+    const ok = (id: string) =>
+      JSON.stringify({
+        id,
+        ok: true,
+        status: 200,
+        attempts: 1,
+        durationMs: 5,
+        response: null,
+        error: null,
+        startedAt: 1_790_000_000_000,
+      });
     const corrupt = path.join(dir, 'corrupt.ndjson');
     fs.writeFileSync(corrupt, `${ok('1')}\n{"id":1}\n${ok('3')}\n`);
     const c = await runCli(['report', corrupt, '--html', path.join(dir, 'r.html')]);
@@ -313,7 +411,12 @@ describe('batchpost report', () => {
           attempts: failed ? 2 : 1,
           durationMs: 5 + (i % 400) / 10,
           response: { n: i },
-          error: failed ? { code: i % 100 === 0 ? 'HTTP_429' : 'HTTP_500', message: `POST http://h/x answered ${i % 100 === 0 ? 429 : 500}` } : null,
+          error: failed
+            ? {
+                code: i % 100 === 0 ? 'HTTP_429' : 'HTTP_500',
+                message: `POST http://h/x answered ${i % 100 === 0 ? 429 : 500}`,
+              }
+            : null,
           startedAt: t0 + i * 3,
         }),
       );
@@ -341,5 +444,8 @@ describe('batchpost report', () => {
 });
 
 function unescapeHtml(s: string): string {
-  return s.replace(/&(lt|gt|quot|#39|amp);/g, (_m, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
+  return s.replace(
+    /&(lt|gt|quot|#39|amp);/g,
+    (_m, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!,
+  );
 }

@@ -35,7 +35,11 @@ function readyUrl(child: ChildProcess): Promise<string> {
 }
 
 async function post(url: string, body: unknown) {
-  const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.statusCode, json: (await res.body.json()) as any };
 }
 
@@ -45,7 +49,10 @@ describe('batchpost serve (the CLI)', () => {
     const url = await readyUrl(child);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await request(`${url}/healthz`);
-    expect([health.statusCode, await health.body.json()]).toEqual([200, { status: 'ok', batchesInFlight: 0, itemsInFlight: 0 }]);
+    expect([health.statusCode, await health.body.json()]).toEqual([
+      200,
+      { status: 'ok', batchesInFlight: 0, itemsInFlight: 0 },
+    ]);
     const answer = await post(`${url}/batch`, [{ n: 1 }, { n: 2 }]);
     expect(answer.status).toBe(200);
     expect(answer.json.results.map((r: { id: string; ok: boolean }) => [r.id, r.ok])).toEqual([
@@ -132,7 +139,9 @@ describe('batchpost serve (the CLI)', () => {
       [['--url', 'http://127.0.0.1:9/x', '--concurrency', '0'], /--concurrency "0"/],
       [[], /required option '-u, --url <url>'/],
     ])('serve %j', async (args, message) => {
-      const result = await runCli(['serve', ...args, ...(args.includes('--port') ? [] : ['--port', '0'])], { timeoutMs: 10_000 });
+      const result = await runCli(['serve', ...args, ...(args.includes('--port') ? [] : ['--port', '0'])], {
+        timeoutMs: 10_000,
+      });
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/serving on/);
@@ -143,9 +152,13 @@ describe('batchpost serve (the CLI)', () => {
       const blocker = net.createServer();
       await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
       try {
-        const result = await runCli(['serve', '--url', `${fx.url}/echo`, '--port', String(port)], { timeoutMs: 10_000 });
+        const result = await runCli(['serve', '--url', `${fx.url}/echo`, '--port', String(port)], {
+          timeoutMs: 10_000,
+        });
         expect(result.code).toBe(2);
-        expect(result.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use \\[LISTEN_FAILED\\]`));
+        expect(result.stderr).toMatch(
+          new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use \\[LISTEN_FAILED\\]`),
+        );
       } finally {
         await new Promise<void>((r) => blocker.close(() => r()));
       }

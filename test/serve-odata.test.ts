@@ -59,12 +59,21 @@ interface ItemAnswer {
   body?: any;
 }
 
-async function post(url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+) {
   const res = await request(url, { method: 'POST', headers, body });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
-async function odata(s: BatchServer, requests: Item[], path = '/$batch', headers?: Record<string, string>): Promise<Map<string, ItemAnswer>> {
+async function odata(
+  s: BatchServer,
+  requests: Item[],
+  path = '/$batch',
+  headers?: Record<string, string>,
+): Promise<Map<string, ItemAnswer>> {
   const res = await post(`${s.url}${path}`, JSON.stringify({ requests }), headers);
   expect([res.status, res.headers['content-type']]).toEqual([200, 'application/json']);
   const { responses } = JSON.parse(res.text) as { responses: ItemAnswer[] };
@@ -72,7 +81,11 @@ async function odata(s: BatchServer, requests: Item[], path = '/$batch', headers
   return new Map(responses.map((r) => [r.id, r]));
 }
 
-function expectRefused(res: { status: number; headers: Record<string, unknown>; text: string }, status: number, code: string): string {
+function expectRefused(
+  res: { status: number; headers: Record<string, unknown>; text: string },
+  status: number,
+  code: string,
+): string {
   expect([res.status, res.headers['content-type']]).toEqual([status, 'application/json']);
   const { error } = JSON.parse(res.text) as { error: { code: string; message: string } };
   expect(error.code).toBe(code);
@@ -91,15 +104,26 @@ describe('the Microsoft Graph JS SDK, unchanged', () => {
     const s = await serve({ url: `${fx.url}/ignored-path` });
     // The SDK strips scheme and host from each request: items carry "/echo", resolved against --url's origin.
     const graph = 'https://graph.example.com';
-    const json = (body: unknown) => ({ method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    const json = (body: unknown) => ({
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+    });
     const content = new BatchRequestContent([
       { id: '1', request: new Request(`${graph}/echo?step=1`, json({ name: 'Zoë' })) },
       { id: '2', request: new Request(`${graph}/users/42/orders`, json({ sku: 'A' })), dependsOn: ['1'] },
       { id: '3', request: new Request(`${graph}/status/404`), dependsOn: ['1'] },
       { id: '4', request: new Request(`${graph}/text`), dependsOn: ['1'] },
     ]);
-    const client = Client.init({ baseUrl: s.url, defaultVersion: 'v1.0', authProvider: (done) => done(null, 'unused-over-http') });
-    const raw = await client.api('/$batch').header('Accept-Language', 'fr-CH').post(await content.getContent());
+    const client = Client.init({
+      baseUrl: s.url,
+      defaultVersion: 'v1.0',
+      authProvider: (done) => done(null, 'unused-over-http'),
+    });
+    const raw = await client
+      .api('/$batch')
+      .header('Accept-Language', 'fr-CH')
+      .post(await content.getContent());
     const answer = new BatchResponseContent(raw);
 
     const r1 = answer.getResponseById('1');
@@ -114,7 +138,11 @@ describe('the Microsoft Graph JS SDK, unchanged', () => {
     expect(r3.status).toBe(404);
     expect(await r3.json()).toEqual({ error: 'status 404' });
     const r4 = answer.getResponseById('4');
-    expect([r4.status, r4.headers.get('content-type'), await r4.text()]).toEqual([200, 'text/plain; charset=utf-8', 'hello']);
+    expect([r4.status, r4.headers.get('content-type'), await r4.text()]).toEqual([
+      200,
+      'text/plain; charset=utf-8',
+      'hello',
+    ]);
     expect([...answer.getResponses().keys()].sort()).toEqual(['1', '2', '3', '4']);
 
     // dependsOn was honoured: 2, 3 and 4 started after 1 had been answered.
@@ -141,7 +169,15 @@ describe('the Microsoft Graph JS SDK, unchanged', () => {
 describe('URLs and the origin rule', () => {
   it('"/x" resolves against --url\'s origin, "x" against the batch endpoint\'s path, same-origin absolute URLs go', async () => {
     const s = await serve({ url: `${fx.url}/api/orders` });
-    await odata(s, [{ id: 'a', method: 'GET', url: '/echo?x=1' }, { id: 'b', method: 'GET', url: 'relative' }, { id: 'c', method: 'GET', url: `${fx.url}/text` }], '/v1.0/$batch');
+    await odata(
+      s,
+      [
+        { id: 'a', method: 'GET', url: '/echo?x=1' },
+        { id: 'b', method: 'GET', url: 'relative' },
+        { id: 'c', method: 'GET', url: `${fx.url}/text` },
+      ],
+      '/v1.0/$batch',
+    );
     expect(fx.requests.map((r) => r.path).sort()).toEqual(['/echo', '/text', '/v1.0/relative']);
     fx.reset();
     await odata(s, [{ id: 'a', method: 'GET', url: 'echo' }]);
@@ -160,7 +196,8 @@ describe('URLs and the origin rule', () => {
       { id: 'file', method: 'GET', url: 'file:///etc/passwd' },
     ]);
     expect(answers.get('ok')!.status).toBe(200);
-    for (const id of ['abs', 'proto-relative', 'backslash', 'scheme', 'file']) expectItemError(answers.get(id), 403, 'FORBIDDEN_ORIGIN');
+    for (const id of ['abs', 'proto-relative', 'backslash', 'scheme', 'file'])
+      expectItemError(answers.get(id), 403, 'FORBIDDEN_ORIGIN');
     expect(other.requests).toHaveLength(0);
     expect(fx.requests).toHaveLength(1);
   });
@@ -233,7 +270,11 @@ describe('dependsOn', () => {
 });
 
 /** An upstream that answers with the bytes and Content-Type it was sent (and records them). */
-async function startMirror(): Promise<{ url: string; seen: { type?: string; bytes: Buffer }[]; close: () => Promise<void> }> {
+async function startMirror(): Promise<{
+  url: string;
+  seen: { type?: string; bytes: Buffer }[];
+  close: () => Promise<void>;
+}> {
   const seen: { type?: string; bytes: Buffer }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -273,19 +314,51 @@ describe('bodies both ways', () => {
     const binary = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x41, 0x0a, 0xc3]);
     const answers = await odata(s, [
       { id: 'json', method: 'POST', url: '/', body: { a: 1, s: 'Zoë' } },
-      { id: 'typed-json', method: 'PATCH', url: '/', headers: { 'Content-Type': 'application/merge-patch+json' }, body: ['x'] },
+      {
+        id: 'typed-json',
+        method: 'PATCH',
+        url: '/',
+        headers: { 'Content-Type': 'application/merge-patch+json' },
+        body: ['x'],
+      },
       { id: 'text', method: 'POST', url: '/', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,"ü"\n' },
-      { id: 'binary', method: 'PUT', url: '/', headers: { 'Content-Type': 'application/octet-stream' }, body: binary.toString('base64') },
-      { id: 'png', method: 'PUT', url: '/?type=image/png', headers: { 'Content-Type': 'application/octet-stream' }, body: 'iVBORw0KGgo=' },
+      {
+        id: 'binary',
+        method: 'PUT',
+        url: '/',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: binary.toString('base64'),
+      },
+      {
+        id: 'png',
+        method: 'PUT',
+        url: '/?type=image/png',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: 'iVBORw0KGgo=',
+      },
     ]);
     const sent = new Map(mirror.seen.map((x) => [x.bytes.toString('latin1'), x]));
     expect(sent.get('{"a":1,"s":"ZoÃ«"}')?.type).toBe('application/json'); // JSON, as UTF-8 bytes
-    expect(answers.get('json')).toMatchObject({ status: 200, headers: { 'Content-Type': 'application/json' }, body: { a: 1, s: 'Zoë' } });
-    expect(answers.get('typed-json')).toMatchObject({ headers: { 'Content-Type': 'application/merge-patch+json' }, body: ['x'] });
+    expect(answers.get('json')).toMatchObject({
+      status: 200,
+      headers: { 'Content-Type': 'application/json' },
+      body: { a: 1, s: 'Zoë' },
+    });
+    expect(answers.get('typed-json')).toMatchObject({
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+      body: ['x'],
+    });
     expect(mirror.seen.find((x) => x.type === 'text/csv')!.bytes.toString('utf8')).toBe('a,b\n1,"ü"\n');
     expect(answers.get('text')).toMatchObject({ headers: { 'Content-Type': 'text/csv' }, body: 'a,b\n1,"ü"\n' });
-    expect(mirror.seen.find((x) => x.type === 'application/octet-stream' && x.bytes.length === binary.length)!.bytes.equals(binary)).toBe(true);
-    expect(answers.get('binary')).toMatchObject({ headers: { 'Content-Type': 'application/octet-stream' }, body: binary.toString('base64') });
+    expect(
+      mirror.seen
+        .find((x) => x.type === 'application/octet-stream' && x.bytes.length === binary.length)!
+        .bytes.equals(binary),
+    ).toBe(true);
+    expect(answers.get('binary')).toMatchObject({
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: binary.toString('base64'),
+    });
     expect(answers.get('png')).toMatchObject({ headers: { 'Content-Type': 'image/png' }, body: 'iVBORw0KGgo=' });
   });
 
@@ -293,7 +366,13 @@ describe('bodies both ways', () => {
     const s = await serve({ url: mirror.url });
     const answers = await odata(s, [
       { id: 'json', method: 'POST', url: '/?notype=1', body: { ok: 1 } },
-      { id: 'bytes', method: 'POST', url: '/?notype=1', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([1, 2, 255]).toString('base64') },
+      {
+        id: 'bytes',
+        method: 'POST',
+        url: '/?notype=1',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: Buffer.from([1, 2, 255]).toString('base64'),
+      },
       { id: 'empty', method: 'POST', url: '/?status=204', body: { x: 1 } },
       { id: 'get', method: 'GET', url: '/', body: { ignored: true } },
     ]);
@@ -310,7 +389,10 @@ describe('bodies both ways', () => {
     ['a binary body that is not base64', { 'content-type': 'application/octet-stream' }, 'not base64!'],
   ])('%s: 400 INVALID_BATCH, nothing sent', async (_what, headers, body) => {
     const s = await serve({ url: mirror.url });
-    const res = await post(`${s.url}/$batch`, JSON.stringify({ requests: [{ id: '1', method: 'POST', url: '/', headers, body }] }));
+    const res = await post(
+      `${s.url}/$batch`,
+      JSON.stringify({ requests: [{ id: '1', method: 'POST', url: '/', headers, body }] }),
+    );
     expectRefused(res, 400, 'INVALID_BATCH');
     expect(mirror.seen).toHaveLength(0);
   });
@@ -344,7 +426,12 @@ describe('headers', () => {
         { id: '2', method: 'GET', url: '/headers' },
       ],
       '/$batch',
-      { 'content-type': 'application/json', authorization: 'Bearer caller', 'accept-language': 'de', 'x-other': 'not inherited' },
+      {
+        'content-type': 'application/json',
+        authorization: 'Bearer caller',
+        'accept-language': 'de',
+        'x-other': 'not inherited',
+      },
     );
     const h = (answers.get('1')!.body as { headers: Record<string, string> }).headers;
     expect([h.authorization, h['x-api-key'], h['x-item'], h['accept-language'], h['content-type']]).toEqual([
@@ -354,12 +441,21 @@ describe('headers', () => {
       'de',
       'application/json', // -H Content-Type is for /batch payloads; a $batch item's body decides its own
     ]);
-    expect([h['x-secret'], h['keep-alive'], h.te, h.upgrade, h['x-other'], h['transfer-encoding']]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([h['x-secret'], h['keep-alive'], h.te, h.upgrade, h['x-other'], h['transfer-encoding']]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(h.host).toBe(new URL(fx.url).host);
     expect(h['content-length']).toBe('7');
     const two = answers.get('2')!;
     expect(Object.keys(two.headers)).toEqual(expect.arrayContaining(['Content-Type', 'X-Test', 'Ratelimit-Remaining']));
-    expect(Object.keys(two.headers).some((k) => /^(connection|keep-alive|transfer-encoding|content-length)$/i.test(k))).toBe(false);
+    expect(
+      Object.keys(two.headers).some((k) => /^(connection|keep-alive|transfer-encoding|content-length)$/i.test(k)),
+    ).toBe(false);
   });
 
   it.each([
@@ -368,13 +464,21 @@ describe('headers', () => {
     ['a name that is not a token', { 'X A': 'v' }],
   ])('%s: 400 INVALID_HEADER, nothing sent', async (_what, headers) => {
     const s = await serve({ url: fx.url });
-    const res = await post(`${s.url}/$batch`, JSON.stringify({ requests: [{ id: '1', method: 'GET', url: '/echo', headers }, { id: '2', method: 'GET', url: '/echo' }] }));
+    const res = await post(
+      `${s.url}/$batch`,
+      JSON.stringify({
+        requests: [
+          { id: '1', method: 'GET', url: '/echo', headers },
+          { id: '2', method: 'GET', url: '/echo' },
+        ],
+      }),
+    );
     expect(expectRefused(res, 400, 'INVALID_HEADER')).toMatch(/requests\[0\]/);
   });
 });
 
 describe('every failure kind answers its own item; the batch is 200', () => {
-  it('504 on timeout, 502 on reset, upstream statuses as they are, retries by each item\'s own method', async () => {
+  it("504 on timeout, 502 on reset, upstream statuses as they are, retries by each item's own method", async () => {
     const s = await serve({ url: fx.url, timeoutMs: 300 });
     const answers = await odata(s, [
       { id: 'timeout', method: 'POST', url: '/hang' },
@@ -403,7 +507,7 @@ describe('every failure kind answers its own item; the batch is 200', () => {
     expect(answers.get('1')!.body.error.message).toMatch(/gave up after 2 attempts/);
   });
 
-  it('a templated -H that cannot be rendered on an item\'s body: 400 TEMPLATE_ERROR for that item only', async () => {
+  it("a templated -H that cannot be rendered on an item's body: 400 TEMPLATE_ERROR for that item only", async () => {
     const s = await serve({ url: fx.url, headers: { 'X-Tenant': '{{ tenant }}' } });
     const answers = await odata(s, [
       { id: '1', method: 'POST', url: '/echo', body: { tenant: 't1' } },
@@ -425,7 +529,15 @@ describe('a bad $batch is refused whole, nothing sent', () => {
     ['a missing id', { requests: [{ method: 'GET', url: '/echo' }] }],
     ['a numeric id', { requests: [{ ...one, id: 1 }] }],
     ['an empty id', { requests: [{ ...one, id: '' }] }],
-    ['ids differing only in case', { requests: [{ ...one, id: 'Abc' }, { ...one, id: 'aBC' }] }],
+    [
+      'ids differing only in case',
+      {
+        requests: [
+          { ...one, id: 'Abc' },
+          { ...one, id: 'aBC' },
+        ],
+      },
+    ],
     ['a method that is not one', { requests: [{ ...one, method: 'GE T' }] }],
     ['CONNECT', { requests: [{ ...one, method: 'CONNECT' }] }],
     ['a missing url', { requests: [{ id: '1', method: 'GET' }] }],
@@ -440,7 +552,11 @@ describe('a bad $batch is refused whole, nothing sent', () => {
   it('bad JSON: 400 INPUT_INVALID_JSON; wrong media type: 415; too many items: 413', async () => {
     const s = await serve({ url: fx.url }, { maxItems: 2 });
     expectRefused(await post(`${s.url}/$batch`, '{"requests":['), 400, 'INPUT_INVALID_JSON');
-    expectRefused(await post(`${s.url}/$batch`, JSON.stringify({ requests: [one] }), { 'content-type': 'application/x-ndjson' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectRefused(
+      await post(`${s.url}/$batch`, JSON.stringify({ requests: [one] }), { 'content-type': 'application/x-ndjson' }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     const three = { requests: ['a', 'b', 'c'].map((id) => ({ ...one, id })) };
     expectRefused(await post(`${s.url}/$batch`, JSON.stringify(three)), 413, 'TOO_MANY_ITEMS');
   });

@@ -57,7 +57,11 @@ interface Answer {
   text: string;
 }
 
-async function post(url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Answer> {
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): Promise<Answer> {
   const res = await request(url, { method: 'POST', headers, body, headersTimeout: 20_000, bodyTimeout: 20_000 });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
@@ -84,7 +88,11 @@ interface JsonAnswer {
   summary: { total: number; ok: number; failed: number; durationMs: number };
 }
 
-async function batch(s: BatchServer, payloads: unknown[] | string, headers?: Record<string, string>): Promise<JsonAnswer> {
+async function batch(
+  s: BatchServer,
+  payloads: unknown[] | string,
+  headers?: Record<string, string>,
+): Promise<JsonAnswer> {
   const res = await post(`${s.url}/batch`, typeof payloads === 'string' ? payloads : JSON.stringify(payloads), headers);
   expect([res.status, res.headers['content-type']]).toEqual([200, 'application/json']);
   return JSON.parse(res.text) as JsonAnswer;
@@ -118,12 +126,23 @@ describe('POST /batch: each payload sent as run sends it', () => {
     const answer = await batch(s, `[ ${raw.join(' ,\n ')} ]`);
     expect(answer.results.map((r) => r.id)).toEqual(['1', '2', '3']);
     for (const [i, r] of answer.results.entries()) {
-      expect(Object.keys(r)).toEqual(['id', 'ok', 'status', 'attempts', 'durationMs', 'response', 'error', 'startedAt']);
+      expect(Object.keys(r)).toEqual([
+        'id',
+        'ok',
+        'status',
+        'attempts',
+        'durationMs',
+        'response',
+        'error',
+        'startedAt',
+      ]);
       expect(r).toMatchObject({ ok: true, status: 200, attempts: 1, error: null });
       expect(r.response.body).toEqual(JSON.parse(raw[i]!));
     }
     expect(fx.requests.map((r) => r.body).sort()).toEqual([...raw].sort());
-    expect(fx.requests.every((r) => r.method === 'POST' && r.headers['content-type'] === 'application/json')).toBe(true);
+    expect(fx.requests.every((r) => r.method === 'POST' && r.headers['content-type'] === 'application/json')).toBe(
+      true,
+    );
     expect(answer.summary).toMatchObject({ total: 3, ok: 3, failed: 0 });
     expect(typeof answer.summary.durationMs).toBe('number');
     expect(logs).toHaveLength(1);
@@ -188,25 +207,33 @@ describe('POST /batch: each payload sent as run sends it', () => {
 
 describe('POST /batch with Accept: application/x-ndjson', () => {
   /** Reads an NDJSON answer line by line, calling `onLine` as each arrives. */
-  function stream(url: string, body: string, onLine: (line: string) => void): Promise<{ status: number; type: string | undefined; lines: string[] }> {
+  function stream(
+    url: string,
+    body: string,
+    onLine: (line: string) => void,
+  ): Promise<{ status: number; type: string | undefined; lines: string[] }> {
     return new Promise((resolve, reject) => {
-      const req = http.request(`${url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } }, (res) => {
-        const lines: string[] = [];
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          buf += d;
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) !== -1) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            lines.push(line);
-            onLine(line);
-          }
-        });
-        res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], lines }));
-        res.on('error', reject);
-      });
+      const req = http.request(
+        `${url}/batch`,
+        { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } },
+        (res) => {
+          const lines: string[] = [];
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            buf += d;
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) !== -1) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              lines.push(line);
+              onLine(line);
+            }
+          });
+          res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], lines }));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -228,7 +255,12 @@ describe('POST /batch with Accept: application/x-ndjson', () => {
     expect(slowInFlightWhenFastArrived).toBe(true);
     const lines = answer.lines.map((l) => JSON.parse(l));
     expect(lines).toHaveLength(4);
-    expect(lines.slice(0, 2).map((l) => l.id).sort()).toEqual(['2', '3']);
+    expect(
+      lines
+        .slice(0, 2)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(['2', '3']);
     expect(lines[2]).toMatchObject({ id: '1', ok: true, status: 200 });
     expect(lines[3]).toEqual({ summary: { total: 3, ok: 3, failed: 0, durationMs: expect.any(Number) } });
     expect(lines[3].summary.durationMs).toBeGreaterThanOrEqual(2900);
@@ -308,7 +340,10 @@ describe('POST /batch: every failure kind stays with its item; the batch is 200'
 
 describe('POST /batch: headers', () => {
   it("items inherit the caller's Authorization and allowlisted headers; -H wins; hop-by-hop and others never pass", async () => {
-    const s = await serve({ url: `${fx.url}/echo`, headers: { 'X-Api-Key': 'operator' } }, { inherit: ['x-tenant', 'x-hop'] });
+    const s = await serve(
+      { url: `${fx.url}/echo`, headers: { 'X-Api-Key': 'operator' } },
+      { inherit: ['x-tenant', 'x-hop'] },
+    );
     const body = '[{"n":1}]';
     const res = await new Promise<number>((resolve, reject) => {
       const req = http.request(
@@ -339,8 +374,18 @@ describe('POST /batch: headers', () => {
     });
     expect(res).toBe(200);
     const h = fx.requests[0]!.headers;
-    expect([h.authorization, h['accept-language'], h['x-tenant'], h['x-api-key']]).toEqual(['Bearer caller', 'fr', 'acme', 'operator']);
-    expect([h.cookie, h['x-other'], h['idempotency-key'], h['x-hop']]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([h.authorization, h['accept-language'], h['x-tenant'], h['x-api-key']]).toEqual([
+      'Bearer caller',
+      'fr',
+      'acme',
+      'operator',
+    ]);
+    expect([h.cookie, h['x-other'], h['idempotency-key'], h['x-hop']]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(h.connection).toBe('keep-alive'); // the upstream connection's own, not the caller's
   });
 
@@ -350,7 +395,7 @@ describe('POST /batch: headers', () => {
     expect(fx.requests[0]!.headers.authorization).toBe('Bearer operator');
   });
 
-  it('--idempotency-key: one key per item, derived from the batch\'s own Idempotency-Key, so a replay repeats them', async () => {
+  it("--idempotency-key: one key per item, derived from the batch's own Idempotency-Key, so a replay repeats them", async () => {
     const s = await serve({ url: `${fx.url}/flaky/{{ k }}`, idempotencyKey: true });
     const headers = { 'content-type': 'application/json', 'idempotency-key': 'replay-me' };
     const first = await batch(s, [{ k: 'a' }, { k: 'b' }], headers);
@@ -359,7 +404,9 @@ describe('POST /batch: headers', () => {
       [true, 2],
       [true, 2],
     ]);
-    const keyOf = (k: string) => [...new Set(fx.requests.filter((r) => r.key === k).map((r) => r.headers['idempotency-key']))];
+    const keyOf = (k: string) => [
+      ...new Set(fx.requests.filter((r) => r.key === k).map((r) => r.headers['idempotency-key'])),
+    ];
     const [a, b] = [keyOf('a'), keyOf('b')];
     expect(a).toHaveLength(1); // the same key on every attempt
     expect(a[0]).not.toEqual(b[0]);
@@ -397,7 +444,11 @@ describe('POST /batch: a bad batch is refused whole, with a JSON error and nothi
   });
 
   it('a bad NDJSON line: 400 INPUT_INVALID_JSON naming it', async () => {
-    const message = expectRefused(await post(`${s.url}/batch`, '{"a":1}\n{nope}\n', { 'content-type': 'application/x-ndjson' }), 400, 'INPUT_INVALID_JSON');
+    const message = expectRefused(
+      await post(`${s.url}/batch`, '{"a":1}\n{nope}\n', { 'content-type': 'application/x-ndjson' }),
+      400,
+      'INPUT_INVALID_JSON',
+    );
     expect(message).toMatch(/line 2/);
   });
 
@@ -419,18 +470,24 @@ describe('POST /batch: a bad batch is refused whole, with a JSON error and nothi
   });
 
   it('a chunked body that grows past --max-bytes: 413 as soon as it does, and the connection is closed', async () => {
-    const { status, body, connection } = await new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
-      const req = http.request(`${s.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text, connection: res.headers.connection }));
-      });
-      req.on('error', reject);
-      req.write('[');
-      for (let i = 0; i < 10; i++) req.write(`{"pad":"${'x'.repeat(50)}"},`);
-      // Never ends the body: the answer must come anyway.
-    });
+    const { status, body, connection } = await new Promise<{ status: number; body: string; connection?: string }>(
+      (resolve, reject) => {
+        const req = http.request(
+          `${s.url}/batch`,
+          { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => resolve({ status: res.statusCode!, body: text, connection: res.headers.connection }));
+          },
+        );
+        req.on('error', reject);
+        req.write('[');
+        for (let i = 0; i < 10; i++) req.write(`{"pad":"${'x'.repeat(50)}"},`);
+        // Never ends the body: the answer must come anyway.
+      },
+    );
     expect(status).toBe(413);
     expect(JSON.parse(body).error.code).toBe('BATCH_TOO_LARGE');
     expect(connection).toBe('close');
@@ -440,7 +497,9 @@ describe('POST /batch: a bad batch is refused whole, with a JSON error and nothi
   it('--id-field: a missing id (400 MISSING_ID) and a duplicate (400 DUPLICATE_ID) name the payload', async () => {
     const ids = await serve({ url: `${fx.url}/echo`, idField: 'ref' });
     expect(expectRefused(await post(`${ids.url}/batch`, '[{"ref":"a"},{"x":1}]'), 400, 'MISSING_ID')).toMatch(/item 2/);
-    expect(expectRefused(await post(`${ids.url}/batch`, '[{"ref":"a"},{"ref":"a"}]'), 400, 'DUPLICATE_ID')).toMatch(/item 2/);
+    expect(expectRefused(await post(`${ids.url}/batch`, '[{"ref":"a"},{"ref":"a"}]'), 400, 'DUPLICATE_ID')).toMatch(
+      /item 2/,
+    );
   });
 
   it('unknown endpoint: 404 NOT_FOUND listing the endpoints; GET /batch: 405 with Allow: POST', async () => {
@@ -460,9 +519,15 @@ describe('POST /batch: a bad batch is refused whole, with a JSON error and nothi
 describe('sharing the server', () => {
   it('--concurrency holds across concurrent batches; batches of a size are served first come, first served', async () => {
     const s = await serve({ url: `${fx.url}/echo?ms=100&b={{ b }}`, concurrency: 2 });
-    const a = batch(s, Array.from({ length: 6 }, () => ({ b: 'A' })));
+    const a = batch(
+      s,
+      Array.from({ length: 6 }, () => ({ b: 'A' })),
+    );
     await until(() => fx.requests.length > 0, 'batch A to start');
-    const b = batch(s, Array.from({ length: 6 }, () => ({ b: 'B' })));
+    const b = batch(
+      s,
+      Array.from({ length: 6 }, () => ({ b: 'B' })),
+    );
     await Promise.all([a, b]);
     expect(fx.maxInFlight).toBe(2);
     // A is answered as early as it can be, instead of both finishing late by taking turns.
@@ -471,7 +536,10 @@ describe('sharing the server', () => {
 
   it('a small batch does not wait behind a large one that would finish later anyway', async () => {
     const s = await serve({ url: `${fx.url}/echo?ms=50&b={{ b }}`, concurrency: 2 });
-    const large = batch(s, Array.from({ length: 40 }, () => ({ b: 'L' })));
+    const large = batch(
+      s,
+      Array.from({ length: 40 }, () => ({ b: 'L' })),
+    );
     await until(() => fx.requests.length > 0, 'the large batch to start');
     const small = await batch(s, [{ b: 'S' }]);
     expect(small.results[0]!.ok).toBe(true);

@@ -38,8 +38,24 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** A mixed set: successes, HTTP failures, a network failure, text and JSON bodies, awkward ids and characters. */
 function sampleResults(): Result[] {
   return [
-    { id: '1', ok: true, status: 200, attempts: 1, durationMs: 12.4, response: { a: 1, nested: { b: [1, 2, 3] } }, error: null },
-    { id: '2', ok: true, status: 201, attempts: 1, durationMs: 0.5, response: 'plain text, with "quotes",\nand a newline', error: null },
+    {
+      id: '1',
+      ok: true,
+      status: 200,
+      attempts: 1,
+      durationMs: 12.4,
+      response: { a: 1, nested: { b: [1, 2, 3] } },
+      error: null,
+    },
+    {
+      id: '2',
+      ok: true,
+      status: 201,
+      attempts: 1,
+      durationMs: 0.5,
+      response: 'plain text, with "quotes",\nand a newline',
+      error: null,
+    },
     {
       id: '3',
       ok: false,
@@ -67,9 +83,25 @@ function sampleResults(): Result[] {
       response: 'internal error; line one\r\nline two',
       error: { code: 'HTTP_500', message: 'POST answered 500, "not retried"' },
     },
-    { id: 'Zoë-✓-注文', ok: true, status: 200, attempts: 1, durationMs: 7, response: [1, 'two', null, { 'ключ': 'значение' }], error: null },
+    {
+      id: 'Zoë-✓-注文',
+      ok: true,
+      status: 200,
+      attempts: 1,
+      durationMs: 7,
+      response: [1, 'two', null, { ключ: 'значение' }],
+      error: null,
+    },
     { id: '7', ok: true, status: 200, attempts: 1, durationMs: 2, response: null, error: null },
-    { id: '8', ok: true, status: 202, attempts: 1, durationMs: 2, response: { emptyString: '', zero: 0, f: false }, error: null },
+    {
+      id: '8',
+      ok: true,
+      status: 202,
+      attempts: 1,
+      durationMs: 2,
+      response: { emptyString: '', zero: 0, f: false },
+      error: null,
+    },
   ];
 }
 
@@ -87,8 +119,17 @@ function manyResults(n: number, pad: number): Result[] {
 }
 
 /** The fields every implementation must carry through unchanged. */
-function core(r: Result): Pick<Result, 'id' | 'ok' | 'status' | 'attempts' | 'response'> & { errorCode: string | null } {
-  return { id: r.id, ok: r.ok, status: r.status, attempts: r.attempts, response: r.response ?? null, errorCode: r.error?.code ?? null };
+function core(
+  r: Result,
+): Pick<Result, 'id' | 'ok' | 'status' | 'attempts' | 'response'> & { errorCode: string | null } {
+  return {
+    id: r.id,
+    ok: r.ok,
+    status: r.status,
+    attempts: r.attempts,
+    response: r.response ?? null,
+    errorCode: r.error?.code ?? null,
+  };
 }
 
 function expectSameResults(out: Result[], written: Result[], c: SinkCase): void {
@@ -212,7 +253,9 @@ function parseJson(text: string): Result[] {
   const whole = JSON.parse(text) as Record<string, Omit<Result, 'id'>>;
   // ...and, since JSON.parse would silently merge a duplicated key, count the entries one per line as written.
   const lines = text.split('\n').filter((l) => l !== '' && l !== '{' && l !== '}' && l !== '{}');
-  const entries = lines.map((l) => Object.entries(JSON.parse(`{${l.replace(/,$/, '')}}`) as Record<string, Omit<Result, 'id'>>)[0]!);
+  const entries = lines.map(
+    (l) => Object.entries(JSON.parse(`{${l.replace(/,$/, '')}}`) as Record<string, Omit<Result, 'id'>>)[0]!,
+  );
   expect(entries).toHaveLength(Object.keys(whole).length);
   return entries.map(([id, rest]) => ({ id, ...rest }));
 }
@@ -242,10 +285,21 @@ function parseCsvRows(text: string): string[][] {
 function parseCsv(text: string): Result[] {
   const [header, ...rows] = parseCsvRows(text);
   expect(header).toEqual([...CSV_COLUMNS]);
-  const misshapen = rows.filter((cells) => cells.length !== CSV_COLUMNS.length || !['true', 'false'].includes(cells[1]!));
+  const misshapen = rows.filter(
+    (cells) => cells.length !== CSV_COLUMNS.length || !['true', 'false'].includes(cells[1]!),
+  );
   expect(misshapen).toEqual([]);
   return rows.map((cells) => {
-    const [id, ok, status, attempts, durationMs, response, code, message] = cells as [string, string, string, string, string, string, string, string];
+    const [id, ok, status, attempts, durationMs, response, code, message] = cells as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     return {
       id,
       ok: ok === 'true',
@@ -258,9 +312,21 @@ function parseCsv(text: string): Result[] {
   });
 }
 
-describeSink('ndjson sink', fileDriver('ndjson', parseNdjson), { exact: true, writeAfterClose: 'throws', durableBeforeClose: true });
-describeSink('json sink', fileDriver('json', parseJson), { exact: true, writeAfterClose: 'throws', durableBeforeClose: true });
-describeSink('csv sink', fileDriver('csv', parseCsv), { exact: true, writeAfterClose: 'throws', durableBeforeClose: true });
+describeSink('ndjson sink', fileDriver('ndjson', parseNdjson), {
+  exact: true,
+  writeAfterClose: 'throws',
+  durableBeforeClose: true,
+});
+describeSink('json sink', fileDriver('json', parseJson), {
+  exact: true,
+  writeAfterClose: 'throws',
+  durableBeforeClose: true,
+});
+describeSink('csv sink', fileDriver('csv', parseCsv), {
+  exact: true,
+  writeAfterClose: 'throws',
+  durableBeforeClose: true,
+});
 
 // ---- runBatch's result channel, through the public API. ----
 // Each written Result becomes a payload; a stub transport answers it with that result's status and body (or fails

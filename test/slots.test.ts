@@ -82,7 +82,12 @@ test('a lane keeps its order while its ring wraps around and grows', () => {
   // Starts taken between adds, so the ring's head has moved on when it fills up and grows (16, then 32, then 64).
   const h = harness(0);
   let next = 0;
-  for (const [add, take] of [[12, 8], [14, 10], [30, 20], [40, 5]] as const) {
+  for (const [add, take] of [
+    [12, 8],
+    [14, 10],
+    [30, 20],
+    [40, 5],
+  ] as const) {
     for (let i = 0; i < add; i++) h.slots.add(String(next++));
     h.slots.concurrency = h.started.length + take; // none finish, so exactly `take` more start
   }

@@ -46,20 +46,40 @@ describe('a sender thread that dies', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batchpost-thread-'));
     const script = path.join(dir, 'dying-thread.mjs');
     // Takes the first batch of requests, then dies the way a bug would: an uncaught exception.
-    fs.writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => { throw new Error('boom'); });\n");
+    fs.writeFileSync(
+      script,
+      "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => { throw new Error('boom'); });\n",
+    );
     const config: SenderConfig = {
-      concurrency: 4, rate: null, timeoutMs: 1000, transform: null, expect: null, includeHeaders: false, adaptive: true,
-      policy: { retries: 0, repeatable: false, unrepeatableReason: '', baseDelayMs: 10, maxDelayMs: 100, maxRetryAfterMs: 1000 },
+      concurrency: 4,
+      rate: null,
+      timeoutMs: 1000,
+      transform: null,
+      expect: null,
+      includeHeaders: false,
+      adaptive: true,
+      policy: {
+        retries: 0,
+        repeatable: false,
+        unrepeatableReason: '',
+        baseDelayMs: 10,
+        maxDelayMs: 100,
+        maxRetryAfterMs: 1000,
+      },
     };
     const stats = { started: 0, inFlight: 0, retries: 0, throttle: null };
     const sender = new ThreadedSender(config, 2, stats, pathToFileURL(script));
     const settled: [string, unknown][] = [];
     const all = new Promise<void>((resolve) => {
       for (let i = 1; i <= 6; i++) {
-        sender.submit(String(i), { method: 'POST', url: 'http://127.0.0.1:9/x', headers: {}, body: '{}' }, (result, id) => {
-          settled.push([id, result]);
-          if (settled.length === 6) resolve();
-        });
+        sender.submit(
+          String(i),
+          { method: 'POST', url: 'http://127.0.0.1:9/x', headers: {}, body: '{}' },
+          (result, id) => {
+            settled.push([id, result]);
+            if (settled.length === 6) resolve();
+          },
+        );
       }
     });
     await all;
@@ -69,7 +89,11 @@ describe('a sender thread that dies', () => {
     expect(sender.failure!.message).toContain('boom');
     // Stopped: what comes later is not sent either, and the threads are gone.
     let late: unknown = 'not settled';
-    sender.submit('7', { method: 'POST', url: 'http://127.0.0.1:9/x', headers: {}, body: '{}' }, (result) => (late = result));
+    sender.submit(
+      '7',
+      { method: 'POST', url: 'http://127.0.0.1:9/x', headers: {}, body: '{}' },
+      (result) => (late = result),
+    );
     expect(late).toBeNull();
     await sender.exited();
     fs.rmSync(dir, { recursive: true, force: true });

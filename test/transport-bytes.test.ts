@@ -28,11 +28,14 @@ describe('UndiciTransport: bytes', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  it('sends a Uint8Array body byte for byte and keeps the answer\'s bytes (not only its UTF-8 text)', async () => {
+  it("sends a Uint8Array body byte for byte and keeps the answer's bytes (not only its UTF-8 text)", async () => {
     const transport = new UndiciTransport({ connections: 1, timeoutMs: 5_000 });
     try {
       const bytes = Buffer.from([0xff, 0x00, 0xc3, 0x28, 0x80, 0x41]); // not valid UTF-8
-      const res = await transport.send({ method: 'POST', url, headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(bytes) }, new AbortController().signal);
+      const res = await transport.send(
+        { method: 'POST', url, headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(bytes) },
+        new AbortController().signal,
+      );
       expect(received.at(-1)!.equals(bytes)).toBe(true);
       expect(res.status).toBe(200);
       expect(Buffer.from(res.bytes!).equals(bytes)).toBe(true);

@@ -30,7 +30,11 @@ async function waitUntil(predicate: () => boolean, timeoutMs = 5_000): Promise<v
   }
 }
 
-function post(url: string, body: string | null = '{}', headers: Record<string, string> = { 'content-type': 'application/json' }): OutgoingRequest {
+function post(
+  url: string,
+  body: string | null = '{}',
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): OutgoingRequest {
   return { method: 'POST', url, headers, body };
 }
 
@@ -67,7 +71,11 @@ export function describeTransport(name: string, make: () => Transport, options: 
           {
             method,
             url: `${server.url}/echo?a=1&b=two%20words`,
-            headers: { 'content-type': 'application/json', 'x-custom': 'Value With Spaces', authorization: 'Bearer t0k3n' },
+            headers: {
+              'content-type': 'application/json',
+              'x-custom': 'Value With Spaces',
+              authorization: 'Bearer t0k3n',
+            },
             body,
           },
           never(),
@@ -97,7 +105,10 @@ export function describeTransport(name: string, make: () => Transport, options: 
       });
 
       it('GET with a null body sends no body', async () => {
-        const res = await transport.send({ method: 'GET', url: `${server.url}/echo?x=1`, headers: {}, body: null }, never());
+        const res = await transport.send(
+          { method: 'GET', url: `${server.url}/echo?x=1`, headers: {}, body: null },
+          never(),
+        );
         expect(res.status).toBe(200);
         expect(server.requests[0]!.method).toBe('GET');
         expect(server.requests[0]!.body).toBe('');
@@ -137,14 +148,20 @@ export function describeTransport(name: string, make: () => Transport, options: 
       });
 
       it('text/plain body as text', async () => {
-        const res = await transport.send({ method: 'GET', url: `${server.url}/text`, headers: {}, body: null }, never());
+        const res = await transport.send(
+          { method: 'GET', url: `${server.url}/text`, headers: {}, body: null },
+          never(),
+        );
         expect(res.status).toBe(200);
         expect(res.body).toBe('hello');
         expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
       });
 
       it('response header names are lower case and values as sent', async () => {
-        const res = await transport.send({ method: 'GET', url: `${server.url}/headers`, headers: {}, body: null }, never());
+        const res = await transport.send(
+          { method: 'GET', url: `${server.url}/headers`, headers: {}, body: null },
+          never(),
+        );
         expect(res.headers['x-test']).toBe('1');
         expect(res.headers['ratelimit-remaining']).toBe('5');
         expect(JSON.parse(res.body)).toEqual({ ok: true });
@@ -300,4 +317,6 @@ export function describeTransport(name: string, make: () => Transport, options: 
 }
 
 // One line per implementation.
-describeTransport('UndiciTransport', () => new UndiciTransport({ connections: 4, timeoutMs: 10_000 }), { maxConnectionsPerOrigin: 4 });
+describeTransport('UndiciTransport', () => new UndiciTransport({ connections: 4, timeoutMs: 10_000 }), {
+  maxConnectionsPerOrigin: 4,
+});

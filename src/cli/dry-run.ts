@@ -10,7 +10,11 @@ import { EXIT } from './exit.js';
 
 const SHOWN = 10;
 
-export async function dryRun(records: AsyncIterable<InputRecord>, o: ResolvedOptions, inputName: string): Promise<number> {
+export async function dryRun(
+  records: AsyncIterable<InputRecord>,
+  o: ResolvedOptions,
+  inputName: string,
+): Promise<number> {
   const ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
   const builder = new RequestBuilder(o);
   let count = 0;

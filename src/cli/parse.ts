@@ -28,7 +28,8 @@ export function parseDuration(value: string, option: string): number {
 export function parseRate(value: string, option = '--rate'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|m))?\s*$/.exec(value);
   const n = m ? Number(m[1]) / (m[2] === 'm' ? 60 : 1) : NaN;
-  if (!(n > 0)) throw usage(`${option} "${value}": expected a number per second or minute, e.g. ${option} 50 or ${option} 300/m`);
+  if (!(n > 0))
+    throw usage(`${option} "${value}": expected a number per second or minute, e.g. ${option} 50 or ${option} 300/m`);
   return n;
 }
 
@@ -38,7 +39,8 @@ export function parseHeaders(values: string[]): Record<string, string> {
   for (const h of values) {
     const i = h.indexOf(':');
     const name = i > 0 ? h.slice(0, i).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usage(`--header "${h}": expected "Name: value", e.g. -H "Authorization: Bearer TOKEN"`);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+      throw usage(`--header "${h}": expected "Name: value", e.g. -H "Authorization: Bearer TOKEN"`);
     if (/[\r\n]/.test(h)) throw usage(`--header "${name}": a header value cannot hold a line break`);
     headers[name] = h.slice(i + 1).trim();
   }
@@ -57,7 +59,8 @@ export function parseFailOn(value: string): FailOn {
 }
 
 export function parseChoice<T extends string>(value: string, option: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value)) throw usage(`${option} "${value}": expected one of ${choices.join(', ')}`);
+  if (!(choices as readonly string[]).includes(value))
+    throw usage(`${option} "${value}": expected one of ${choices.join(', ')}`);
   return value as T;
 }
 

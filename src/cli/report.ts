@@ -27,17 +27,25 @@ export function addReportCommand(program: Command, exit: (code: number) => void)
 }
 
 export async function reportCommand(results: string, flags: ReportFlags): Promise<number> {
-  const targets: ReportTargets = { html: flags.html ?? null, junit: flags.junit ?? null, summary: flags.summary ?? null };
+  const targets: ReportTargets = {
+    html: flags.html ?? null,
+    junit: flags.junit ?? null,
+    summary: flags.summary ?? null,
+  };
   checkTargets(targets, { html: '--html', junit: '--junit', summary: '--summary' }, [['the results file', results]]);
   const err = process.stderr;
   // The report modules (aggregation, HTML page, JUnit) load only for this command and for a run that asks for them.
   const { aggregateFile, writeHtmlReport, writeJunitReport, writeSummaryReport } = await import('../report/index.js');
   const report = await aggregateFile(results);
   if (report.read.tornLine !== null) {
-    err.write(`batchpost: ${results}:${report.read.tornLine}: skipped a torn last line (a run was stopped mid-write)\n`);
+    err.write(
+      `batchpost: ${results}:${report.read.tornLine}: skipped a torn last line (a run was stopped mid-write)\n`,
+    );
   }
   const color = useColor(err);
-  err.write(`${formatSummary(report.summary, { color, symbols: color, resultsPath: `${results} (${formatCount(report.read.results)} results)` })}\n`);
+  err.write(
+    `${formatSummary(report.summary, { color, symbols: color, resultsPath: `${results} (${formatCount(report.read.results)} results)` })}\n`,
+  );
 
   const c = painter(color);
   let code: number = EXIT.OK;

@@ -7,7 +7,16 @@ import { Command } from 'commander';
 import type { RunOptions } from '../engine/options.js';
 import { BatchpostError } from '../engine/errors.js';
 import type { ReportTargets } from '../report/index.js';
-import { parseChoice, parseCount, parseDuration, parseFailOn, parseHeaders, parsePositiveInt, parseRate, type FailOn } from './parse.js';
+import {
+  parseChoice,
+  parseCount,
+  parseDuration,
+  parseFailOn,
+  parseHeaders,
+  parsePositiveInt,
+  parseRate,
+  type FailOn,
+} from './parse.js';
 
 export interface RunFlags {
   url: string;
@@ -62,7 +71,11 @@ export function addRunOptions(cmd: Command): Command {
     .option('--body <expr>', 'JMESPath building the body from the payload (default: the payload as is)')
     .option('--id-field <path>', 'JMESPath giving each payload its id (must be unique; default: 1-based position)')
     .option('-c, --concurrency <n>', 'requests in flight at once', '10')
-    .option('--threads <n>', "threads that send, besides the one reading and writing (0: it sends too; auto: by cores)", 'auto')
+    .option(
+      '--threads <n>',
+      'threads that send, besides the one reading and writing (0: it sends too; auto: by cores)',
+      'auto',
+    )
     .option('--rate <n[/s|/m]>', 'starts per second (or per minute), evenly spaced')
     .option('--timeout <duration>', 'per attempt: 500ms, 30s, 2m', '30s')
     .option('--retries <n>', 'extra attempts for retryable failures', '2')
@@ -93,8 +106,14 @@ export function addRunOptions(cmd: Command): Command {
     .option('--report <file.html>', 'write an HTML report: charts, outcomes, slowest requests, searchable failures')
     .option('--junit <file.xml>', 'write JUnit XML, one test case per request, for CI test reporters')
     .option('--summary <file.json>', 'write the end-of-run summary as JSON')
-    .option('--queue <url>', 'distributed: queue the requests in Redis (redis://host:port[/db]) for `batchpost worker`s to send')
-    .option('--queue-name <name>', "with --queue: the run's queue (default: derived from the run id, so --resume finds it)");
+    .option(
+      '--queue <url>',
+      'distributed: queue the requests in Redis (redis://host:port[/db]) for `batchpost worker`s to send',
+    )
+    .option(
+      '--queue-name <name>',
+      "with --queue: the run's queue (default: derived from the run id, so --resume finds it)",
+    );
 }
 
 /** More sender threads than this only add start-up time and memory. */
@@ -102,7 +121,8 @@ const MAX_THREADS = 64;
 
 function parseThreads(value: string): number {
   const n = parseCount(value, '--threads');
-  if (n > MAX_THREADS) throw new BatchpostError('USAGE', `--threads ${n}: at most ${MAX_THREADS} (one per core is what pays)`);
+  if (n > MAX_THREADS)
+    throw new BatchpostError('USAGE', `--threads ${n}: at most ${MAX_THREADS} (one per core is what pays)`);
   return n;
 }
 
@@ -124,10 +144,16 @@ export interface RunSetup {
 
 export function toRunSetup(input: string, f: RunFlags): RunSetup {
   const format = parseChoice(f.format, '--format', OUTPUT_FORMATS);
-  const modes = [f.resume && '--resume', f.retryFailed && '--retry-failed', f.rerunWhere !== undefined && '--rerun-where'].filter(Boolean);
-  if (modes.length > 1) throw new BatchpostError('USAGE', `${modes.join(' and ')}: pick one (each also sends what was never recorded)`);
+  const modes = [
+    f.resume && '--resume',
+    f.retryFailed && '--retry-failed',
+    f.rerunWhere !== undefined && '--rerun-where',
+  ].filter(Boolean);
+  if (modes.length > 1)
+    throw new BatchpostError('USAGE', `${modes.join(' and ')}: pick one (each also sends what was never recorded)`);
   const mode = modes[0];
-  if (mode && !f.out) throw new BatchpostError('USAGE', `${mode} needs --out FILE: it reads the results recorded there`);
+  if (mode && !f.out)
+    throw new BatchpostError('USAGE', `${mode} needs --out FILE: it reads the results recorded there`);
   if (mode && format !== 'ndjson') {
     throw new BatchpostError('USAGE', `${mode} needs --format ndjson (the default): only it is appended line by line`);
   }
@@ -159,14 +185,42 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
 
 /** The run flags that shape, pace and retry each request: `batchpost serve` takes these too. */
 export const REQUEST_FLAGS = [
-  '--url', '--method', '--header', '--body', '--id-field', '--concurrency', '--rate', '--timeout', '--retries',
-  '--max-retry-after', '--retry-unsafe', '--idempotency-key', '--include-headers', '--transform', '--expect', '--no-adaptive',
+  '--url',
+  '--method',
+  '--header',
+  '--body',
+  '--id-field',
+  '--concurrency',
+  '--rate',
+  '--timeout',
+  '--retries',
+  '--max-retry-after',
+  '--retry-unsafe',
+  '--idempotency-key',
+  '--include-headers',
+  '--transform',
+  '--expect',
+  '--no-adaptive',
 ] as const;
 
 export type RequestFlags = Pick<
   RunFlags,
-  | 'url' | 'method' | 'header' | 'body' | 'idField' | 'concurrency' | 'rate' | 'timeout' | 'retries' | 'maxRetryAfter'
-  | 'retryUnsafe' | 'idempotencyKey' | 'includeHeaders' | 'transform' | 'expect' | 'adaptive'
+  | 'url'
+  | 'method'
+  | 'header'
+  | 'body'
+  | 'idField'
+  | 'concurrency'
+  | 'rate'
+  | 'timeout'
+  | 'retries'
+  | 'maxRetryAfter'
+  | 'retryUnsafe'
+  | 'idempotencyKey'
+  | 'includeHeaders'
+  | 'transform'
+  | 'expect'
+  | 'adaptive'
 >;
 
 /** Adds the REQUEST_FLAGS to another command, as addRunOptions defines them; `defaults` replaces some defaults. */
@@ -182,7 +236,8 @@ export function addRequestOptions(cmd: Command, defaults: Partial<Record<keyof R
 /** The RunOptions the REQUEST_FLAGS give (no run id: each command names its runs). */
 export function toRequestOptions(f: RequestFlags): RunOptions {
   const method = f.method.toUpperCase();
-  if (!/^[A-Z]+$/.test(method)) throw new BatchpostError('USAGE', `--method "${f.method}": expected an HTTP method such as POST or PUT`);
+  if (!/^[A-Z]+$/.test(method))
+    throw new BatchpostError('USAGE', `--method "${f.method}": expected an HTTP method such as POST or PUT`);
   return {
     url: f.url,
     method,

@@ -9,7 +9,15 @@ import { resolveOptions } from '../engine/options.js';
 import { Run } from '../engine/run.js';
 import type { InputRecord, RunStats, Summary } from '../engine/types.js';
 import { countPayloads, readPayloads } from '../input/index.js';
-import { assertWritableOut, createFailedWriter, createLineWriter, createSink, openResume, type FailedWriter, type LineWriter } from '../output/index.js';
+import {
+  assertWritableOut,
+  createFailedWriter,
+  createLineWriter,
+  createSink,
+  openResume,
+  type FailedWriter,
+  type LineWriter,
+} from '../output/index.js';
 import { formatCount } from '../progress/format.js';
 import { createProgress, useColor } from '../progress/index.js';
 import { formatSummary } from '../progress/summary.js';
@@ -28,7 +36,10 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const setup = toRunSetup(input, flags);
   const options = resolveOptions(setup.options);
   const source = openInput(input);
-  const input$ = { format: (setup.inputFormat === 'csv' ? 'csv' : 'ndjson') as 'ndjson' | 'json' | 'csv', csvHeader: undefined as string | undefined };
+  const input$ = {
+    format: (setup.inputFormat === 'csv' ? 'csv' : 'ndjson') as 'ndjson' | 'json' | 'csv',
+    csvHeader: undefined as string | undefined,
+  };
   const records = readPayloads(source, {
     format: setup.inputFormat,
     csvTypes: flags.csvTypes ?? false,
@@ -46,7 +57,15 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const out = flags.out ?? null;
   // The report modules take ~25 ms to load: a run without --report, --junit or --summary does not load them.
   const reports = hasTargets(setup.reports)
-    ? (await import('../report/run-reports.js')).RunReports.open({ targets: setup.reports, input, out, format: setup.format, append: setup.resume !== null, options, argv })
+    ? (await import('../report/run-reports.js')).RunReports.open({
+        targets: setup.reports,
+        input,
+        out,
+        format: setup.format,
+        append: setup.resume !== null,
+        options,
+        argv,
+      })
     : null;
   let skipIds: ReadonlySet<string> = new Set();
   let recordedHashes: ReadonlyMap<string, string> = new Map();
@@ -55,7 +74,8 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     const state = await openResume(out, { mode: setup.resume, where });
     skipIds = state.done;
     recordedHashes = state.hashes;
-    if (state.repairedTornLine) process.stderr.write(`batchpost: ${out}: removed a torn last line left by an interrupted run\n`);
+    if (state.repairedTornLine)
+      process.stderr.write(`batchpost: ${out}: removed a torn last line left by an interrupted run\n`);
   } else if (out !== null) {
     assertWritableOut(out, { resume: false, overwrite: flags.overwrite ?? false });
   }
@@ -63,24 +83,39 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   const queue =
     flags.queue === undefined && flags.queueName === undefined
       ? null
-      : await (await import('../queue/index.js')).openQueueRun(flags, options, { resume: setup.resume !== null, note: (m) => progress.note(m) });
-  const writer: LineWriter = createLineWriter(out === null ? { fd: 1, stream: process.stdout } : { path: out, append: setup.resume !== null });
+      : await (
+          await import('../queue/index.js')
+        ).openQueueRun(flags, options, { resume: setup.resume !== null, note: (m) => progress.note(m) });
+  const writer: LineWriter = createLineWriter(
+    out === null ? { fd: 1, stream: process.stdout } : { path: out, append: setup.resume !== null },
+  );
   const results = createSink(setup.format, writer);
   const sink = reports === null ? results : await reports.wrap(results);
   const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
   // Made by the Run (it hands over its live stats); kept here to wait for the threads and read why one died.
   const threads: { sender: ThreadedSender | null } = { sender: null };
-  const threaded = (_: unknown, stats: RunStats) => (threads.sender = new ThreadedSender(senderConfigOf(options), threadCount, stats));
+  const threaded = (_: unknown, stats: RunStats) =>
+    (threads.sender = new ThreadedSender(senderConfigOf(options), threadCount, stats));
   const sender = queue?.sender ?? (threadCount > 0 ? threaded : undefined);
   // Only a run that sends from this thread needs connections of its own.
-  const transport = sender === undefined ? new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs }) : null;
+  const transport =
+    sender === undefined
+      ? new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs })
+      : null;
   const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, input$);
   const deps = { sink, onFailed: failed?.write };
-  const run = new Run({ ...options, skipIds, recordedHashes }, transport !== null ? { ...deps, transport } : { ...deps, sender: sender! });
+  const run = new Run(
+    { ...options, skipIds, recordedHashes },
+    transport !== null ? { ...deps, transport } : { ...deps, sender: sender! },
+  );
   reports?.watch(run.stats);
 
   const color = useColor(process.stderr);
-  const progress = createProgress(setup.progress, { stream: process.stderr, color, intervalMs: setup.progressIntervalMs });
+  const progress = createProgress(setup.progress, {
+    stream: process.stderr,
+    color,
+    intervalMs: setup.progressIntervalMs,
+  });
   // A total makes the bar and ETA honest. Small files are counted before the first request (milliseconds);
   // large ones alongside the run, so a 1 GB input starts sending at once.
   const counting = new AbortController();
@@ -102,7 +137,9 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     signals++;
     if (signals === 1) {
       const n = run.stats.inFlight;
-      progress.note(`batchpost: stopping — ${formatCount(n)} request${n === 1 ? '' : 's'} in flight will finish (Ctrl-C again to abort them)`);
+      progress.note(
+        `batchpost: stopping — ${formatCount(n)} request${n === 1 ? '' : 's'} in flight will finish (Ctrl-C again to abort them)`,
+      );
       run.stop();
     } else {
       progress.note('batchpost: aborting requests in flight (they are not recorded; --resume sends them again)');
@@ -147,9 +184,17 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     }
   }
   const retryFailed = canResume && summary.failed > 0 ? commandLine(argv, 'retry-failed') : null;
-  err.write(formatSummary(summary, { color, symbols: color, resultsPath: out, retryFailedCommand: retryFailed }) + '\n');
+  err.write(
+    formatSummary(summary, { color, symbols: color, resultsPath: out, retryFailedCommand: retryFailed }) + '\n',
+  );
   const threadFailure = threads.sender?.failure ?? null;
-  const exitCode = threadFailure ? EXIT.FAILED : summary.inputError ? EXIT.INPUT : run.interrupted ? EXIT.INTERRUPTED : failedExitCode(setup.failOn, summary);
+  const exitCode = threadFailure
+    ? EXIT.FAILED
+    : summary.inputError
+      ? EXIT.INPUT
+      : run.interrupted
+        ? EXIT.INTERRUPTED
+        : failedExitCode(setup.failOn, summary);
   const reported = reports === null || (await reports.finish(summary, exitCode, { stream: err, color }));
 
   if (threadFailure) {
@@ -162,8 +207,15 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
     const excerpt = e.excerpt ? `: ${e.excerpt}` : '';
     err.write(`batchpost: ${inputName(input)}:${e.line}: ${e.message}${excerpt} [${e.code}]\n`);
     const done = `${formatCount(summary.total)} request${summary.total === 1 ? ' was' : 's were'} sent and recorded before this line.`;
-    const fix = e.code === 'INPUT_INVALID_JSON' ? 'Fix the line' : e.code === 'DUPLICATE_ID' ? 'Make the ids unique' : 'Give every payload an id';
-    const next = canResume ? `${fix}, then add --resume${e.code === 'INPUT_INVALID_JSON' ? '; or pass --skip-invalid' : ''}.` : `${fix} and run again.`;
+    const fix =
+      e.code === 'INPUT_INVALID_JSON'
+        ? 'Fix the line'
+        : e.code === 'DUPLICATE_ID'
+          ? 'Make the ids unique'
+          : 'Give every payload an id';
+    const next = canResume
+      ? `${fix}, then add --resume${e.code === 'INPUT_INVALID_JSON' ? '; or pass --skip-invalid' : ''}.`
+      : `${fix} and run again.`;
     err.write(`  ${done} ${next}\n`);
     return EXIT.INPUT;
   }
@@ -176,7 +228,9 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
       const stdinNote = input === '-' ? ' (feed the same input on stdin)' : '';
       err.write(` Continue with${stdinNote}:\n  ${commandLine(argv, 'resume')}\n`);
     } else {
-      err.write(` Results went to ${out === null ? 'stdout' : `${setup.format} output`}, which cannot be resumed; use --out FILE (ndjson) next time.\n`);
+      err.write(
+        ` Results went to ${out === null ? 'stdout' : `${setup.format} output`}, which cannot be resumed; use --out FILE (ndjson) next time.\n`,
+      );
     }
     return EXIT.INTERRUPTED;
   }
@@ -189,9 +243,14 @@ function openInput(input: string): NodeJS.ReadableStream & { destroy(): void } {
   try {
     stat = fs.statSync(input);
   } catch {
-    throw new BatchpostError('INPUT_NOT_FOUND', `${input}: no such file`, 'Give a file of JSON or NDJSON payloads, or - to read stdin.');
+    throw new BatchpostError(
+      'INPUT_NOT_FOUND',
+      `${input}: no such file`,
+      'Give a file of JSON or NDJSON payloads, or - to read stdin.',
+    );
   }
-  if (stat.isDirectory()) throw new BatchpostError('INPUT_NOT_FOUND', `${input}: is a directory, not a file of payloads`);
+  if (stat.isDirectory())
+    throw new BatchpostError('INPUT_NOT_FOUND', `${input}: is a directory, not a file of payloads`);
   return fs.createReadStream(input, { highWaterMark: 256 * 1024 });
 }
 
@@ -199,7 +258,11 @@ function openInput(input: string): NodeJS.ReadableStream & { destroy(): void } {
  * --failed: the payloads of failed requests, in the input's own format, so the file can be run as is. Opened at
  * the first failure (the input format is known by then) and otherwise created empty at the end.
  */
-function failedPayloads(file: string, input: string, detected: { format: 'ndjson' | 'json' | 'csv'; csvHeader?: string }) {
+function failedPayloads(
+  file: string,
+  input: string,
+  detected: { format: 'ndjson' | 'json' | 'csv'; csvHeader?: string },
+) {
   if (input !== '-' && path.resolve(file) === path.resolve(input)) {
     throw new BatchpostError('USAGE', `--failed ${file}: that is the input file; write the failures elsewhere`);
   }

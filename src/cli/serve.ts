@@ -37,7 +37,12 @@ export function addServeCommand(program: Command, exit: (code: number) => void):
     .option('-p, --port <port>', 'port to listen on; 0 picks a free one (the ready line names it)', '8080')
     .option('--max-items <n>', 'most payloads or requests in one batch; more is refused with 413', '1000')
     .option('--max-bytes <size>', 'largest batch body, e.g. 512kb or 10mb; larger is refused with 413', '10mb')
-    .option('--inherit-header <name>', `a caller header its items inherit, besides ${DEFAULT_INHERITED.join(', ')} (repeatable)`, collect, [])
+    .option(
+      '--inherit-header <name>',
+      `a caller header its items inherit, besides ${DEFAULT_INHERITED.join(', ')} (repeatable)`,
+      collect,
+      [],
+    )
     .option('-q, --quiet', 'no log line per batch on stderr')
     .addHelpText(
       'after',
@@ -46,7 +51,7 @@ export function addServeCommand(program: Command, exit: (code: number) => void):
         'behind a large one.\n' +
         'Docs: docs/serve.md. Example:\n' +
         '  batchpost serve --url https://api.example.com/orders --port 8080\n' +
-        "  curl -s localhost:8080/batch -H 'content-type: application/json' -d '[{\"sku\":\"A\"},{\"sku\":\"B\"}]'\n",
+        '  curl -s localhost:8080/batch -H \'content-type: application/json\' -d \'[{"sku":"A"},{"sku":"B"}]\'\n',
     )
     .action(async (flags: ServeFlags) => exit(await serveCommand(flags)));
 }
@@ -54,15 +59,24 @@ export function addServeCommand(program: Command, exit: (code: number) => void):
 export async function serveCommand(flags: ServeFlags): Promise<number> {
   const run = resolveOptions({ ...toRequestOptions(flags), runId: 'serve' });
   const port = Number(flags.port);
-  if (!/^\d+$/.test(flags.port.trim()) || port > 65535) throw new BatchpostError('USAGE', `--port "${flags.port}": expected a port number from 0 to 65535`);
+  if (!/^\d+$/.test(flags.port.trim()) || port > 65535)
+    throw new BatchpostError('USAGE', `--port "${flags.port}": expected a port number from 0 to 65535`);
   const maxBytes = parseBytes(flags.maxBytes);
-  if (maxBytes === null) throw new BatchpostError('USAGE', `--max-bytes "${flags.maxBytes}": expected a size such as 512kb, 10mb or 1048576`);
+  if (maxBytes === null)
+    throw new BatchpostError(
+      'USAGE',
+      `--max-bytes "${flags.maxBytes}": expected a size such as 512kb, 10mb or 1048576`,
+    );
   const inherit = new Set(DEFAULT_INHERITED);
   for (const name of flags.inheritHeader) {
     const lower = name.trim().toLowerCase();
-    if (headerProblem(lower, '') !== null) throw new BatchpostError('USAGE', `--inherit-header "${name}": expected a header name such as X-Tenant`);
+    if (headerProblem(lower, '') !== null)
+      throw new BatchpostError('USAGE', `--inherit-header "${name}": expected a header name such as X-Tenant`);
     if (isHopByHop(lower) || lower === 'content-type' || lower === 'idempotency-key') {
-      throw new BatchpostError('USAGE', `--inherit-header ${name}: this header describes the batch request itself and is never passed on to its items`);
+      throw new BatchpostError(
+        'USAGE',
+        `--inherit-header ${name}: this header describes the batch request itself and is never passed on to its items`,
+      );
     }
     inherit.add(lower);
   }
@@ -83,9 +97,24 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-      const why = { EADDRINUSE: 'the port is in use', EADDRNOTAVAIL: 'not an address of this machine', EACCES: 'permission denied' }[code as string] ?? 'unknown host';
-      throw new BatchpostError('LISTEN_FAILED', `cannot listen on ${flags.host}:${port}: ${why}`, 'Pick another --port (0 picks a free one) or --host.');
+    if (
+      code === 'EADDRINUSE' ||
+      code === 'EADDRNOTAVAIL' ||
+      code === 'EACCES' ||
+      code === 'ENOTFOUND' ||
+      code === 'EAI_AGAIN'
+    ) {
+      const why =
+        {
+          EADDRINUSE: 'the port is in use',
+          EADDRNOTAVAIL: 'not an address of this machine',
+          EACCES: 'permission denied',
+        }[code as string] ?? 'unknown host';
+      throw new BatchpostError(
+        'LISTEN_FAILED',
+        `cannot listen on ${flags.host}:${port}: ${why}`,
+        'Pick another --port (0 picks a free one) or --host.',
+      );
     }
     throw e;
   }
@@ -100,7 +129,9 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
     signals++;
     if (signals === 1) {
       const n = server.gateway.batchesInProgress;
-      err.write(`batchpost: ${signal}: stopping — no new connections; ${n} batch${n === 1 ? '' : 'es'} in progress will finish (send it again to abort them)\n`);
+      err.write(
+        `batchpost: ${signal}: stopping — no new connections; ${n} batch${n === 1 ? '' : 'es'} in progress will finish (send it again to abort them)\n`,
+      );
       void server.close().then(() => {
         err.write('batchpost: stopped\n');
         stopped();

@@ -18,15 +18,21 @@ export interface WorkerFlags {
 export function addWorkerCommand(program: Command, exit: (code: number) => void): void {
   program
     .command('worker')
-    .description('send the requests of distributed runs (batchpost run --queue redis://…); run as many as you like, anywhere')
+    .description(
+      'send the requests of distributed runs (batchpost run --queue redis://…); run as many as you like, anywhere',
+    )
     .requiredOption('--queue <url>', 'Redis holding the runs: redis://host:port[/db] (rediss:// for TLS)')
     .option('--queue-name <name>', "serve only this run's queue (default: every run registered in this Redis)")
     .option('-c, --concurrency <n>', "requests in flight per run (default: the run's --concurrency)")
-    .option('--stall-timeout <duration>', "a worker silent this long (killed, frozen, cut off) loses its jobs to other workers", '30s')
+    .option(
+      '--stall-timeout <duration>',
+      'a worker silent this long (killed, frozen, cut off) loses its jobs to other workers',
+      '30s',
+    )
     .option('-q, --quiet', 'no log lines, only errors')
     .addHelpText(
       'after',
-      '\n--rate is the run\'s, shared by every worker (BullMQ\'s limiter). Docs: docs/distributed.md. Example:\n' +
+      "\n--rate is the run's, shared by every worker (BullMQ's limiter). Docs: docs/distributed.md. Example:\n" +
         '  batchpost run orders.ndjson --url https://api.example.com/orders --queue redis://10.0.0.5:6379 --out results.ndjson\n' +
         '  batchpost worker --queue redis://10.0.0.5:6379        # on each machine that sends\n',
     )
@@ -35,12 +41,17 @@ export function addWorkerCommand(program: Command, exit: (code: number) => void)
 
 export async function workerCommand(flags: WorkerFlags): Promise<number> {
   // Loaded here, not at the top: BullMQ takes ~0.4 s to load, which other commands should not pay.
-  const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } = await import('../queue/index.js');
+  const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } =
+    await import('../queue/index.js');
   checkRedisUrl(flags.queue, '--queue');
   const queueName = flags.queueName === undefined ? null : queueNameOf(flags.queueName, '');
   const concurrency = flags.concurrency === undefined ? null : parsePositiveInt(flags.concurrency, '--concurrency');
   const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
-  if (stallTimeoutMs < 500) throw new BatchpostError('USAGE', `--stall-timeout ${flags.stallTimeout}: at least 500ms (locks are renewed at half of it)`);
+  if (stallTimeoutMs < 500)
+    throw new BatchpostError(
+      'USAGE',
+      `--stall-timeout ${flags.stallTimeout}: at least 500ms (locks are renewed at half of it)`,
+    );
   const err = process.stderr;
   const log = flags.quiet ? () => {} : (line: string) => err.write(line + '\n');
   let down = false;
@@ -52,7 +63,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log });
   await pool.start();
   const what = queueName === null ? 'every run' : `queue ${queueName}`;
-  log(`batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`);
+  log(
+    `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
+  );
 
   let signals = 0;
   let finished: (code: number) => void = () => {};
@@ -61,7 +74,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     signals++;
     if (signals === 1) {
       const n = pool.inFlight;
-      log(`batchpost worker: ${signal}: stopping — ${n} request${n === 1 ? '' : 's'} in flight will finish, the rest go back to the queue (send it again to hand those back too)`);
+      log(
+        `batchpost worker: ${signal}: stopping — ${n} request${n === 1 ? '' : 's'} in flight will finish, the rest go back to the queue (send it again to hand those back too)`,
+      );
       void pool.stop().then(() => finished(signals > 1 ? EXIT.INTERRUPTED : EXIT.OK));
     } else {
       log(`batchpost worker: ${signal} again: handing the requests in flight back to the queue`);

@@ -156,7 +156,10 @@ export class Governor {
  * RateLimit-Remaining: 0 (IETF draft) or X-RateLimit-Remaining: 0 (GitHub, Twitter…) with a reset: how long until
  * the quota returns. Reset is delta-seconds, or, when it is larger than any sane delay, epoch seconds.
  */
-function rateLimitReset(headers: Record<string, string | string[]>, nowMs: number): { resetMs: number; header: string } | null {
+function rateLimitReset(
+  headers: Record<string, string | string[]>,
+  nowMs: number,
+): { resetMs: number; header: string } | null {
   for (const [remainingHeader, resetHeader, header] of QUOTA_HEADERS) {
     const remaining = first(headers[remainingHeader]);
     if (remaining === undefined || Number(remaining) > 0) continue;

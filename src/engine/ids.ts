@@ -3,7 +3,9 @@
 import { compileExpr, type Expr } from '../expr/index.js';
 import type { InputRecord } from './types.js';
 
-export type IdOutcome = { id: string } | { code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV'; message: string };
+export type IdOutcome =
+  | { id: string }
+  | { code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV'; message: string };
 
 export class IdAssigner {
   private readonly expr: Expr | null;
@@ -41,7 +43,8 @@ export class IdAssigner {
       return { code: 'MISSING_ID', message: `--id-field ${this.idField} is ${what}` };
     }
     const id = String(v);
-    if (this.seen!.has(id)) return { code: 'DUPLICATE_ID', message: `id "${id}" (--id-field ${this.idField}) appears twice in the input` };
+    if (this.seen!.has(id))
+      return { code: 'DUPLICATE_ID', message: `id "${id}" (--id-field ${this.idField}) appears twice in the input` };
     this.seen!.add(id);
     return { id };
   }

@@ -65,7 +65,8 @@ export function resolveOptions(o: RunOptions): ResolvedOptions {
     return v;
   };
   const retries = o.retries ?? RETRY_DEFAULTS.retries;
-  if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
   if (o.rate != null && !(o.rate > 0)) throw new RangeError(`rate must be positive, got ${o.rate}`);
   return {
     url: o.url,

@@ -54,7 +54,8 @@ export class Pacer {
     if (Number.isNaN(this.next)) this.next = now;
     // Late timers are caught up by at most one interval, so the average rate holds without a burst after a stall;
     // whole intervals are skipped, so the slots stay on their grid.
-    if (this.next < now - this.intervalMs) this.next += Math.floor((now - this.next) / this.intervalMs) * this.intervalMs;
+    if (this.next < now - this.intervalMs)
+      this.next += Math.floor((now - this.next) / this.intervalMs) * this.intervalMs;
     if (this.next > now + GRANULARITY_MS) return false;
     this.next += this.intervalMs;
     return true;

@@ -24,14 +24,23 @@ export function shouldRetry(policy: RetryPolicy, code: string, attempts: number)
   const cls = retryClassOf(code);
   if (cls === 'never') return { retry: false, note: null };
   if (cls === 'safe' && !policy.repeatable) {
-    return { retry: false, note: `not retried: ${policy.unrepeatableReason} (add --idempotency-key or --retry-unsafe)` };
+    return {
+      retry: false,
+      note: `not retried: ${policy.unrepeatableReason} (add --idempotency-key or --retry-unsafe)`,
+    };
   }
-  if (attempts > policy.retries) return { retry: false, note: `gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}` };
+  if (attempts > policy.retries)
+    return { retry: false, note: `gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}` };
   return { retry: true };
 }
 
 /** Exponential backoff with full jitter, unless the server named a delay (Retry-After), capped by the policy. */
-export function retryDelayMs(policy: RetryPolicy, attempts: number, retryAfterMs: number | null, random = Math.random): number {
+export function retryDelayMs(
+  policy: RetryPolicy,
+  attempts: number,
+  retryAfterMs: number | null,
+  random = Math.random,
+): number {
   if (retryAfterMs !== null) return Math.min(retryAfterMs, policy.maxRetryAfterMs);
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempts - 1));
   return random() * ceiling;

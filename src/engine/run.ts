@@ -55,7 +55,9 @@ export class Run {
     this.builder = new RequestBuilder(o);
     this.ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
     const senderOptions = senderOptionsOf(o);
-    this.sender = deps.sender ? deps.sender(senderOptions, this.stats, o) : new Sender(senderOptions, deps.transport, this.stats);
+    this.sender = deps.sender
+      ? deps.sender(senderOptions, this.stats, o)
+      : new Sender(senderOptions, deps.transport, this.stats);
     this.keyOf = o.serializeBy === undefined ? null : compileExpr(o.serializeBy, '--serialize-by');
   }
 
@@ -195,7 +197,12 @@ export class Run {
   }
 
   private fail(code: string, message: string, record: InputRecord): void {
-    this.inputError = { code, message, line: record.line, excerpt: (record.raw ?? record.source)?.slice(0, 80) ?? null };
+    this.inputError = {
+      code,
+      message,
+      line: record.line,
+      excerpt: (record.raw ?? record.source)?.slice(0, 80) ?? null,
+    };
     this.stop();
   }
 
@@ -223,5 +230,14 @@ export class Run {
 
 /** A payload that never became a request: recorded as failed with no attempt. */
 function unsent(id: string, code: string, message: string): Result {
-  return { id, ok: false, status: null, attempts: 0, durationMs: 0, response: null, error: { code, message }, startedAt: Date.now() };
+  return {
+    id,
+    ok: false,
+    status: null,
+    attempts: 0,
+    durationMs: 0,
+    response: null,
+    error: { code, message },
+    startedAt: Date.now(),
+  };
 }

@@ -111,7 +111,10 @@ export class Sender implements RequestSink {
     readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
   ) {
     this.queue = new Slots(o.concurrency, (job) => this.attempt(job));
-    this.pacer = o.rate === null ? null : new Pacer(o.rate, undefined, o.paceAt === undefined ? undefined : o.paceAt - performance.timeOrigin);
+    this.pacer =
+      o.rate === null
+        ? null
+        : new Pacer(o.rate, undefined, o.paceAt === undefined ? undefined : o.paceAt - performance.timeOrigin);
     this.governor = o.adaptive
       ? new Governor(
           o.concurrency,
@@ -130,7 +133,16 @@ export class Sender implements RequestSink {
 
   submit(id: string, request: OutgoingRequest, settled: OnSettled, options: SubmitOptions = {}): void {
     if (this.stopping) return settled(null, id);
-    const job: Job = { id, request, settled, key: options.key, hash: options.hash, opts: options, attempts: 0, startedAt: 0 };
+    const job: Job = {
+      id,
+      request,
+      settled,
+      key: options.key,
+      hash: options.hash,
+      opts: options,
+      attempts: 0,
+      startedAt: 0,
+    };
     if (job.key !== undefined) {
       const waiting = this.keys.get(job.key);
       if (waiting !== undefined) {
@@ -225,7 +237,14 @@ export class Sender implements RequestSink {
     const paused = this.governor?.gate();
     if (paused && !(await this.hold(job, paused))) return; // dropped by a stop while it waited
     const wait = this.pacer?.acquire() ?? null;
-    if (wait !== null && !(await this.hold(job, wait.catch(() => {})))) return;
+    if (
+      wait !== null &&
+      !(await this.hold(
+        job,
+        wait.catch(() => {}),
+      ))
+    )
+      return;
     if (job.attempts === 0) {
       job.startedAt = performance.now();
       this.stats.started++;
@@ -264,9 +283,16 @@ export class Sender implements RequestSink {
       return;
     }
     const what = `${job.request.method} ${job.request.url}`;
-    const base = res !== null ? `${what} answered ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd() : `${what}: ${(err as Error).message}`;
+    const base =
+      res !== null
+        ? `${what} answered ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd()
+        : `${what}: ${(err as Error).message}`;
     const response = res === null ? null : job.opts.raw ? parseBody(res) : this.failedResponseOf(res);
-    this.settle(job, this.result(job, false, res, response, { code, message: verdict.note ? `${base}; ${verdict.note}` : base }), res);
+    this.settle(
+      job,
+      this.result(job, false, res, response, { code, message: verdict.note ? `${base}; ${verdict.note}` : base }),
+      res,
+    );
   }
 
   private success(job: Job, res: TransportResponse): Result {
@@ -280,7 +306,10 @@ export class Sender implements RequestSink {
         met = false; // an expression that cannot be evaluated on this answer is not met
       }
       if (!truthy(met)) {
-        const error = { code: 'EXPECTATION_FAILED', message: `${job.request.method} ${job.request.url} answered ${res.status}, which does not meet --expect ${this.o.expect.source}` };
+        const error = {
+          code: 'EXPECTATION_FAILED',
+          message: `${job.request.method} ${job.request.url} answered ${res.status}, which does not meet --expect ${this.o.expect.source}`,
+        };
         return this.result(job, false, res, this.failedResponseOf(res), error);
       }
     }
@@ -292,7 +321,13 @@ export class Sender implements RequestSink {
     }
   }
 
-  private result(job: Job, ok: boolean, res: TransportResponse | null, response: unknown, error: Result['error']): Result {
+  private result(
+    job: Job,
+    ok: boolean,
+    res: TransportResponse | null,
+    response: unknown,
+    error: Result['error'],
+  ): Result {
     const result: Result = {
       id: job.id,
       ok,

@@ -32,7 +32,12 @@ export class Latency {
   percentiles(): Summary['latencyMs'] {
     if (this.h.count === 0) return { p50: 0, p95: 0, p99: 0, max: 0 };
     const ms = (us: number) => Math.round(us / 100) / 10;
-    return { p50: ms(this.h.percentile(50)), p95: ms(this.h.percentile(95)), p99: ms(this.h.percentile(99)), max: ms(this.h.max) };
+    return {
+      p50: ms(this.h.percentile(50)),
+      p95: ms(this.h.percentile(95)),
+      p99: ms(this.h.percentile(99)),
+      max: ms(this.h.max),
+    };
   }
 }
 

@@ -10,7 +10,10 @@ export function compileExpr(source: string, option: string): Expr {
   try {
     ast = compile(source);
   } catch (err) {
-    throw new BatchpostError('USAGE', `${option} "${source}": not a valid JMESPath expression (${(err as Error).message})`);
+    throw new BatchpostError(
+      'USAGE',
+      `${option} "${source}": not a valid JMESPath expression (${(err as Error).message})`,
+    );
   }
   return (value) => TreeInterpreter.search(ast, value as JSONValue);
 }
@@ -59,7 +62,7 @@ export function compileTemplate(text: string, option: string, encode: boolean): 
     const source = m[1]!.trim();
     if (!source) throw new BatchpostError('USAGE', `${option} "${text}": empty {{ }} placeholder`);
     exprs.push({ source, fn: compileExpr(source, option) });
-    last = m.index! + m[0].length;
+    last = m.index + m[0].length;
   }
   literals.push(text.slice(last));
   if (exprs.length === 0) return { isStatic: true, render: () => text };
@@ -69,7 +72,8 @@ export function compileTemplate(text: string, option: string, encode: boolean): 
       let out = literals[0]!;
       for (let i = 0; i < exprs.length; i++) {
         const v = exprs[i]!.fn(value);
-        if (v === null || v === undefined) throw new TemplateError(`{{ ${exprs[i]!.source} }} in ${option} is null for this payload`);
+        if (v === null || v === undefined)
+          throw new TemplateError(`{{ ${exprs[i]!.source} }} in ${option} is null for this payload`);
         const s = typeof v === 'string' ? v : JSON.stringify(v);
         out += (encode ? encodeURIComponent(s) : s) + literals[i + 1]!;
       }

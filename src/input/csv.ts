@@ -210,7 +210,12 @@ export class CsvSplitter {
       const field = types ? inferCsvValue(fields[k]!) : fields[k]!;
       // A column named __proto__ must become an own property, not the object's prototype.
       if (this.hasProtoName && header[k] === '__proto__') {
-        Object.defineProperty(value, '__proto__', { value: field, enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(value, '__proto__', {
+          value: field,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } else value[header[k]!] = field;
     }
     return value;
@@ -318,7 +323,8 @@ export function describeCsvError(err: Error, header: string[] | null): string {
   const error = err as CsvError;
   const index = typeof error.index === 'number' ? error.index : null;
   const name = index === null ? undefined : header?.[index];
-  const field = name !== undefined ? `field ${JSON.stringify(name)}` : index !== null ? `field ${index + 1}` : 'a field';
+  const field =
+    name !== undefined ? `field ${JSON.stringify(name)}` : index !== null ? `field ${index + 1}` : 'a field';
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return 'a quoted field in this row is never closed; a quote inside a quoted field is written as two quotes ""';

@@ -106,7 +106,8 @@ export class ArraySplitter implements Splitter {
       if (isJsonSpace(c)) continue;
       if (phase === BEFORE_ELEMENT) {
         if (c === COMMA || (c === CLOSE_BRACKET && this.afterComma)) {
-          const what = c === COMMA ? 'an empty array element (two commas in a row?)' : 'a trailing comma before the closing ]';
+          const what =
+            c === COMMA ? 'an empty array element (two commas in a row?)' : 'a trailing comma before the closing ]';
           out.push({ line, error: `not valid JSON (${what} at column ${this.base + i - lineStart + 1})`, fatal: true });
           return this.stop();
         }

@@ -57,7 +57,8 @@ export async function* readPayloads(
   let splitter: Splitter | undefined;
   // Records are yielded from a plain loop: `yield*` over a sync iterable costs several promises per record.
   const announce = (chosen: Splitter | undefined) => {
-    if (chosen !== undefined && splitter === undefined) options.onFormat?.(chosen instanceof ArraySplitter ? 'json' : 'ndjson');
+    if (chosen !== undefined && splitter === undefined)
+      options.onFormat?.(chosen instanceof ArraySplitter ? 'json' : 'ndjson');
     return chosen;
   };
   for await (const chunk of source) {

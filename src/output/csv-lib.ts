@@ -10,6 +10,8 @@ const require = createRequire(import.meta.url);
 let stringify: typeof Stringify | undefined;
 let parse: typeof Parse | undefined;
 
-export const stringifyCsv: typeof Stringify = (...args) => (stringify ??= (require('csv-stringify/sync') as { stringify: typeof Stringify }).stringify)(...args);
+export const stringifyCsv: typeof Stringify = (...args) =>
+  (stringify ??= (require('csv-stringify/sync') as { stringify: typeof Stringify }).stringify)(...args);
 
-export const parseCsv = ((...args: Parameters<typeof Parse>) => (parse ??= (require('csv-parse/sync') as { parse: typeof Parse }).parse)(...args)) as typeof Parse;
+export const parseCsv = ((...args: Parameters<typeof Parse>) =>
+  (parse ??= (require('csv-parse/sync') as { parse: typeof Parse }).parse)(...args)) as typeof Parse;

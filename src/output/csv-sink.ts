@@ -19,7 +19,7 @@ export const CSV_COLUMNS = [
  * is compact JSON text (a text body keeps its JSON quotes) so a cell round-trips to the value that was received.
  */
 export function createCsvSink(writer: LineWriter): Sink {
-  writer.write(stringify([CSV_COLUMNS as unknown as string[]]));
+  writer.write(stringify([CSV_COLUMNS]));
   return {
     write(result: Result): void {
       const response = result.response;

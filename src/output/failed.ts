@@ -35,7 +35,11 @@ export interface FailedWriter {
 }
 
 /** Creates (or truncates) `path` now, so that even a run with no failures leaves a valid, empty file. */
-export function createFailedWriter(path: string, format: FailedFormat, options: FailedWriterOptions = {}): FailedWriter {
+export function createFailedWriter(
+  path: string,
+  format: FailedFormat,
+  options: FailedWriterOptions = {},
+): FailedWriter {
   const { csvHeader } = options;
   if (format === 'csv' && csvHeader === undefined) {
     throw new Error('a CSV failures file needs the input header row (options.csvHeader)');

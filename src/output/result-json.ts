@@ -15,12 +15,18 @@ export function resultToJson(r: Result): string {
 /** The result's fields after the id, and the closing brace. */
 function bodyFields(r: Result): string {
   let text =
-    '"ok":' + r.ok +
-    ',"status":' + r.status +
-    ',"attempts":' + r.attempts +
-    ',"durationMs":' + JSON.stringify(r.durationMs) +
-    ',"response":' + (JSON.stringify(r.response ?? null) ?? 'null') +
-    ',"error":' + (r.error === null ? 'null' : JSON.stringify(r.error));
+    '"ok":' +
+    r.ok +
+    ',"status":' +
+    r.status +
+    ',"attempts":' +
+    r.attempts +
+    ',"durationMs":' +
+    JSON.stringify(r.durationMs) +
+    ',"response":' +
+    (JSON.stringify(r.response ?? null) ?? 'null') +
+    ',"error":' +
+    (r.error === null ? 'null' : JSON.stringify(r.error));
   if (r.startedAt !== undefined) text += ',"startedAt":' + r.startedAt;
   if (r.hash !== undefined) text += ',"hash":' + JSON.stringify(r.hash);
   if (r.headers !== undefined) text += ',"headers":' + JSON.stringify(r.headers);

@@ -37,7 +37,14 @@ const CHUNK_BYTES = 1 << 20;
 export async function openResume(path: string, options: ResumeOptions): Promise<ResumeState> {
   const { mode, signal } = options;
   signal?.throwIfAborted();
-  const state: ResumeState = { done: new Set(), hashes: new Map(), kept: 0, resend: 0, repairedTornLine: false, lines: 0 };
+  const state: ResumeState = {
+    done: new Set(),
+    hashes: new Map(),
+    kept: 0,
+    resend: 0,
+    repairedTornLine: false,
+    lines: 0,
+  };
   const where = options.where;
   const resend: (line: ResultHead) => boolean =
     mode === 'resume' ? () => false : mode === 'retry-failed' ? (h) => !h.ok : (h) => where!(h.value);
@@ -50,7 +57,11 @@ export async function openResume(path: string, options: ResumeOptions): Promise<
     throw err;
   }
   if (!stat.isFile()) {
-    throw new BatchpostError('USAGE', `${path} is not a regular file, so it cannot be resumed`, 'Give --out a file path.');
+    throw new BatchpostError(
+      'USAGE',
+      `${path} is not a regular file, so it cannot be resumed`,
+      'Give --out a file path.',
+    );
   }
 
   // Last record wins, so an id moves between the two sets as its lines are read.
@@ -236,7 +247,7 @@ async function rewriteKeeping(
         const parts = kept;
         kept = [];
         const bytes = Buffer.concat(parts);
-        for (let offset = 0; offset < bytes.length; ) {
+        for (let offset = 0; offset < bytes.length;) {
           offset += (await out.write(bytes, offset, bytes.length - offset)).bytesWritten;
         }
       },

@@ -35,7 +35,9 @@ export function formatBarLine(view: ProgressView, options: { color: boolean; wid
   const segments: Segment[] = [];
   const known = view.total !== null;
 
-  const count = known ? `${formatCount(view.position)}/${formatCount(view.total!)}` : `${formatCount(view.position)} done`;
+  const count = known
+    ? `${formatCount(view.position)}/${formatCount(view.total!)}`
+    : `${formatCount(view.position)} done`;
   segments.push(segment(count, count, null));
   if (known) {
     const percent = formatPercent(view.position, view.total!);
@@ -124,7 +126,8 @@ export class BarProgress implements Progress {
     const multibar = new cliProgress.MultiBar({
       stream: this.#stream,
       fps: 10,
-      format: (_options, params) => formatBarLine(viewOf(stats, this.#meter.perSecond()), { color: this.#color, width: params.maxWidth }),
+      format: (_options, params) =>
+        formatBarLine(viewOf(stats, this.#meter.perSecond()), { color: this.#color, width: params.maxWidth }),
       // The summary replaces the bar, so stop() erases it rather than leaving a final copy above the summary.
       clearOnComplete: true,
       // Without this an unchanged line is not redrawn after a note has cleared it, and a stalled run loses its bar.

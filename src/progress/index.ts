@@ -32,7 +32,9 @@ export function createProgress(mode: ProgressMode, options: ProgressOptions): Pr
     case 'auto':
       return options.stream.isTTY === true ? new BarProgress(options) : new LinesProgress(options);
     default:
-      throw new TypeError(`unknown progress mode "${String(mode satisfies never)}": expected ${PROGRESS_MODES.join(', ')}`);
+      throw new TypeError(
+        `unknown progress mode "${String(mode satisfies never)}": expected ${PROGRESS_MODES.join(', ')}`,
+      );
   }
 }
 

@@ -15,7 +15,10 @@ export const DEFAULT_LINES_INTERVAL_MS = 5000;
 export function formatPlainLine(view: ProgressView): string {
   const parts = ['batchpost:'];
   if (view.total !== null) {
-    parts.push(`${formatCount(view.position)}/${formatCount(view.total)}`, `(${formatPercent(view.position, view.total)})`);
+    parts.push(
+      `${formatCount(view.position)}/${formatCount(view.total)}`,
+      `(${formatPercent(view.position, view.total)})`,
+    );
   } else {
     parts.push(`${formatCount(view.position)} done`);
   }

@@ -21,7 +21,13 @@ export interface QueueRunConfig extends SenderConfig {
 
 /** The same choices a local run's Sender gets (see Run's constructor), as data. */
 export function configOf(run: ResolvedOptions): QueueRunConfig {
-  return { v: 1, method: run.method, url: run.url, perJob: requestsPerJob(run.concurrency, run.rate), ...senderConfigOf(run) };
+  return {
+    v: 1,
+    method: run.method,
+    url: run.url,
+    perJob: requestsPerJob(run.concurrency, run.rate),
+    ...senderConfigOf(run),
+  };
 }
 
 /**

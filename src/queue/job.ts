@@ -62,14 +62,18 @@ export function jobOf(items: Queued[], gen: string): { name: string; data: JobDa
     if (request.method !== data.m) item.m = request.method;
     if (request.url !== data.u) item.u = request.url;
     // Shared headers are one object on the plain path (RequestBuilder), so identity says "same" for free.
-    if (request.headers !== data.h && JSON.stringify(request.headers) !== JSON.stringify(data.h)) item.h = request.headers;
+    if (request.headers !== data.h && JSON.stringify(request.headers) !== JSON.stringify(data.h))
+      item.h = request.headers;
     data.r.push(item);
   }
   // One request: its own id (adding it twice adds it once). Several: named after all of them.
   const jobId =
     items.length === 1
       ? jobIdOf(items[0]!.id)
-      : `c-${createHash('sha256').update(items.map((q) => q.id).join('\n')).digest('base64url').slice(0, 22)}`;
+      : `c-${createHash('sha256')
+          .update(items.map((q) => q.id).join('\n'))
+          .digest('base64url')
+          .slice(0, 22)}`;
   return { name: 'requests', data, opts: { jobId } };
 }
 
@@ -103,13 +107,22 @@ export function parseResult(id: string, json: string): Result {
     attempts: 0,
     durationMs: 0,
     response: null,
-    error: { code: 'QUEUE_JOB_FAILED', message: 'a worker stored a result batchpost cannot read; the request may have been sent' },
+    error: {
+      code: 'QUEUE_JOB_FAILED',
+      message: 'a worker stored a result batchpost cannot read; the request may have been sent',
+    },
     startedAt: Date.now(),
   };
 }
 
 /** A job BullMQ gave up on (its workers died mid-request too often, or the worker crashed): recorded as failed. */
-export function failedJobResult(id: string, reason: string, attempts: number, startedAt: number | undefined, hash: string | undefined): Result {
+export function failedJobResult(
+  id: string,
+  reason: string,
+  attempts: number,
+  startedAt: number | undefined,
+  hash: string | undefined,
+): Result {
   const result: Result = {
     id,
     ok: false,

@@ -20,7 +20,9 @@ export function queueNameOf(given: string | undefined, runId: string): string {
     }
     return given;
   }
-  const safe = /^[A-Za-z0-9_-]{1,40}$/.test(runId) ? runId : createHash('sha256').update(runId).digest('base64url').slice(0, 16);
+  const safe = /^[A-Za-z0-9_-]{1,40}$/.test(runId)
+    ? runId
+    : createHash('sha256').update(runId).digest('base64url').slice(0, 16);
   return `bp-${safe}`;
 }
 

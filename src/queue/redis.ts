@@ -72,10 +72,16 @@ export function checkRedisUrl(url: string, option: string): void {
   try {
     u = new URL(url);
   } catch {
-    throw new BatchpostError('USAGE', `${option} "${redactUrl(url)}": expected a Redis URL such as redis://127.0.0.1:6379`);
+    throw new BatchpostError(
+      'USAGE',
+      `${option} "${redactUrl(url)}": expected a Redis URL such as redis://127.0.0.1:6379`,
+    );
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new BatchpostError('USAGE', `${option} "${redactUrl(url)}": expected redis://host:port[/db] (or rediss:// for TLS)`);
+    throw new BatchpostError(
+      'USAGE',
+      `${option} "${redactUrl(url)}": expected redis://host:port[/db] (or rediss:// for TLS)`,
+    );
   }
 }
 
@@ -83,7 +89,11 @@ export function checkRedisUrl(url: string, option: string): void {
  * A connected client (BullMQ's requirement: no per-command retry limit, so commands wait out a reconnect). Throws
  * QUEUE_UNAVAILABLE when Redis cannot be reached now; later outages are retried for ever, and `onState` hears of them.
  */
-export async function connectRedis(url: string, name: string, onState?: (up: boolean, error?: string) => void): Promise<BpRedis> {
+export async function connectRedis(
+  url: string,
+  name: string,
+  onState?: (up: boolean, error?: string) => void,
+): Promise<BpRedis> {
   await probe(url);
   const client = new Redis(url, {
     maxRetriesPerRequest: null,
@@ -100,7 +110,12 @@ export async function connectRedis(url: string, name: string, onState?: (up: boo
 
 /** One connection attempt, no retries: a clear error now beats a run that waits for ever on a typo. */
 async function probe(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1, connectTimeout: 5_000 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+  });
   let cause = '';
   client.on('error', (err: Error) => (cause ||= err.message));
   try {
@@ -108,12 +123,19 @@ async function probe(url: string): Promise<void> {
     const info = await client.info('server');
     const version = /redis_version:(\d+)\.(\d+)/.exec(info);
     if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
-      throw new BatchpostError('QUEUE_UNAVAILABLE', `Redis at ${redactUrl(url)} is version ${version[1]}.${version[2]}; batchpost needs 6.2 or later`);
+      throw new BatchpostError(
+        'QUEUE_UNAVAILABLE',
+        `Redis at ${redactUrl(url)} is version ${version[1]}.${version[2]}; batchpost needs 6.2 or later`,
+      );
     }
   } catch (err) {
     if (err instanceof BatchpostError) throw err;
     const why = cause || (err as Error).message;
-    throw new BatchpostError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${redactUrl(url)}: ${why}`, 'Start Redis (redis-server) or fix the URL: redis://host:port[/db].');
+    throw new BatchpostError(
+      'QUEUE_UNAVAILABLE',
+      `cannot reach Redis at ${redactUrl(url)}: ${why}`,
+      'Start Redis (redis-server) or fix the URL: redis://host:port[/db].',
+    );
   } finally {
     client.disconnect();
   }

@@ -41,9 +41,14 @@ const LOCK_TTL_MS = Number(process.env.BATCHPOST_QUEUE_LOCK_MS) || 10_000;
 const QUEUED_STATES = ['wait', 'active', 'prioritized', 'delayed', 'failed'] as const;
 
 /** Null without --queue. */
-export async function openQueueRun(flags: QueueFlags, options: ResolvedOptions, ctx: QueueRunContext): Promise<QueueRun | null> {
+export async function openQueueRun(
+  flags: QueueFlags,
+  options: ResolvedOptions,
+  ctx: QueueRunContext,
+): Promise<QueueRun | null> {
   if (flags.queue === undefined) {
-    if (flags.queueName !== undefined) throw new BatchpostError('USAGE', '--queue-name goes with --queue redis://HOST:PORT');
+    if (flags.queueName !== undefined)
+      throw new BatchpostError('USAGE', '--queue-name goes with --queue redis://HOST:PORT');
     return null;
   }
   const url = flags.queue;
@@ -77,7 +82,9 @@ export async function openQueueRun(flags: QueueFlags, options: ResolvedOptions, 
     }
     if (previous !== null) adopted = await queuedIds(queue);
     if (adopted.size > 0) {
-      process.stderr.write(`batchpost: ${adopted.size} request${adopted.size === 1 ? ' is' : 's are'} still queued from the interrupted run; they are not queued again\n`);
+      process.stderr.write(
+        `batchpost: ${adopted.size} request${adopted.size === 1 ? ' is' : 's are'} still queued from the interrupted run; they are not queued again\n`,
+      );
     }
     await redis.hset(keys.config, { gen, rev: token, json: JSON.stringify(configOf(options)) });
     if (options.rate !== null) {
@@ -86,7 +93,11 @@ export async function openQueueRun(flags: QueueFlags, options: ResolvedOptions, 
     } else {
       await queue.removeGlobalRateLimit();
     }
-    await redis.hset(REGISTRY_KEY, name, JSON.stringify({ method: options.method, url: options.url, since: Date.now(), by: token }));
+    await redis.hset(
+      REGISTRY_KEY,
+      name,
+      JSON.stringify({ method: options.method, url: options.url, since: Date.now(), by: token }),
+    );
     await queue.resume();
     reader = redis.duplicate() as BpRedis;
     reader.on('error', () => {});
@@ -98,7 +109,9 @@ export async function openQueueRun(flags: QueueFlags, options: ResolvedOptions, 
     throw err;
   }
 
-  const workerCommand = ['batchpost', 'worker', '--queue', redactUrl(url), '--queue-name', name].map(shellQuote).join(' ');
+  const workerCommand = ['batchpost', 'worker', '--queue', redactUrl(url), '--queue-name', name]
+    .map(shellQuote)
+    .join(' ');
   const q = queue;
   const r = reader;
   let closing: Promise<void> | null = null;
@@ -169,7 +182,9 @@ async function lock(redis: BpRedis, keys: QueueKeys, name: string, token: string
     }
     if (!told) {
       told = true;
-      process.stderr.write(`batchpost: queue ${name} is held by another run (${host}, pid ${pid}); waiting up to ${Math.round(LOCK_TTL_MS / 1000)}s in case it crashed\n`);
+      process.stderr.write(
+        `batchpost: queue ${name} is held by another run (${host}, pid ${pid}); waiting up to ${Math.round(LOCK_TTL_MS / 1000)}s in case it crashed\n`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -169,7 +169,8 @@ export class QueueSink implements RequestSink {
             break;
           } catch (err) {
             // A refusal, not an outage (ioredis waits those out): say so and try again; Ctrl-C stops the run.
-            if (this.redisError === null) this.say(`batchpost: Redis refused to queue requests: ${(err as Error).message}; retrying`);
+            if (this.redisError === null)
+              this.say(`batchpost: Redis refused to queue requests: ${(err as Error).message}; retrying`);
             this.redisError = `Redis refused: ${(err as Error).message}`;
             this.updateHold();
             await sleep(1_000);
@@ -201,7 +202,8 @@ export class QueueSink implements RequestSink {
     const fresh = live.filter((e) => !this.o.adopted.has(e.id));
     if (fresh.length === 0) return;
     const jobs = [];
-    for (let i = 0; i < fresh.length; i += this.o.perJob) jobs.push(jobOf(fresh.slice(i, i + this.o.perJob), this.o.gen));
+    for (let i = 0; i < fresh.length; i += this.o.perJob)
+      jobs.push(jobOf(fresh.slice(i, i + this.o.perJob), this.o.gen));
     await this.o.queue.addBulk(jobs);
   }
 
@@ -215,7 +217,7 @@ export class QueueSink implements RequestSink {
     while (!this.closed) {
       let reply: [string, [string, string[]][]][] | null;
       try {
-        reply = (await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', keys.done, this.lastEntry)) as typeof reply;
+        reply = await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', keys.done, this.lastEntry);
       } catch {
         if (this.closed) return;
         await sleep(200);
@@ -260,7 +262,11 @@ export class QueueSink implements RequestSink {
   }
 
   private notifyRoom(): void {
-    if (this.wakeSubmitter && this.pending.size <= (this.o.maxOutstanding * 3) / 4 && this.keyWaiting < KEY_BACKLOG / 2) {
+    if (
+      this.wakeSubmitter &&
+      this.pending.size <= (this.o.maxOutstanding * 3) / 4 &&
+      this.keyWaiting < KEY_BACKLOG / 2
+    ) {
       const wake = this.wakeSubmitter;
       this.wakeSubmitter = null;
       wake();
@@ -288,7 +294,9 @@ export class QueueSink implements RequestSink {
     const waiting = this.waitingForWorkers();
     if (waiting && !this.waitingNoted) {
       this.waitingNoted = true;
-      this.say(`batchpost: no worker is serving queue ${this.o.name} yet; waiting. Start one with:\n  ${this.o.workerCommand}`);
+      this.say(
+        `batchpost: no worker is serving queue ${this.o.name} yet; waiting. Start one with:\n  ${this.o.workerCommand}`,
+      );
     } else if (this.workers > 0) {
       this.workerArrived();
     }
@@ -344,7 +352,12 @@ export class QueueSink implements RequestSink {
         if (entry === undefined) return;
         const json = stored[k];
         const reason = job.failedReason || 'failed';
-        this.finish(entry, json != null ? parseResult(id, json) : failedJobResult(id, reason, job.attemptsStarted ?? 1, job.processedOn, entry.hash));
+        this.finish(
+          entry,
+          json != null
+            ? parseResult(id, json)
+            : failedJobResult(id, reason, job.attemptsStarted ?? 1, job.processedOn, entry.hash),
+        );
       });
       // Kept while it holds requests this run has not reached yet (a resumed run adopts them); the end removes it.
       if (ids.length === all.length) await job.remove().catch(() => {});

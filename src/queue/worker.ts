@@ -92,7 +92,9 @@ export class WorkerPool {
             if (this.stopped) return void w.close();
             this.serving.set(name, w);
           })
-          .catch((err: unknown) => this.o.log(`batchpost worker: queue ${name}: cannot serve it: ${(err as Error).message}`))
+          .catch((err: unknown) =>
+            this.o.log(`batchpost worker: queue ${name}: cannot serve it: ${(err as Error).message}`),
+          )
           .finally(() => this.starting.delete(name));
       }
       await Promise.all(
@@ -125,12 +127,20 @@ class QueueWorker {
   private returning = false;
   private closing: Promise<void> | null = null;
 
-  static async start(name: string, o: WorkerPoolOptions, workerId: string, totals: WorkerCounts): Promise<QueueWorker | null> {
+  static async start(
+    name: string,
+    o: WorkerPoolOptions,
+    workerId: string,
+    totals: WorkerCounts,
+  ): Promise<QueueWorker | null> {
     const keys = keysOf(name);
     const stored = await o.redis.hgetall(keys.config);
     if (!stored.json || !stored.gen || !stored.rev) return null; // no run uses this queue (yet)
     const config = JSON.parse(stored.json) as QueueRunConfig;
-    if (config.v !== 1) throw new Error(`the run was queued by another batchpost version (config v${String(config.v)}); use the same version for run and workers`);
+    if (config.v !== 1)
+      throw new Error(
+        `the run was queued by another batchpost version (config v${String(config.v)}); use the same version for run and workers`,
+      );
     return new QueueWorker(name, o, workerId, totals, keys, config, stored.gen, stored.rev);
   }
 
@@ -164,7 +174,9 @@ class QueueWorker {
     });
     this.bull.on('error', () => {}); // connection trouble: BullMQ retries; jobs whose lock is lost go back to the queue
     void this.heartbeat().catch(() => {});
-    this.log(`serving ${config.method} ${config.url} (${concurrency} in flight${config.rate === null ? '' : `, ${config.rate}/s across all workers`})`);
+    this.log(
+      `serving ${config.method} ${config.url} (${concurrency} in flight${config.rate === null ? '' : `, ${config.rate}/s across all workers`})`,
+    );
   }
 
   get inFlight(): number {
@@ -173,7 +185,12 @@ class QueueWorker {
 
   /** Tells the run this worker is alive; 'gone' once the run's keys are deleted (it finished). */
   async heartbeat(): Promise<'ok' | 'gone'> {
-    const rev = (await this.o.redis.bpHeartbeat(this.keys.workers, this.keys.config, this.workerId, HEARTBEAT_MS * 10)) as string | null;
+    const rev = (await this.o.redis.bpHeartbeat(
+      this.keys.workers,
+      this.keys.config,
+      this.workerId,
+      HEARTBEAT_MS * 10,
+    )) as string | null;
     if (rev === null) return 'gone';
     if (rev !== this.rev) await this.reload();
     return 'ok';
@@ -279,7 +296,8 @@ class QueueWorker {
  * call. A job completes only after its results are stored, so a worker killed in between loses nothing stored.
  */
 class ResultWriter {
-  private batch: { gen: string; args: string[]; done: { resolve: () => void; reject: (err: Error) => void }[] } | null = null;
+  private batch: { gen: string; args: string[]; done: { resolve: () => void; reject: (err: Error) => void }[] } | null =
+    null;
 
   constructor(
     private readonly redis: BpRedis,

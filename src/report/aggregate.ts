@@ -96,7 +96,11 @@ export interface ReportSnapshot {
 }
 
 const byCount = <K>(m: Map<K, number>): Record<string, number> =>
-  Object.fromEntries([...m].sort((a, b) => b[1] - a[1] || String(a[0]).localeCompare(String(b[0]), 'en', { numeric: true })).map(([k, v]) => [String(k), v]));
+  Object.fromEntries(
+    [...m]
+      .sort((a, b) => b[1] - a[1] || String(a[0]).localeCompare(String(b[0]), 'en', { numeric: true }))
+      .map(([k, v]) => [String(k), v]),
+  );
 
 const MAX_ATTEMPTS_KEY = 100;
 
@@ -163,7 +167,15 @@ export class ReportAggregator {
     }
 
     if (this.slowest.wants(ms) || !r.ok) {
-      const ref: RequestRef = { id: r.id, line, status: r.status, code, attempts, durationMs: ms, startedAt: startedAt ?? null };
+      const ref: RequestRef = {
+        id: r.id,
+        line,
+        status: r.status,
+        code,
+        attempts,
+        durationMs: ms,
+        startedAt: startedAt ?? null,
+      };
       if (attempts > 0) this.slowest.add(ref);
       if (!r.ok) this.failures.add(ref, r.error?.message ?? '');
     }
@@ -214,7 +226,11 @@ export class ReportAggregator {
     const histogram: HistogramBar[] = [];
     for (let i = lo; i <= hi && i < BIN_COUNT; i++) {
       const upper = binUpperMs(i);
-      histogram.push({ lowerMs: round3(binLowerMs(i)), upperMs: upper === Infinity ? null : round3(upper), count: this.bins[i]! });
+      histogram.push({
+        lowerMs: round3(binLowerMs(i)),
+        upperMs: upper === Infinity ? null : round3(upper),
+        count: this.bins[i]!,
+      });
     }
     const failures = this.failures.list();
     return {
@@ -226,7 +242,11 @@ export class ReportAggregator {
       retried: this.retried,
       byStatus: byCount(this.byStatus),
       byError: byCount(this.byError),
-      byAttempts: Object.fromEntries([...this.byAttempts].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k === MAX_ATTEMPTS_KEY ? `${k}+` : String(k), v])),
+      byAttempts: Object.fromEntries(
+        [...this.byAttempts]
+          .sort((a, b) => a[0] - b[0])
+          .map(([k, v]) => [k === MAX_ATTEMPTS_KEY ? `${k}+` : String(k), v]),
+      ),
       noStatus: this.noStatus,
       latencyMs,
       firstStartedAt: timed ? this.firstStartedAt : null,
@@ -259,7 +279,8 @@ export class ReportAggregator {
  * stands for the duration, and retries are counted from attempts.
  */
 export function summaryFromSnapshot(s: ReportSnapshot): Summary {
-  const durationMs = s.firstStartedAt !== null && s.lastEndedAt !== null ? Math.max(0, s.lastEndedAt - s.firstStartedAt) : 0;
+  const durationMs =
+    s.firstStartedAt !== null && s.lastEndedAt !== null ? Math.max(0, s.lastEndedAt - s.firstStartedAt) : 0;
   return {
     total: s.total,
     ok: s.ok,

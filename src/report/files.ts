@@ -20,8 +20,14 @@ export function hasTargets(t: ReportTargets): boolean {
  * Refuses report paths that would collide (with each other or with `others`, e.g. the input and --out), that
  * name a folder, or whose folder does not exist or is not writable.
  */
-export function checkTargets(t: ReportTargets, flags: { html: string; junit: string; summary: string }, others: Array<[string, string | null]>): void {
-  const seen: Array<[string, string]> = others.filter((o): o is [string, string] => o[1] !== null && o[1] !== '-').map(([f, p]) => [f, path.resolve(p)]);
+export function checkTargets(
+  t: ReportTargets,
+  flags: { html: string; junit: string; summary: string },
+  others: Array<[string, string | null]>,
+): void {
+  const seen: Array<[string, string]> = others
+    .filter((o): o is [string, string] => o[1] !== null && o[1] !== '-')
+    .map(([f, p]) => [f, path.resolve(p)]);
   for (const [key, file] of Object.entries(t) as Array<[keyof ReportTargets, string | null]>) {
     if (file === null) continue;
     const flag = flags[key];
@@ -41,7 +47,11 @@ export function checkTargets(t: ReportTargets, flags: { html: string; junit: str
     try {
       fs.accessSync(dir, fs.constants.W_OK);
     } catch {
-      throw new BatchpostError('OUTPUT_FAILED', `${flag} ${file}: cannot write in ${dir}`, 'Check that the folder exists and is writable.');
+      throw new BatchpostError(
+        'OUTPUT_FAILED',
+        `${flag} ${file}: cannot write in ${dir}`,
+        'Check that the folder exists and is writable.',
+      );
     }
   }
 }

@@ -15,7 +15,8 @@ export interface HtmlOptions {
   resultsHref: string | null;
 }
 
-const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+const CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 export function renderReportHtml(s: ReportSnapshot, ctx: ReportContext, options: HtmlOptions): string {
   const lib = chartLibrary();
@@ -97,25 +98,71 @@ function kpis(s: ReportSnapshot, ctx: ReportContext): string {
   // After the fact, the duration is the results' time span: unknown when they carry no startedAt.
   const untimed = ctx.source === 'report' && s.firstStartedAt === null && s.total > 0;
   const cards = [
-    kpi('total', 'Requests', formatCount(s.total), s.total, ctx.skipped > 0 ? `${formatCount(ctx.skipped)} skipped (already recorded)` : ''),
+    kpi(
+      'total',
+      'Requests',
+      formatCount(s.total),
+      s.total,
+      ctx.skipped > 0 ? `${formatCount(ctx.skipped)} skipped (already recorded)` : '',
+    ),
     kpi('ok', 'Succeeded', formatCount(s.ok), s.ok, percent(s.ok, s.total), s.ok > 0 ? 'ok' : ''),
     kpi('failed', 'Failed', formatCount(s.failed), s.failed, percent(s.failed, s.total), s.failed > 0 ? 'fail' : ''),
     untimed
       ? kpi('duration', 'Duration', '–', '', 'unknown: no startedAt')
-      : kpi('duration', 'Duration', esc(formatDuration(ctx.durationMs)), ctx.durationMs, ctx.source === 'report' ? 'first start to last answer' : ''),
+      : kpi(
+          'duration',
+          'Duration',
+          esc(formatDuration(ctx.durationMs)),
+          ctx.durationMs,
+          ctx.source === 'report' ? 'first start to last answer' : '',
+        ),
     untimed
       ? kpi('rate', 'Throughput', '–', '')
-      : kpi('rate', 'Throughput', esc(formatRate(ctx.ratePerSec)), ctx.ratePerSec, peak > 0 ? `peak ${esc(formatRate(peak))}` : ''),
-    kpi('p50', 'Latency p50', esc(formatLatency(s.latencyMs.p50)), s.latencyMs.p50, `mean ${esc(formatLatency(s.latencyMs.mean))}`),
-    kpi('p95', 'Latency p95', esc(formatLatency(s.latencyMs.p95)), s.latencyMs.p95, `p90 ${esc(formatLatency(s.latencyMs.p90))}`),
-    kpi('p99', 'Latency p99', esc(formatLatency(s.latencyMs.p99)), s.latencyMs.p99, `max ${esc(formatLatency(s.latencyMs.max))}`),
-    kpi('retries', 'Retries', formatCount(s.retries), s.retries, `${formatCount(s.retried)} request${s.retried === 1 ? '' : 's'} retried`),
+      : kpi(
+          'rate',
+          'Throughput',
+          esc(formatRate(ctx.ratePerSec)),
+          ctx.ratePerSec,
+          peak > 0 ? `peak ${esc(formatRate(peak))}` : '',
+        ),
+    kpi(
+      'p50',
+      'Latency p50',
+      esc(formatLatency(s.latencyMs.p50)),
+      s.latencyMs.p50,
+      `mean ${esc(formatLatency(s.latencyMs.mean))}`,
+    ),
+    kpi(
+      'p95',
+      'Latency p95',
+      esc(formatLatency(s.latencyMs.p95)),
+      s.latencyMs.p95,
+      `p90 ${esc(formatLatency(s.latencyMs.p90))}`,
+    ),
+    kpi(
+      'p99',
+      'Latency p99',
+      esc(formatLatency(s.latencyMs.p99)),
+      s.latencyMs.p99,
+      `max ${esc(formatLatency(s.latencyMs.max))}`,
+    ),
+    kpi(
+      'retries',
+      'Retries',
+      formatCount(s.retries),
+      s.retries,
+      `${formatCount(s.retried)} request${s.retried === 1 ? '' : 's'} retried`,
+    ),
     kpi(
       'throttled',
       'Throttled',
       t.ms > 0 ? esc(formatDuration(t.ms)) : 'none',
       t.ms,
-      t.reasons.length > 0 ? esc(t.reasons.join(', ')) : t.requests > 0 ? `${formatCount(t.requests)} ended 429/503` : '',
+      t.reasons.length > 0
+        ? esc(t.reasons.join(', '))
+        : t.requests > 0
+          ? `${formatCount(t.requests)} ended 429/503`
+          : '',
     ),
   ];
   return `<section class="kpis" id="kpis" style="margin-top:0">${cards.join('\n')}</section>`;
@@ -127,7 +174,9 @@ function timeNote(s: ReportSnapshot): string {
       ? '<p class="note empty">No results to chart.</p>'
       : '<p class="note empty">These results carry no <code>startedAt</code> (written by a batchpost older than reports), so there is no time axis.</p>';
   }
-  return s.untimed > 0 ? `<p class="note">${formatCount(s.untimed)} results without <code>startedAt</code> are counted but not charted.</p>` : '';
+  return s.untimed > 0
+    ? `<p class="note">${formatCount(s.untimed)} results without <code>startedAt</code> are counted but not charted.</p>`
+    : '';
 }
 
 function throughputSection(s: ReportSnapshot, ctx: ReportContext): string {
@@ -165,8 +214,15 @@ ${s.histogram.length === 0 ? '<p class="note empty">No request was sent.</p>' : 
 </section>`;
 }
 
-function countTable(id: string, head: string, rows: Array<[string, number, boolean]>, total: number, empty: string): string {
-  if (rows.length === 0) return `<table class="data" id="${id}"><thead><tr><th>${esc(head)}</th><th class="num">requests</th><th>share</th></tr></thead><tbody><tr><td colspan="3" class="empty">${esc(empty)}</td></tr></tbody></table>`;
+function countTable(
+  id: string,
+  head: string,
+  rows: Array<[string, number, boolean]>,
+  total: number,
+  empty: string,
+): string {
+  if (rows.length === 0)
+    return `<table class="data" id="${id}"><thead><tr><th>${esc(head)}</th><th class="num">requests</th><th>share</th></tr></thead><tbody><tr><td colspan="3" class="empty">${esc(empty)}</td></tr></tbody></table>`;
   const max = Math.max(...rows.map((r) => r[1]));
   const body = rows
     .map(([key, n, bad]) => {
@@ -178,7 +234,11 @@ function countTable(id: string, head: string, rows: Array<[string, number, boole
 }
 
 function outcomesSection(s: ReportSnapshot): string {
-  const statusRows: Array<[string, number, boolean]> = Object.entries(s.byStatus).map(([k, n]) => [k, n, !(Number(k) >= 200 && Number(k) < 300)]);
+  const statusRows: Array<[string, number, boolean]> = Object.entries(s.byStatus).map(([k, n]) => [
+    k,
+    n,
+    !(Number(k) >= 200 && Number(k) < 300),
+  ]);
   if (s.noStatus > 0) statusRows.push(['no answer', s.noStatus, true]);
   const errorRows: Array<[string, number, boolean]> = Object.entries(s.byError).map(([k, n]) => [k, n, true]);
   const attemptRows: Array<[string, number, boolean]> = Object.entries(s.byAttempts).map(([k, n]) => [k, n, false]);
@@ -252,7 +312,8 @@ function parametersSection(s: ReportSnapshot, ctx: ReportContext): string {
   if (ctx.startedAt !== null) rows.push(['started', utc(ctx.startedAt)]);
   rows.push(['duration', formatDuration(ctx.durationMs)]);
   if (ctx.exitCode !== null) rows.push(['exit code', String(ctx.exitCode)]);
-  if (s.firstStartedAt !== null && s.lastEndedAt !== null) rows.push(['results span', `${utc(s.firstStartedAt)} to ${utc(s.lastEndedAt)}`]);
+  if (s.firstStartedAt !== null && s.lastEndedAt !== null)
+    rows.push(['results span', `${utc(s.firstStartedAt)} to ${utc(s.lastEndedAt)}`]);
   const list = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd class="mono">${esc(v)}</dd>`).join('\n');
   const note =
     ctx.source === 'report'
@@ -274,7 +335,10 @@ function esc(s: string): string {
 
 /** JSON inside <script>: nothing in it may close the element or open a comment. */
 function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** A share as HTML text (it may hold &lt;). */

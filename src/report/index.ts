@@ -3,7 +3,13 @@
 // through the one aggregator, so the two agree.
 export { ReportAggregator, summaryFromSnapshot, type ReportSnapshot, type AggregateLimits } from './aggregate.js';
 export { RunReports, type RunReportsSetup } from './run-reports.js';
-export { aggregateFile, writeHtmlReport, writeJunitReport, writeSummaryReport, type FileReport } from './file-reports.js';
+export {
+  aggregateFile,
+  writeHtmlReport,
+  writeJunitReport,
+  writeSummaryReport,
+  type FileReport,
+} from './file-reports.js';
 export { checkTargets, hasTargets, NO_TARGETS, type ReportTargets } from './files.js';
 export { teeSink } from './tee-sink.js';
 export { junitCase, junitHead, JUNIT_TAIL } from './junit.js';

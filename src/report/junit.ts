@@ -50,7 +50,8 @@ export function junitHead(s: JunitSuite): string {
   out += `  <testsuite name="${xmlAttr(s.name)}" ${counts}${timestamp} hostname="${xmlAttr(os.hostname())}">\n`;
   if (s.properties.length > 0) {
     out += '    <properties>\n';
-    for (const [name, value] of s.properties) out += `      <property name="${xmlAttr(name)}" value="${xmlAttr(value)}"/>\n`;
+    for (const [name, value] of s.properties)
+      out += `      <property name="${xmlAttr(name)}" value="${xmlAttr(value)}"/>\n`;
     out += '    </properties>\n';
   }
   return out;
@@ -160,7 +161,7 @@ function bufferedWriter(fh: fs.promises.FileHandle): BufferedWriter {
   let parts: string[] = [];
   let size = 0;
   const writeAll = async (bytes: Buffer): Promise<void> => {
-    for (let off = 0; off < bytes.length; ) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
+    for (let off = 0; off < bytes.length;) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
   };
   const flush = async (): Promise<void> => {
     if (size === 0) return;

@@ -29,7 +29,11 @@ export async function readResults(
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new BatchpostError('INPUT_NOT_FOUND', `${file}: no such file`, 'Give the results file a run wrote (--out FILE).');
+    throw new BatchpostError(
+      'INPUT_NOT_FOUND',
+      `${file}: no such file`,
+      'Give the results file a run wrote (--out FILE).',
+    );
   }
   if (stat.isDirectory()) throw new BatchpostError('INPUT_NOT_FOUND', `${file}: is a directory, not a results file`);
 
@@ -122,7 +126,8 @@ function asResult(value: unknown): Result | string {
   if (typeof v.ok !== 'boolean') return 'no boolean "ok"';
   if (v.status !== null && v.status !== undefined && typeof v.status !== 'number') return '"status" is not a number';
   const error = v.error as { code?: unknown; message?: unknown } | null | undefined;
-  if (error !== null && error !== undefined && (typeof error !== 'object' || typeof error.code !== 'string')) return '"error" has no string "code"';
+  if (error !== null && error !== undefined && (typeof error !== 'object' || typeof error.code !== 'string'))
+    return '"error" has no string "code"';
   return {
     id: v.id,
     ok: v.ok,
@@ -130,11 +135,17 @@ function asResult(value: unknown): Result | string {
     attempts: typeof v.attempts === 'number' ? v.attempts : 1,
     durationMs: typeof v.durationMs === 'number' ? v.durationMs : 0,
     response: v.response ?? null,
-    error: error ? { code: error.code as string, message: typeof error.message === 'string' ? error.message : '' } : null,
+    error: error
+      ? { code: error.code as string, message: typeof error.message === 'string' ? error.message : '' }
+      : null,
     startedAt: typeof v.startedAt === 'number' ? v.startedAt : undefined,
   };
 }
 
 function corrupt(file: string, line: number, reason: string): BatchpostError {
-  return new BatchpostError('RESULTS_CORRUPT', `${file}:${line}: not a result line (${reason})`, 'Fix or remove that line, then run again.');
+  return new BatchpostError(
+    'RESULTS_CORRUPT',
+    `${file}:${line}: not a result line (${reason})`,
+    'Fix or remove that line, then run again.',
+  );
 }

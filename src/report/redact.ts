@@ -35,7 +35,9 @@ export function redactUrls(text: string): string {
   if (!text.includes('@') && !text.includes('=')) return text;
   return text
     .replace(USERINFO, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`)
-    .replace(QUERY_PARAM, (m, sep: string, name: string) => (isSecretName(safeDecode(name)) ? `${sep}${name}=${REDACTED}` : m));
+    .replace(QUERY_PARAM, (m, sep: string, name: string) =>
+      isSecretName(safeDecode(name)) ? `${sep}${name}=${REDACTED}` : m,
+    );
 }
 
 /**

@@ -9,7 +9,15 @@ import { formatDuration } from '../progress/format.js';
 import { painter } from '../progress/color.js';
 import { ReportAggregator } from './aggregate.js';
 import { batchpostVersion, type ReportContext } from './context.js';
-import { checkTargets, countLines, junitClassname, quoteArg, relativeHref, writeFileAtomic, type ReportTargets } from './files.js';
+import {
+  checkTargets,
+  countLines,
+  junitClassname,
+  quoteArg,
+  relativeHref,
+  writeFileAtomic,
+  type ReportTargets,
+} from './files.js';
 import { renderReportHtml } from './html-page.js';
 import { JunitCases } from './junit.js';
 import { redactArgv, redactHeaders, redactUrls } from './redact.js';
@@ -128,7 +136,9 @@ export class RunReports {
         o.stream.write(`${label(flag)}${file}\n`);
       } catch (err) {
         ok = false;
-        o.stream.write(`batchpost: --${flag} ${file} could not be written: ${(err as Error).message} [OUTPUT_FAILED]\n`);
+        o.stream.write(
+          `batchpost: --${flag} ${file} could not be written: ${(err as Error).message} [OUTPUT_FAILED]\n`,
+        );
       }
     };
     if (this.tee?.observerError) {
@@ -136,7 +146,12 @@ export class RunReports {
       ok = false;
     }
     await attempt('report', t.html, (file) =>
-      writeFileAtomic(file, renderReportHtml(snapshot, ctx, { resultsHref: ctx.linkLines && this.setup.out !== null ? relativeHref(file, this.setup.out) : null })),
+      writeFileAtomic(
+        file,
+        renderReportHtml(snapshot, ctx, {
+          resultsHref: ctx.linkLines && this.setup.out !== null ? relativeHref(file, this.setup.out) : null,
+        }),
+      ),
     );
     await attempt('junit', t.junit, (file) =>
       this.junit!.finish(file, {
@@ -178,7 +193,8 @@ export class RunReports {
       this.watched.add(now - (t.totalMs - this.totalSeen), now, t.reasons);
       this.totalSeen = t.totalMs;
     }
-    if (t.active && this.episode === null) this.episode = { since: t.since, totalBefore: t.totalMs, reasons: [...t.reasons] };
+    if (t.active && this.episode === null)
+      this.episode = { since: t.since, totalBefore: t.totalMs, reasons: [...t.reasons] };
     else if (t.active && this.episode !== null) this.episode.reasons = [...t.reasons];
   }
 
@@ -209,10 +225,11 @@ export class RunReports {
       ['expect', 'expect'],
       ['serialize by', 'serializeBy'],
     ];
-    for (const [label, key] of expressions) if (typeof extra[key] === 'string') params.push([label, extra[key] as string]);
+    for (const [label, key] of expressions) if (typeof extra[key] === 'string') params.push([label, extra[key]]);
     const startedAt = this.stats?.startedAt ?? firstStartedAt;
     let stopped: string | null = null;
-    if (summary.inputError !== null) stopped = `an input error at line ${summary.inputError.line} (${summary.inputError.code})`;
+    if (summary.inputError !== null)
+      stopped = `an input error at line ${summary.inputError.line} (${summary.inputError.code})`;
     else if (summary.interrupted) stopped = 'interrupted (SIGINT or SIGTERM); --resume continues the run';
     return {
       source: 'run',

@@ -32,9 +32,21 @@ export function buildSummaryJson(summary: Summary, s: ReportSnapshot, ctx: Repor
       source: s.throttle.source,
       reasons: s.throttle.reasons,
       requests: s.throttle.requests,
-      periods: s.throttle.spans.map((p) => ({ start: iso(p.start), end: iso(p.end), ms: Math.round(p.end - p.start), reasons: p.reasons })),
+      periods: s.throttle.spans.map((p) => ({
+        start: iso(p.start),
+        end: iso(p.end),
+        ms: Math.round(p.end - p.start),
+        reasons: p.reasons,
+      })),
     },
-    slowest: s.slowest.slice(0, 10).map((r) => ({ id: r.id, durationMs: r.durationMs, status: r.status, error: r.code, attempts: r.attempts, line: r.line })),
+    slowest: s.slowest.slice(0, 10).map((r) => ({
+      id: r.id,
+      durationMs: r.durationMs,
+      status: r.status,
+      error: r.code,
+      attempts: r.attempts,
+      line: r.line,
+    })),
   };
 }
 

@@ -25,7 +25,15 @@ export interface Bucket {
 }
 
 function emptyBucket(): Bucket {
-  return { started: 0, completed: 0, failed: 0, retried: 0, throttled: 0, latency: new Uint32Array(BIN_COUNT), latencyMax: 0 };
+  return {
+    started: 0,
+    completed: 0,
+    failed: 0,
+    retried: 0,
+    throttled: 0,
+    latency: new Uint32Array(BIN_COUNT),
+    latencyMax: 0,
+  };
 }
 
 function mergeInto(into: Bucket, from: Bucket): void {

@@ -35,7 +35,12 @@ export interface Summary {
 const EXPECTED = 'application/json (a JSON array of payloads) or application/x-ndjson (one payload per line)';
 
 /** Reads and checks the batch; calls `taken` once it is accepted, then sends every item and answers. */
-export async function handleBatch(req: IncomingMessage, res: ServerResponse, gw: Gateway, taken: () => void): Promise<BatchOutcome> {
+export async function handleBatch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  gw: Gateway,
+  taken: () => void,
+): Promise<BatchOutcome> {
   const media = requireMediaType(req, (t) => isJsonType(t) || isNdjsonType(t), EXPECTED);
   const body = await readBody(req, res, gw.o.maxBytes);
   const records = splitBatch(body.toString('utf8'), isNdjsonType(media.type), gw.o.maxItems);
@@ -149,13 +154,22 @@ export function splitBatch(text: string, ndjson: boolean, maxItems: number): Inp
   for (const r of records) {
     if (r.error === undefined) continue;
     if (!ndjson && isJsonNotArray(text)) {
-      throw new HttpError(400, 'INVALID_BATCH', 'expected a JSON array of payloads; for the OData format ({"requests":[…]}) POST to /$batch');
+      throw new HttpError(
+        400,
+        'INVALID_BATCH',
+        'expected a JSON array of payloads; for the OData format ({"requests":[…]}) POST to /$batch',
+      );
     }
     throw new HttpError(400, 'INPUT_INVALID_JSON', `line ${r.line}: ${r.error}`);
   }
-  if (!ndjson && records.length === 0 && text.trim() === '') throw new HttpError(400, 'INVALID_BATCH', 'empty body: expected a JSON array of payloads');
+  if (!ndjson && records.length === 0 && text.trim() === '')
+    throw new HttpError(400, 'INVALID_BATCH', 'empty body: expected a JSON array of payloads');
   if (records.length > maxItems) {
-    throw new HttpError(413, 'TOO_MANY_ITEMS', `${records.length} payloads: this server takes at most ${maxItems} per batch (--max-items)`);
+    throw new HttpError(
+      413,
+      'TOO_MANY_ITEMS',
+      `${records.length} payloads: this server takes at most ${maxItems} per batch (--max-items)`,
+    );
   }
   return records;
 }
@@ -196,5 +210,14 @@ export function single(v: string | string[] | undefined): string | undefined {
 
 /** A payload answered without being sent, in run's shape for it. */
 export function unsent(id: string, code: string, message: string): Result {
-  return { id, ok: false, status: null, attempts: 0, durationMs: 0, response: null, error: { code, message }, startedAt: Date.now() };
+  return {
+    id,
+    ok: false,
+    status: null,
+    attempts: 0,
+    durationMs: 0,
+    response: null,
+    error: { code, message },
+    startedAt: Date.now(),
+  };
 }

@@ -15,7 +15,8 @@ export function mediaTypeOf(value: string | undefined): MediaType | null {
   let charset: string | null = null;
   for (const p of params) {
     const [k, v] = p.split('=');
-    if (k?.trim().toLowerCase() === 'charset' && v !== undefined) charset = v.trim().replace(/^"|"$/g, '').toLowerCase();
+    if (k?.trim().toLowerCase() === 'charset' && v !== undefined)
+      charset = v.trim().replace(/^"|"$/g, '').toLowerCase();
   }
   return { type: type!.trim().toLowerCase(), charset };
 }
@@ -26,7 +27,11 @@ const NDJSON_TYPES: ReadonlySet<string> = new Set(['application/x-ndjson', 'appl
 export const isNdjsonType = (type: string): boolean => NDJSON_TYPES.has(type);
 
 /** The batch's media type, refused (415) unless it is one of `accepted`; the charset, when named, must be UTF-8. */
-export function requireMediaType(req: IncomingMessage, accepted: (type: string) => boolean, expected: string): MediaType {
+export function requireMediaType(
+  req: IncomingMessage,
+  accepted: (type: string) => boolean,
+  expected: string,
+): MediaType {
   const media = mediaTypeOf(req.headers['content-type']);
   if (media === null || !accepted(media.type)) {
     const got = media === null ? 'no Content-Type' : `Content-Type ${media.type}`;
@@ -39,7 +44,11 @@ export function requireMediaType(req: IncomingMessage, accepted: (type: string) 
 }
 
 const tooLarge = (maxBytes: number, what: string) =>
-  new HttpError(413, 'BATCH_TOO_LARGE', `${what} is larger than the ${formatBytes(maxBytes)} this server takes (--max-bytes)`);
+  new HttpError(
+    413,
+    'BATCH_TOO_LARGE',
+    `${what} is larger than the ${formatBytes(maxBytes)} this server takes (--max-bytes)`,
+  );
 
 /** The client went away while its batch was arriving: there is nobody to answer. */
 export class ClientClosed extends Error {}

@@ -194,7 +194,10 @@ export function fixedOrigin(url: string): string {
   };
   const a = originWith('a');
   if (a === null || a === 'null' || a !== originWith('b')) {
-    throw new BatchpostError('USAGE', `--url "${url}": serve needs a fixed origin (scheme://host:port); templates may fill only the path and query`);
+    throw new BatchpostError(
+      'USAGE',
+      `--url "${url}": serve needs a fixed origin (scheme://host:port); templates may fill only the path and query`,
+    );
   }
   return a;
 }

@@ -22,10 +22,17 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /** Inherited by every item of a batch unless `--inherit-header` adds more. */
-export const DEFAULT_INHERITED: readonly string[] = ['authorization', 'accept-language', 'traceparent', 'tracestate', 'x-request-id', 'x-correlation-id'];
+export const DEFAULT_INHERITED: readonly string[] = [
+  'authorization',
+  'accept-language',
+  'traceparent',
+  'tracestate',
+  'x-request-id',
+  'x-correlation-id',
+];
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// eslint-disable-next-line no-control-regex
+
 const BAD_VALUE = /[\r\n\0]/;
 
 /** Why a header cannot be sent as given, or null when it can. */
@@ -50,7 +57,10 @@ export function isHopByHop(name: string, connection?: Set<string>): boolean {
 }
 
 /** The caller's headers its items inherit: those in `allow` (lower-case names), never hop-by-hop. Empty: null. */
-export function inheritedHeaders(headers: IncomingHttpHeaders, allow: ReadonlySet<string>): Record<string, string> | null {
+export function inheritedHeaders(
+  headers: IncomingHttpHeaders,
+  allow: ReadonlySet<string>,
+): Record<string, string> | null {
   let out: Record<string, string> | null = null;
   const connection = headers.connection === undefined ? undefined : connectionNames(headers.connection);
   for (const name of allow) {

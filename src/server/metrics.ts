@@ -38,8 +38,18 @@ export class ServerMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const counts = (this.counts = { batch: emptyCounts(), odata: emptyCounts() });
-    this.batches = new Counter({ name: 'batchpost_batches_total', help: 'Batches answered, by endpoint and HTTP status of the answer (499: the client left first).', labelNames: ['endpoint', 'status'], registers });
-    this.batchesInFlight = new Gauge({ name: 'batchpost_batches_in_flight', help: 'Batches taken and not yet fully answered.', labelNames: ['endpoint'], registers });
+    this.batches = new Counter({
+      name: 'batchpost_batches_total',
+      help: 'Batches answered, by endpoint and HTTP status of the answer (499: the client left first).',
+      labelNames: ['endpoint', 'status'],
+      registers,
+    });
+    this.batchesInFlight = new Gauge({
+      name: 'batchpost_batches_in_flight',
+      help: 'Batches taken and not yet fully answered.',
+      labelNames: ['endpoint'],
+      registers,
+    });
     new Counter({
       name: 'batchpost_items_total',
       help: "Items settled, by endpoint and class: the upstream answer's status class, or none (not sent, or no answer).",
@@ -52,7 +62,14 @@ export class ServerMetrics {
     });
     this.registry.registerMetric(itemDurationHistogram(counts) as unknown as Metric);
     const open = () => this.open;
-    new Gauge({ name: 'batchpost_items_in_flight', help: 'Item requests in flight to the upstream now.', registers, collect() { this.set(stats.inFlight); } });
+    new Gauge({
+      name: 'batchpost_items_in_flight',
+      help: 'Item requests in flight to the upstream now.',
+      registers,
+      collect() {
+        this.set(stats.inFlight);
+      },
+    });
     new Gauge({
       name: 'batchpost_items_waiting',
       help: 'Items taken but not in flight: waiting for a slot, the rate, a retry delay or a dependency.',
@@ -111,7 +128,12 @@ export class ServerMetrics {
 }
 
 function emptyCounts(): ItemCounts {
-  return { byClass: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, none: 0 }, buckets: new Array<number>(BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+  return {
+    byClass: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, none: 0 },
+    buckets: new Array<number>(BUCKETS.length + 1).fill(0),
+    sum: 0,
+    count: 0,
+  };
 }
 
 /** batchpost_item_duration_seconds as prom-client's registry reads a metric, from the plain counts. */

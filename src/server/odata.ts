@@ -86,8 +86,11 @@ export class ODataEndpoint {
         if (!success) {
           gw.unsent('odata');
           const why = response === null ? 'was not answered' : `answered ${response.status}`;
-          complete(d, refusal(items[d]!.id, 424, 'FAILED_DEPENDENCY', `not sent: "${items[i]!.id}", which it depends on, ${why}`));
-        } else if (--waitingOn[d] === 0) launch(d);
+          complete(
+            d,
+            refusal(items[d]!.id, 424, 'FAILED_DEPENDENCY', `not sent: "${items[i]!.id}", which it depends on, ${why}`),
+          );
+        } else if (--waitingOn[d]! === 0) launch(d);
       }
       scope.count(response === null ? null : success);
     };
@@ -106,10 +109,17 @@ export class ODataEndpoint {
         gw.unsent('odata');
         return complete(i, refusal(item.id, 400, 'TEMPLATE_ERROR', err.message));
       }
-      gw.send('odata', scope, item.id, request, (result, response) => complete(i, result === null ? null : answerOf(item.id, result, response)), {
-        policy: gw.policyFor(item.method, request.headers),
-        raw: true,
-      });
+      gw.send(
+        'odata',
+        scope,
+        item.id,
+        request,
+        (result, response) => complete(i, result === null ? null : answerOf(item.id, result, response)),
+        {
+          policy: gw.policyFor(item.method, request.headers),
+          raw: true,
+        },
+      );
     };
 
     gw.metrics.itemsTaken(n);
@@ -120,7 +130,11 @@ export class ODataEndpoint {
     if (cut !== null) res.destroy();
     else {
       const out = JSON.stringify({ responses });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(out)), 'odata-version': '4.0' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(out)),
+        'odata-version': '4.0',
+      });
       res.end(out);
     }
     return { items: n, ok: scope.ok, failed: scope.failed, cut };
@@ -196,11 +210,17 @@ export function parseBatch(text: string, maxItems: number, base: string, origin:
     throw new HttpError(400, 'INPUT_INVALID_JSON', `not valid JSON (${(err as Error).message})`);
   }
   if (!isObject(doc) || !Array.isArray(doc.requests)) {
-    throw invalid('expected {"requests":[…]} (the OData JSON batch format); for a JSON array of payloads POST to /batch');
+    throw invalid(
+      'expected {"requests":[…]} (the OData JSON batch format); for a JSON array of payloads POST to /batch',
+    );
   }
   const raw: unknown[] = doc.requests;
   if (raw.length > maxItems) {
-    throw new HttpError(413, 'TOO_MANY_ITEMS', `${raw.length} requests: this server takes at most ${maxItems} per batch (--max-items)`);
+    throw new HttpError(
+      413,
+      'TOO_MANY_ITEMS',
+      `${raw.length} requests: this server takes at most ${maxItems} per batch (--max-items)`,
+    );
   }
   const byId = new Map<string, number>();
   const dependencyIds: string[][] = [];
@@ -210,9 +230,11 @@ export function parseBatch(text: string, maxItems: number, base: string, origin:
     if (typeof r.id !== 'string' || r.id === '') throw invalid(`${where}: "id" must be a non-empty string`);
     const at = `${where} (id ${JSON.stringify(r.id)})`;
     const earlier = byId.get(r.id.toLowerCase());
-    if (earlier !== undefined) throw invalid(`${at}: the id repeats that of requests[${earlier}]; ids must be unique, whatever their case`);
+    if (earlier !== undefined)
+      throw invalid(`${at}: the id repeats that of requests[${earlier}]; ids must be unique, whatever their case`);
     byId.set(r.id.toLowerCase(), i);
-    if (typeof r.method !== 'string' || !/^[A-Za-z]+$/.test(r.method)) throw invalid(`${at}: "method" must be an HTTP method such as GET or POST`);
+    if (typeof r.method !== 'string' || !/^[A-Za-z]+$/.test(r.method))
+      throw invalid(`${at}: "method" must be an HTTP method such as GET or POST`);
     const method = r.method.toUpperCase();
     if (method === 'CONNECT') throw invalid(`${at}: CONNECT cannot be batched`);
     if (typeof r.url !== 'string' || r.url === '') throw invalid(`${at}: "url" must be a non-empty string`);
@@ -224,14 +246,17 @@ export function parseBatch(text: string, maxItems: number, base: string, origin:
     }
     const headers = itemHeaders(r.headers, at);
     const dependsOn = r.dependsOn ?? [];
-    if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string')) throw invalid(`${at}: "dependsOn" must be an array of ids`);
+    if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string'))
+      throw invalid(`${at}: "dependsOn" must be an array of ids`);
     const foreign = url.origin !== origin;
-    dependencyIds.push(dependsOn as string[]);
+    dependencyIds.push(dependsOn);
     return {
       id: r.id,
       method,
       url: foreign ? null : url.href,
-      refused: foreign ? `${method} ${url.href}: not on ${origin}, the only origin this server sends to; not contacted` : null,
+      refused: foreign
+        ? `${method} ${url.href}: not on ${origin}, the only origin this server sends to; not contacted`
+        : null,
       headers,
       body: BODYLESS_METHODS.has(method) ? null : itemBody(r.body, headers, at),
       value: r.body ?? null,
@@ -243,9 +268,18 @@ export function parseBatch(text: string, maxItems: number, base: string, origin:
     item.dependsOn = dependencyIds[i]!.map((d) => {
       const j = byId.get(d.toLowerCase());
       if (j === undefined) {
-        throw new HttpError(400, 'UNKNOWN_DEPENDENCY', `requests[${i}] (id ${JSON.stringify(item.id)}): dependsOn ${JSON.stringify(d)}, which is not an id of this batch`);
+        throw new HttpError(
+          400,
+          'UNKNOWN_DEPENDENCY',
+          `requests[${i}] (id ${JSON.stringify(item.id)}): dependsOn ${JSON.stringify(d)}, which is not an id of this batch`,
+        );
       }
-      if (j === i) throw new HttpError(400, 'DEPENDENCY_CYCLE', `requests[${i}] (id ${JSON.stringify(item.id)}) depends on itself`);
+      if (j === i)
+        throw new HttpError(
+          400,
+          'DEPENDENCY_CYCLE',
+          `requests[${i}] (id ${JSON.stringify(item.id)}) depends on itself`,
+        );
       items[j]!.dependents.push(i);
       return j;
     });
@@ -272,9 +306,14 @@ function checkAcyclic(items: Item[]): void {
 function itemHeaders(value: unknown, at: string): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (!isObject(value)) throw invalid(`${at}: "headers" must be an object of names to strings`);
-  const connection = typeof value.connection === 'string' || typeof value.Connection === 'string'
-    ? new Set(String(value.connection ?? value.Connection).split(',').map((s) => s.trim().toLowerCase()))
-    : undefined;
+  const connection =
+    typeof value.connection === 'string' || typeof value.Connection === 'string'
+      ? new Set(
+          String(value.connection ?? value.Connection)
+            .split(',')
+            .map((s) => s.trim().toLowerCase()),
+        )
+      : undefined;
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(value)) {
     if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`${at}: header ${name} must be a string`);
@@ -293,9 +332,13 @@ function itemBody(body: unknown, headers: Record<string, string>, at: string): s
   const ct = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
   const media = mediaTypeOf(ct);
   if (media === null || isJsonType(media.type)) return JSON.stringify(body);
-  if (typeof body !== 'string') throw invalid(`${at}: with Content-Type ${media.type} the body must be a string (${media.type.startsWith('text/') ? 'the text' : 'base64'})`);
+  if (typeof body !== 'string')
+    throw invalid(
+      `${at}: with Content-Type ${media.type} the body must be a string (${media.type.startsWith('text/') ? 'the text' : 'base64'})`,
+    );
   if (media.type.startsWith('text/')) return body;
   const compact = body.replace(/\s+/g, '');
-  if (!BASE64.test(compact) || compact.length % 4 === 1) throw invalid(`${at}: with Content-Type ${media.type} the body must be base64`);
+  if (!BASE64.test(compact) || compact.length % 4 === 1)
+    throw invalid(`${at}: with Content-Type ${media.type} the body must be base64`);
   return Buffer.from(compact, 'base64');
 }

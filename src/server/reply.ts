@@ -17,11 +17,22 @@ export class HttpError extends Error {
   }
 }
 
-export const errorBody = (code: string, message: string): { error: { code: string; message: string } } => ({ error: { code, message } });
+export const errorBody = (code: string, message: string): { error: { code: string; message: string } } => ({
+  error: { code, message },
+});
 
-export function sendJson(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+  });
   res.end(text);
 }
 

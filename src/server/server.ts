@@ -43,7 +43,12 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
   const log = o.log ?? (() => {});
   let draining = false;
 
-  const batch = (endpoint: Endpoint, req: IncomingMessage, res: ServerResponse, work: (taken: () => void) => Promise<BatchOutcome | ODataOutcome>) => {
+  const batch = (
+    endpoint: Endpoint,
+    req: IncomingMessage,
+    res: ServerResponse,
+    work: (taken: () => void) => Promise<BatchOutcome | ODataOutcome>,
+  ) => {
     const t0 = performance.now();
     let taken = false;
     const onTaken = () => {
@@ -54,7 +59,9 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
       (outcome) => {
         gw.metrics.batchAnswered(endpoint, outcome.cut === null ? 200 : 499, taken);
         const cut = outcome.cut === null ? '' : `; ${outcome.cut}`;
-        log(`${head(req, outcome.cut === null ? 200 : 499, t0)}: ${outcome.items} item${outcome.items === 1 ? '' : 's'}, ${outcome.ok} ok, ${outcome.failed} failed${cut}`);
+        log(
+          `${head(req, outcome.cut === null ? 200 : 499, t0)}: ${outcome.items} item${outcome.items === 1 ? '' : 's'}, ${outcome.ok} ok, ${outcome.failed} failed${cut}`,
+        );
       },
       (err: unknown) => {
         if (err instanceof HttpError) {
@@ -67,7 +74,8 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
           gw.metrics.batchAnswered(endpoint, 499, taken);
           log(`${head(req, 499, t0)}: ${err.message}`);
         } else {
-          if (!res.headersSent) sendJson(res, 500, JSON.stringify(errorBody('INTERNAL_ERROR', String((err as Error)?.message ?? err))));
+          if (!res.headersSent)
+            sendJson(res, 500, JSON.stringify(errorBody('INTERNAL_ERROR', String((err as Error)?.message ?? err))));
           else res.destroy();
           gw.metrics.batchAnswered(endpoint, 500, taken);
           log(`${head(req, 500, t0)}: internal error: ${(err as Error)?.stack ?? String(err)}`);
@@ -75,7 +83,11 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
       },
     );
     // A batch counts as done once its answer has left (or the connection is gone): what close() waits for.
-    void gw.track(answered.then(() => (res.writableFinished || res.destroyed ? undefined : new Promise((r) => res.once('close', r)))));
+    void gw.track(
+      answered.then(() =>
+        res.writableFinished || res.destroyed ? undefined : new Promise((r) => res.once('close', r)),
+      ),
+    );
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -83,23 +95,45 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
     const method = req.method ?? 'GET';
     if (draining) {
       res.setHeader('connection', 'close');
-      return sendError(res, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down: batches already taken finish, new ones are refused'));
+      return sendError(
+        res,
+        new HttpError(
+          503,
+          'SHUTTING_DOWN',
+          'the server is shutting down: batches already taken finish, new ones are refused',
+        ),
+      );
     }
     const isBatch = path === '/batch';
     const isOData = path === '/$batch' || path.endsWith('/$batch');
     if (isBatch || isOData) {
-      if (method !== 'POST') return sendError(res, new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: batches are POSTed`, { allow: 'POST' }));
+      if (method !== 'POST')
+        return sendError(
+          res,
+          new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: batches are POSTed`, { allow: 'POST' }),
+        );
       if (isBatch) return batch('batch', req, res, (taken) => handleBatch(req, res, gw, taken));
       return batch('odata', req, res, (taken) => odata.handle(req, res, path, taken));
     }
     if (path === '/healthz' || path === '/metrics') {
-      if (method !== 'GET' && method !== 'HEAD') return sendError(res, new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: use GET`, { allow: 'GET, HEAD' }));
+      if (method !== 'GET' && method !== 'HEAD')
+        return sendError(
+          res,
+          new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: use GET`, { allow: 'GET, HEAD' }),
+        );
       if (path === '/healthz') {
-        return sendJson(res, 200, JSON.stringify({ status: 'ok', batchesInFlight: gw.batchesInProgress, itemsInFlight: gw.stats.inFlight }));
+        return sendJson(
+          res,
+          200,
+          JSON.stringify({ status: 'ok', batchesInFlight: gw.batchesInProgress, itemsInFlight: gw.stats.inFlight }),
+        );
       }
       return void gw.metrics.text().then(
         (text) => {
-          res.writeHead(200, { 'content-type': gw.metrics.contentType, 'content-length': String(Buffer.byteLength(text)) });
+          res.writeHead(200, {
+            'content-type': gw.metrics.contentType,
+            'content-length': String(Buffer.byteLength(text)),
+          });
           res.end(method === 'HEAD' ? undefined : text);
         },
         (err: unknown) => sendJson(res, 500, JSON.stringify(errorBody('INTERNAL_ERROR', String(err)))),

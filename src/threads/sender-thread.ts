@@ -57,8 +57,16 @@ port.on('message', (m: ToThread) => {
       const r = m.requests;
       for (let i = 0; i < r.length; i += REQUEST_STRIDE) {
         if (r[i + 3] !== null) headers = r[i + 3] as Record<string, string>;
-        const request: OutgoingRequest = { method: r[i + 1] as string, url: r[i + 2] as string, headers, body: r[i + 4] as string | null };
-        sender.submit(r[i] as string, request, settled, { key: r[i + 5] as string | undefined, hash: r[i + 6] as string | undefined });
+        const request: OutgoingRequest = {
+          method: r[i + 1] as string,
+          url: r[i + 2] as string,
+          headers,
+          body: r[i + 4] as string | null,
+        };
+        sender.submit(r[i] as string, request, settled, {
+          key: r[i + 5] as string | undefined,
+          hash: r[i + 6] as string | undefined,
+        });
       }
       break;
     }

@@ -65,7 +65,14 @@ export class ThreadedSender implements RequestSink {
       return this.spawn({ config: share, paceAt: epoch + i * spacingMs });
     });
     if (config.adaptive) {
-      stats.throttle = { active: false, reasons: [], since: 0, totalMs: 0, concurrency: config.concurrency, rate: config.rate };
+      stats.throttle = {
+        active: false,
+        reasons: [],
+        since: 0,
+        totalMs: 0,
+        concurrency: config.concurrency,
+        rate: config.rate,
+      };
     }
   }
 
@@ -75,7 +82,8 @@ export class ThreadedSender implements RequestSink {
 
   submit(id: string, request: OutgoingRequest, settled: OnSettled, options: SubmitOptions = {}): void {
     if (this.stopping) return settled(null, id);
-    const thread = options.key === undefined ? this.leastBusy() : this.threads[hashOf(options.key) % this.threads.length]!;
+    const thread =
+      options.key === undefined ? this.leastBusy() : this.threads[hashOf(options.key) % this.threads.length]!;
     if (thread.dead) return settled(null, id);
     thread.pending.set(id, settled);
     this.outstanding++;
@@ -151,14 +159,16 @@ export class ThreadedSender implements RequestSink {
     worker.on('message', (m: FromThread) => this.onMessage(thread, m));
     worker.on('error', (err) => this.onDeath(thread, err));
     worker.once('exit', (code) => {
-      if (thread.pending.size > 0 || (!this.closed && !thread.dead)) this.onDeath(thread, new Error(`sender thread exited with code ${code}`));
+      if (thread.pending.size > 0 || (!this.closed && !thread.dead))
+        this.onDeath(thread, new Error(`sender thread exited with code ${code}`));
     });
     return thread;
   }
 
   private leastBusy(): Thread {
     let best = this.threads[0]!;
-    for (let i = 1; i < this.threads.length; i++) if (this.threads[i]!.pending.size < best.pending.size) best = this.threads[i]!;
+    for (let i = 1; i < this.threads.length; i++)
+      if (this.threads[i]!.pending.size < best.pending.size) best = this.threads[i]!;
     return best;
   }
 
@@ -207,7 +217,11 @@ export class ThreadedSender implements RequestSink {
     this.stats.started = started;
     this.stats.inFlight = inFlight;
     this.stats.retries = retries;
-    if (this.stats.throttle !== null && !this.closed) mergeThrottle(this.stats.throttle, this.threads.map((t) => t.counters.throttle));
+    if (this.stats.throttle !== null && !this.closed)
+      mergeThrottle(
+        this.stats.throttle,
+        this.threads.map((t) => t.counters.throttle),
+      );
   }
 
   private notifyRoom(): void {
@@ -221,7 +235,11 @@ export class ThreadedSender implements RequestSink {
   private onDeath(thread: Thread, err: Error): void {
     if (thread.dead) return;
     thread.dead = true;
-    this.failure ??= new BatchpostError('THREAD_FAILED', `a sender thread failed: ${err.message}`, 'Add --resume to send what it had not finished.');
+    this.failure ??= new BatchpostError(
+      'THREAD_FAILED',
+      `a sender thread failed: ${err.message}`,
+      'Add --resume to send what it had not finished.',
+    );
     thread.counters = { ...thread.counters, inFlight: 0 };
     this.count();
     this.stop();

@@ -43,14 +43,16 @@ export class UndiciTransport implements Transport {
       pool = this.pools.get(this.lastTarget.origin);
       path = this.lastTarget.path;
     } catch (err) {
-      return Promise.reject(err instanceof TransportError ? err : new TransportError('NETWORK_ERROR', `not a valid URL: ${req.url}`));
+      return Promise.reject(
+        err instanceof TransportError ? err : new TransportError('NETWORK_ERROR', `not a valid URL: ${req.url}`),
+      );
     }
     return new Promise((resolve, reject) => {
       const handler = new Collector(signal, performance.now() + timeoutMs, timeoutMs, resolve, reject, this.inFlight);
       this.inFlight.add(handler);
       this.sweeper ??= setInterval(this.sweep, SWEEP_MS).unref();
       try {
-        pool.dispatch({ path, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body }, handler);
+        pool.dispatch({ path, method: req.method, headers: req.headers, body: req.body }, handler);
       } catch (err) {
         handler.onResponseError(null, err as Error);
       }
@@ -130,7 +132,8 @@ class Collector implements Dispatcher.DispatchHandler {
   /** Called by the sweep: cancels the attempt when its signal aborted or its time is up. */
   check(now: number): void {
     if (this.signal.aborted) this.cancel(this.signal.reason);
-    else if (now >= this.deadline) this.cancel(new TransportError('TIMEOUT', `no answer within ${formatMs(this.timeoutMs)}`));
+    else if (now >= this.deadline)
+      this.cancel(new TransportError('TIMEOUT', `no answer within ${formatMs(this.timeoutMs)}`));
   }
 
   private cancel(reason: unknown): void {
@@ -146,10 +149,16 @@ class Collector implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.signal.aborted) this.cancelled ??= this.signal.reason;
-    if (this.cancelled !== undefined) controller.abort(this.cancelled instanceof Error ? this.cancelled : new Error('aborted'));
+    if (this.cancelled !== undefined)
+      controller.abort(this.cancelled instanceof Error ? this.cancelled : new Error('aborted'));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusText?: string): void {
+  onResponseStart(
+    _c: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusText?: string,
+  ): void {
     this.status = status;
     this.statusText = statusText ?? '';
     this.headers = headers as Record<string, string | string[]>;
@@ -162,7 +171,13 @@ class Collector implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.finish()) return;
     const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    this.resolve({ status: this.status, statusText: this.statusText, headers: this.headers, body: bytes.toString('utf8'), bytes });
+    this.resolve({
+      status: this.status,
+      statusText: this.statusText,
+      headers: this.headers,
+      body: bytes.toString('utf8'),
+      bytes,
+    });
   }
 
   onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {

@@ -31,9 +31,9 @@ export function startCli(args: string[], options: CliOptions = {}): { child: Chi
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  if (options.stdin !== undefined) child.stdin.end(options.stdin);
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
   const done = new Promise<CliResult>((resolve) => {
     child.on('close', (code, signal) => {
