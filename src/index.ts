@@ -3,7 +3,7 @@
 import { resolveOptions, type RunOptions } from './engine/options.js';
 import { Run } from './engine/run.js';
 import type { InputRecord, Result, RunStats, Sink, Summary, Transport } from './engine/types.js';
-import { UndiciTransport } from './transport/undici.js';
+import { createTransport, transportConfigOf } from './transport/index.js';
 
 export type { RunOptions } from './engine/options.js';
 export type {
@@ -45,8 +45,7 @@ const HIGH_WATER = 1024;
 export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, options: RunBatchOptions): BatchRun {
   const resolved = resolveOptions(options);
   const ownTransport = options.transport === undefined;
-  const transport =
-    options.transport ?? new UndiciTransport({ connections: resolved.concurrency, timeoutMs: resolved.timeoutMs });
+  const transport = options.transport ?? createTransport(transportConfigOf(resolved));
   // A consumer that breaks out of its loop is gone: wind the run down rather than send to nobody.
   const channel = new ResultChannel(() => run.stop());
   const run = new Run(resolved, { transport, sink: channel });

@@ -68,7 +68,7 @@ describe('a sender thread that dies', () => {
       },
     };
     const stats = { started: 0, inFlight: 0, retries: 0, throttle: null };
-    const sender = new ThreadedSender(config, 2, stats, pathToFileURL(script));
+    const sender = new ThreadedSender(config, { connections: 4, timeoutMs: 1000 }, 2, stats, pathToFileURL(script));
     const settled: [string, unknown][] = [];
     const all = new Promise<void>((resolve) => {
       for (let i = 1; i <= 6; i++) {

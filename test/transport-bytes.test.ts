@@ -2,9 +2,10 @@
 // The shared Transport contract runs against it in transport.contract.test.ts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InFlight, UndiciTransport } from '../src/transport/undici.js';
+import { createTransport } from '../src/transport/index.js';
+import { InFlight } from '../src/transport/undici.js';
 
-describe('UndiciTransport: bytes', () => {
+describe('the transport: bytes', () => {
   let server: http.Server;
   let url: string;
   const received: Buffer[] = [];
@@ -29,7 +30,7 @@ describe('UndiciTransport: bytes', () => {
   });
 
   it("sends a Uint8Array body byte for byte and keeps the answer's bytes (not only its UTF-8 text)", async () => {
-    const transport = new UndiciTransport({ connections: 1, timeoutMs: 5_000 });
+    const transport = createTransport({ connections: 1, timeoutMs: 5_000 });
     try {
       const bytes = Buffer.from([0xff, 0x00, 0xc3, 0x28, 0x80, 0x41]); // not valid UTF-8
       const res = await transport.send(

@@ -1,9 +1,9 @@
-// The Transport contract (DESIGN §6: every swappable part is one interface, its implementations, and one shared
-// contract test). Every transport must pass all of it; adding one is one line at the bottom of this file.
+// The Transport contract: every swappable part is one interface, its implementations, and one shared contract test.
+// Every transport must pass all of it; adding one is one line at the bottom of this file.
 import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { TransportError } from '../src/engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../src/engine/types.js';
-import { UndiciTransport } from '../src/transport/undici.js';
+import { createTransport } from '../src/transport/index.js';
 
 export interface TransportContractOptions {
   /** The most connections the transport may open to one origin (its pool size). */
@@ -317,6 +317,6 @@ export function describeTransport(name: string, make: () => Transport, options: 
 }
 
 // One line per implementation.
-describeTransport('UndiciTransport', () => new UndiciTransport({ connections: 4, timeoutMs: 10_000 }), {
+describeTransport('createTransport (undici)', () => createTransport({ connections: 4, timeoutMs: 10_000 }), {
   maxConnectionsPerOrigin: 4,
 });

@@ -22,7 +22,7 @@ import { formatCount } from '../progress/format.js';
 import { createProgress, useColor } from '../progress/index.js';
 import { formatSummary } from '../progress/summary.js';
 import { hasTargets } from '../report/files.js';
-import { UndiciTransport } from '../transport/undici.js';
+import { createTransport, transportConfigOf } from '../transport/index.js';
 import { senderConfigOf } from '../engine/sender-config.js';
 import { ThreadedSender, threadsFor } from '../threads/index.js';
 import { EXIT, failedExitCode } from './exit.js';
@@ -95,13 +95,10 @@ export async function runCommand(input: string, flags: RunFlags, argv: readonly 
   // Made by the Run (it hands over its live stats); kept here to wait for the threads and read why one died.
   const threads: { sender: ThreadedSender | null } = { sender: null };
   const threaded = (_: unknown, stats: RunStats) =>
-    (threads.sender = new ThreadedSender(senderConfigOf(options), threadCount, stats));
+    (threads.sender = new ThreadedSender(senderConfigOf(options), transportConfigOf(options), threadCount, stats));
   const sender = queue?.sender ?? (threadCount > 0 ? threaded : undefined);
   // Only a run that sends from this thread needs connections of its own.
-  const transport =
-    sender === undefined
-      ? new UndiciTransport({ connections: options.concurrency, timeoutMs: options.timeoutMs })
-      : null;
+  const transport = sender === undefined ? createTransport(transportConfigOf(options)) : null;
   const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, input$);
   const deps = { sink, onFailed: failed?.write };
   const run = new Run(

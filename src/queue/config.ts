@@ -1,33 +1,54 @@
-// What a run tells its workers, stored once per run in Redis (QueueKeys.config): everything a worker's Sender needs
-// besides the requests themselves, which travel fully built in each job. Expressions travel as source text and
-// are compiled by each worker.
+// What a run tells its workers, stored once per run in Redis (QueueKeys.config): everything a worker's Sender and
+// transport need besides the requests themselves, which travel fully built in each job. Expressions travel as
+// source text and are compiled by each worker.
 import type { ResolvedOptions } from '../engine/options.js';
 import { compileSender, senderConfigOf, type SenderConfig } from '../engine/sender-config.js';
 import type { SenderOptions } from '../engine/sender.js';
+import { transportConfigOf, type TransportConfig } from '../transport/config.js';
 import { requestsPerJob } from './job.js';
+
+/**
+ * The shape of QueueRunConfig. A worker that misread a run's config would send differently from what the run asked,
+ * so run and workers must agree on it: anything a worker must understand (a field here, in SenderConfig or in
+ * TransportConfig) raises it, and a worker refuses a config of another version (parseRunConfig).
+ */
+export const QUEUE_CONFIG_VERSION = 2;
 
 /**
  * A worker's Sender choices (SenderConfig: `concurrency` is per worker unless the worker says otherwise, `rate` the
  * global rate BullMQ's limiter enforces, shown in log lines) and what else workers need of the run.
  */
 export interface QueueRunConfig extends SenderConfig {
-  v: 1;
+  v: typeof QUEUE_CONFIG_VERSION;
   /** For workers' log lines: what the run sends to. */
   method: string;
   url: string;
   /** Requests per BullMQ job (see requestsPerJob): workers size their active jobs by it. */
   perJob: number;
+  /** How workers connect: the run's choices, `connections` replaced by each worker's concurrency (transportOf). */
+  transport: TransportConfig;
 }
 
 /** The same choices a local run's Sender gets (see Run's constructor), as data. */
 export function configOf(run: ResolvedOptions): QueueRunConfig {
   return {
-    v: 1,
+    v: QUEUE_CONFIG_VERSION,
     method: run.method,
     url: run.url,
     perJob: requestsPerJob(run.concurrency, run.rate),
     ...senderConfigOf(run),
+    transport: transportConfigOf(run),
   };
+}
+
+/** A run's config as stored in Redis (QueueKeys.config `json`); throws when another batchpost version wrote it. */
+export function parseRunConfig(json: string): QueueRunConfig {
+  const config = JSON.parse(json) as { v?: unknown };
+  if (config.v !== QUEUE_CONFIG_VERSION)
+    throw new Error(
+      `the run was queued by another batchpost version (config v${String(config.v)}); use the same version for run and workers`,
+    );
+  return config as QueueRunConfig;
 }
 
 /**
@@ -36,6 +57,11 @@ export function configOf(run: ResolvedOptions): QueueRunConfig {
  */
 export function senderOptionsOf(c: QueueRunConfig, concurrency: number): SenderOptions {
   return compileSender({ ...c, concurrency, rate: null });
+}
+
+/** A worker's transport: the run's, with as many connections as the worker keeps requests in flight. */
+export function transportOf(c: QueueRunConfig, concurrency: number): TransportConfig {
+  return { ...c.transport, connections: concurrency };
 }
 
 /**

@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import { Sender } from '../engine/sender.js';
 import { createStats } from '../engine/stats.js';
-import type { Result } from '../engine/types.js';
-import { UndiciTransport } from '../transport/undici.js';
-import { senderOptionsOf, type QueueRunConfig } from './config.js';
+import type { Result, Transport } from '../engine/types.js';
+import { createTransport } from '../transport/index.js';
+import { parseRunConfig, senderOptionsOf, transportOf, type QueueRunConfig } from './config.js';
 import { activeJobsFor, requestOf, type JobData } from './job.js';
 import { keysOf, PREFIX, REGISTRY_KEY, type QueueKeys } from './names.js';
 import type { BpRedis } from './redis.js';
@@ -118,7 +118,7 @@ class QueueWorker {
   private gen: string;
   private rev: string;
   private readonly bull: Worker;
-  private readonly transport: UndiciTransport;
+  private readonly transport: Transport;
   private readonly writer: ResultWriter;
   private readonly counts: WorkerCounts = { sent: 0, ok: 0, failed: 0 };
   private readonly stats = createStats();
@@ -136,12 +136,7 @@ class QueueWorker {
     const keys = keysOf(name);
     const stored = await o.redis.hgetall(keys.config);
     if (!stored.json || !stored.gen || !stored.rev) return null; // no run uses this queue (yet)
-    const config = JSON.parse(stored.json) as QueueRunConfig;
-    if (config.v !== 1)
-      throw new Error(
-        `the run was queued by another batchpost version (config v${String(config.v)}); use the same version for run and workers`,
-      );
-    return new QueueWorker(name, o, workerId, totals, keys, config, stored.gen, stored.rev);
+    return new QueueWorker(name, o, workerId, totals, keys, parseRunConfig(stored.json), stored.gen, stored.rev);
   }
 
   private constructor(
@@ -158,7 +153,7 @@ class QueueWorker {
     this.gen = gen;
     this.rev = rev;
     const concurrency = o.concurrency ?? config.concurrency;
-    this.transport = new UndiciTransport({ connections: concurrency, timeoutMs: config.timeoutMs });
+    this.transport = createTransport(transportOf(config, concurrency));
     this.sender = new Sender(senderOptionsOf(config, concurrency), this.transport, this.stats);
     this.senders.add(this.sender);
     this.writer = new ResultWriter(o.redis, keys);

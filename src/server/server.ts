@@ -11,7 +11,7 @@ import { Gateway, type GatewayOptions } from './gateway.js';
 import type { Endpoint } from './metrics.js';
 import { ODataEndpoint, type ODataOutcome } from './odata.js';
 import { errorBody, HttpError, sendError, sendJson } from './reply.js';
-import { UndiciTransport } from '../transport/undici.js';
+import { createTransport, transportConfigOf } from '../transport/index.js';
 
 export interface BatchServerOptions extends GatewayOptions {
   host: string;
@@ -37,7 +37,7 @@ export interface BatchServer {
 const ROUTES = 'POST /batch, POST /$batch (or any path ending in /$batch), GET /healthz and GET /metrics';
 
 export async function startBatchServer(o: BatchServerOptions): Promise<BatchServer> {
-  const transport = o.transport ?? new UndiciTransport({ connections: o.run.concurrency, timeoutMs: o.run.timeoutMs });
+  const transport = o.transport ?? createTransport(transportConfigOf(o.run));
   const gw = new Gateway(o, transport);
   const odata = new ODataEndpoint(gw);
   const log = o.log ?? (() => {});

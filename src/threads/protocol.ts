@@ -5,11 +5,14 @@
 // differ from the previous request's (on the plain path every request shares one headers object).
 import type { SenderConfig } from '../engine/sender-config.js';
 import type { Throttle } from '../engine/types.js';
+import type { TransportConfig } from '../transport/config.js';
 
 /** What a sender thread is started with (workerData). */
 export interface ThreadSetup {
   /** This thread's share: its concurrency and rate add up with the others' to the run's. */
   config: SenderConfig;
+  /** How this thread connects: the run's, with as many connections as its concurrency share. */
+  transport: TransportConfig;
   /** An epoch time (ms) one of its paced starts falls on: threads sharing one --rate interleave (see Pacer). */
   paceAt: number;
 }

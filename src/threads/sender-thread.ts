@@ -6,16 +6,16 @@ import { compileSender } from '../engine/sender-config.js';
 import { Sender, type OnSettled } from '../engine/sender.js';
 import type { OutgoingRequest } from '../engine/types.js';
 import { resultToJson } from '../output/result-json.js';
-import { UndiciTransport } from '../transport/undici.js';
+import { createTransport } from '../transport/index.js';
 import { REQUEST_STRIDE, type FromThread, type ThreadCounters, type ThreadSetup, type ToThread } from './protocol.js';
 
 /** While requests are in flight but none settles, the counters still reach the progress display this often. */
 const COUNTERS_MS = 100;
 
 const port = parentPort!;
-const { config, paceAt } = workerData as ThreadSetup;
+const { config, paceAt, transport: connect } = workerData as ThreadSetup;
 const counters: ThreadCounters = { started: 0, inFlight: 0, retries: 0, throttle: null };
-const transport = new UndiciTransport({ connections: config.concurrency, timeoutMs: config.timeoutMs });
+const transport = createTransport(connect);
 const post = (m: FromThread) => port.postMessage(m);
 const sender = new Sender(
   { ...compileSender(config), paceAt, onSignal: (pausedUntil, reasons) => post({ t: 'signal', pausedUntil, reasons }) },

@@ -15,6 +15,7 @@ import { BatchpostError } from '../engine/errors.js';
 import type { SenderConfig } from '../engine/sender-config.js';
 import type { OnSettled, RequestSink, SubmitOptions } from '../engine/sender.js';
 import type { OutgoingRequest, Result, RunStats, Throttle } from '../engine/types.js';
+import type { TransportConfig } from '../transport/config.js';
 import type { FromThread, ThreadCounters, ThreadSetup, ToThread } from './protocol.js';
 
 /** Flush a thread's outbox at once past this many fields, whatever the turn: bounds a message's size. */
@@ -47,6 +48,7 @@ export class ThreadedSender implements RequestSink {
 
   constructor(
     config: SenderConfig,
+    transport: TransportConfig,
     count: number,
     private readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
     /** The thread's script: sender-thread.js (tests give one that fails). */
@@ -62,7 +64,11 @@ export class ThreadedSender implements RequestSink {
         concurrency: Math.floor(config.concurrency / n) + (i < config.concurrency % n ? 1 : 0),
         rate: config.rate === null ? null : config.rate / n,
       };
-      return this.spawn({ config: share, paceAt: epoch + i * spacingMs });
+      return this.spawn({
+        config: share,
+        transport: { ...transport, connections: share.concurrency },
+        paceAt: epoch + i * spacingMs,
+      });
     });
     if (config.adaptive) {
       stats.throttle = {

@@ -1,8 +1,9 @@
-// The HTTP transport of run, serve and workers: undici, one keep-alive Pool per origin with as many connections as
-// requests in flight, driven through `dispatch` with a plain handler instead of `request`. undici rather than got:
-// on the same loop it sends ~6x more payloads per second here (README, design notes). `dispatch` rather than
-// `request`: `request` wraps every answer in a stream and several promises; collecting the few chunks of a small
-// answer directly is the cheaper path (docs/benchmarks.md).
+// The HTTP transport of run, serve, sender threads and workers (made by createTransport in index.ts): undici, one
+// keep-alive Pool per origin with as many connections as requests in flight, driven through `dispatch` with a plain
+// handler instead of `request`. undici rather than a higher-level client such as got: it does far less work per
+// request, and a run against a fast upstream is bound by that work (docs/benchmarks.md, cli-compare). `dispatch`
+// rather than `request`: `request` wraps every answer in a stream and several promises; collecting the few chunks
+// of a small answer directly is the cheaper path (docs/benchmarks.md, step 1).
 //
 // Timeouts and aborts are noticed by one sweep over the requests in flight every SWEEP_MS, not by a timer and a
 // signal listener per attempt: creating an AbortController, arming a timer and adding and removing an EventTarget
@@ -11,9 +12,8 @@
 import type { Dispatcher, Pool } from 'undici';
 import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
-import { Pools, type PoolOptions } from './pools.js';
-
-export type UndiciTransportOptions = PoolOptions;
+import type { TransportConfig } from './config.js';
+import { Pools } from './pools.js';
 
 /** How often requests in flight are checked for an aborted signal or a passed deadline. */
 const SWEEP_MS = 5;
@@ -25,11 +25,13 @@ export class UndiciTransport implements Transport {
   private lastUrl = '';
   private lastTarget = { origin: '', path: '' };
 
-  constructor(options: UndiciTransportOptions) {
-    this.pools = new Pools(options);
+  constructor(config: TransportConfig) {
+    this.pools = new Pools(config);
   }
 
   send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
+    // The Transport contract: a hard stop rejects with the signal's own reason, whatever the caller aborted with.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (signal.aborted) return Promise.reject(signal.reason);
     let pool: Pool;
     let path: string;
@@ -78,7 +80,7 @@ export class UndiciTransport implements Transport {
  * enters and leaves rehashes into a new table every few dozen requests, and V8 keeps each replaced table linked to
  * its successor with its entries in place; once one of them has been promoted to the old generation, the chain keeps
  * every later answer's objects alive through young-generation collections, so they are promoted in turn and only
- * full collections free them (~30% of a run's CPU against a fast upstream: docs/benchmarks.md, step 9).
+ * full collections free them, a large share of a run's CPU against a fast upstream (docs/benchmarks.md, step 9).
  */
 export class InFlight<T extends { slot: number; check(now: number): void }> {
   private readonly items: T[] = [];
