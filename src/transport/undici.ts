@@ -30,7 +30,7 @@ export class UndiciTransport implements Transport {
   }
 
   send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
-    if (signal.aborted) return Promise.reject(signal.reason);
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
     let pool: Pool;
     let path: string;
     try {
