@@ -12,6 +12,11 @@ export default tseslint.config(
       globals: globals.node,
       parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
     },
+    rules: {
+      // A leading underscore marks a name kept on purpose though unread: an interface method's parameter, a field
+      // dropped from a rest copy (`{ seq: _seq, ...ref }`), a loop that only counts (`for (const _ of …)`).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

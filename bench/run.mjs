@@ -70,7 +70,9 @@ function killGroup(child, signal) {
   } catch {
     try {
       child.kill(signal);
-    } catch {}
+    } catch {
+      // it exited in between: nothing left to stop
+    }
   }
 }
 process.on('exit', cleanup);

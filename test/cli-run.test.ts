@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { ndjsonFile, parseLines, payloads, readResults, ROOT, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
+import { parseJson, type EchoAnswer } from './helpers/json.js';
 
 interface Line {
   id: string;
@@ -10,7 +11,8 @@ interface Line {
   status: number | null;
   attempts: number;
   durationMs: number;
-  response: any;
+  /** Every response these tests look into is /echo's. */
+  response: EchoAnswer;
   error: { code: string; message: string } | null;
   headers?: Record<string, string>;
 }
@@ -112,7 +114,7 @@ describe('input and output', () => {
       'none',
     ]);
     expect(json.code).toBe(0);
-    const obj = JSON.parse(json.stdout);
+    const obj = parseJson<Record<string, Omit<Line, 'id'>>>(json.stdout);
     expect(Object.keys(obj).sort()).toEqual(['1', '2', '3']);
     expect(obj['2']).toMatchObject({ ok: false, status: 404, error: { code: 'HTTP_404' } });
     const csv = await runCli([
@@ -197,10 +199,12 @@ describe('request shape', () => {
     const file = ndjsonFile(dir, payloads(2));
     const args = ['run', file, '--url', `${server.url}/echo`, '--idempotency-key', '--run-id', 'nightly'];
     await runCli(args);
-    const first = server.requests.map((q) => [JSON.parse(q.body).n, q.headers['idempotency-key']]).sort();
+    const first = server.requests.map((q) => [parseJson<{ n: number }>(q.body).n, q.headers['idempotency-key']]).sort();
     server.reset();
     await runCli(args);
-    const second = server.requests.map((q) => [JSON.parse(q.body).n, q.headers['idempotency-key']]).sort();
+    const second = server.requests
+      .map((q) => [parseJson<{ n: number }>(q.body).n, q.headers['idempotency-key']])
+      .sort();
     expect(first).toEqual(second);
     expect(first[0]![1]).toMatch(/^nightly-/);
     expect(first[0]![1]).not.toBe(first[1]![1]);
@@ -418,6 +422,7 @@ describe('progress display', () => {
     const file = ndjsonFile(dir, payloads(3));
     const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--progress', 'lines']);
     expect(r.stderr).toMatch(/batchpost: 3\/3 \(100%\)/);
+    // eslint-disable-next-line no-control-regex -- an ANSI escape starts with ESC; none may reach a non-TTY
     expect(r.stderr).not.toMatch(/\x1b\[/);
     expect(r.stderr).not.toMatch(/[▕✓✗]/);
   });
@@ -439,6 +444,7 @@ describe('progress display', () => {
     expect(tty).toMatch(/40 ok/);
     const plain = await runScript(`${cmd} --overwrite`, { NO_COLOR: '1' });
     expect(plain).toMatch(/▏ \d+\/40/);
+    // eslint-disable-next-line no-control-regex -- an ANSI colour escape starts with ESC; NO_COLOR forbids them
     expect(plain).not.toMatch(/\x1b\[3\dm/);
     expect(plain).toContain('40 ok');
     expect(plain).not.toContain('✓ 40 ok'); // the summary drops symbols with NO_COLOR

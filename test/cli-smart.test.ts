@@ -4,13 +4,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { ndjsonFile, parseLines, payloads, readResults, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
+import { parseJson, type EchoAnswer } from './helpers/json.js';
 
-interface Line {
+interface Line<Body = unknown> {
   id: string;
   ok: boolean;
   status: number | null;
   attempts: number;
-  response: any;
+  /** Every response these tests look into is /echo's. */
+  response: EchoAnswer<Body>;
   error: { code: string; message: string } | null;
   hash?: string;
 }
@@ -124,7 +126,11 @@ describe.each(THREAD_MODES)('--serialize-by (%s)', (_mode, threads) => {
       ...threads,
     ]);
     expect(r.code).toBe(0);
-    const seen = server.requests.map((q) => ({ ...JSON.parse(q.body), start: q.startedAt, end: q.endedAt! }));
+    const seen = server.requests.map((q) => ({
+      ...parseJson<{ customer: string; seq: number }>(q.body),
+      start: q.startedAt,
+      end: q.endedAt!,
+    }));
     for (const k of keys) {
       const mine = seen.filter((q) => q.customer === k).sort((x, y) => x.start - y.start);
       expect(mine.map((q) => q.seq)).toEqual([...mine.map((q) => q.seq)].sort((x, y) => x - y));
@@ -179,7 +185,7 @@ describe('re-running what matched', () => {
       'status >= `500`',
     ]);
     expect(again.code).toBe(0);
-    expect(server.requests.map((q) => JSON.parse(q.body).code).sort()).toEqual([502, 502]);
+    expect(server.requests.map((q) => parseJson<{ code: number }>(q.body).code).sort()).toEqual([502, 502]);
     const lines = readResults<Line>(out);
     expect(lines.map((l) => l.id).sort()).toEqual(['1', '2', '3', '4', '5', '6']);
     expect(lines.find((l) => l.id === '4')).toMatchObject({ ok: false, status: 404 });
@@ -221,7 +227,7 @@ describe('resume notices edited payloads', () => {
     expect(noticed.stderr).toContain(
       '2 recorded payloads changed since they were sent (first: 2, 4); not sent again. Add --resend-changed',
     );
-    expect(server.requests.map((q) => JSON.parse(q.body).n)).toEqual([6]);
+    expect(server.requests.map((q) => parseJson<{ n: number }>(q.body).n)).toEqual([6]);
     server.reset();
     const resent = await runCli([
       'run',
@@ -234,7 +240,7 @@ describe('resume notices edited payloads', () => {
       '--resend-changed',
     ]);
     expect(resent.code).toBe(0);
-    expect(server.requests.map((q) => JSON.parse(q.body).n).sort((a, b) => a - b)).toEqual([200, 400]);
+    expect(server.requests.map((q) => parseJson<{ n: number }>(q.body).n).sort((a, b) => a - b)).toEqual([200, 400]);
     const lines = readResults<Line>(out);
     expect(lines.map((l) => l.id).sort()).toEqual(['1', '2', '3', '4', '5', '6']);
     expect(lines.find((l) => l.id === '4')!.response.body).toEqual({ n: 400 });
@@ -317,7 +323,7 @@ describe('CSV input', () => {
       stdin: csv,
     });
     expect(r.code).toBe(0);
-    const bodies = parseLines<Line>(r.stdout)
+    const bodies = parseLines<Line<{ id: number; qty: unknown }>>(r.stdout)
       .map((l) => l.response.body)
       .sort((a, b) => a.id - b.id);
     expect(bodies.map((b) => [b.id, b.qty])).toEqual([

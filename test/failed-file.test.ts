@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { readPayloads, type InputRecord, type PayloadFormat } from '../src/input/index.js';
 import { createFailedWriter, type FailedFormat } from '../src/output/index.js';
 
@@ -16,10 +17,6 @@ afterAll(async () => {
 let n = 0;
 const fresh = (ext: string): string => join(dir, `failed-${++n}.${ext}`);
 
-async function* from(chunks: Array<Buffer | string>): AsyncGenerator<Buffer | string> {
-  for (const chunk of chunks) yield chunk;
-}
-
 interface Read {
   records: InputRecord[];
   header: string | undefined;
@@ -29,7 +26,7 @@ async function read(content: string | Buffer, format: PayloadFormat): Promise<Re
   let header: string | undefined;
   const records: InputRecord[] = [];
   const options = { format, onCsvHeader: (text: string) => (header = text) };
-  for await (const record of readPayloads(from([content]), options)) records.push(record);
+  for await (const record of readPayloads(Readable.from([content]), options)) records.push(record);
   for (const record of records) expect(record.error).toBeUndefined();
   return { records, header };
 }
@@ -215,7 +212,7 @@ describe('failures file: lifecycle', () => {
     expect(torn).toBe('[\n{"a":1},\n{"b":2}');
     // Read as is, the last element cannot be told complete, so the reader reports it rather than send it ...
     const records: InputRecord[] = [];
-    for await (const record of readPayloads(from([torn]), { format: 'json' })) records.push(record);
+    for await (const record of readPayloads(Readable.from([torn]), { format: 'json' })) records.push(record);
     expect(records.map((r) => [r.raw, r.fatal])).toEqual([
       ['{"a":1}', undefined],
       ['{"b":2}', true],

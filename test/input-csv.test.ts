@@ -1,15 +1,13 @@
+import { expect } from '@jest/globals';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { countPayloads, readPayloads, type InputRecord, type ReadOptions } from '../src/input/index.js';
 import { inferCsvValue } from '../src/input/csv.js';
 
 type CsvOptions = Omit<ReadOptions, 'format'>;
-
-async function* from(chunks: Array<Buffer | string>): AsyncGenerator<Buffer | string> {
-  for (const chunk of chunks) yield chunk;
-}
 
 /** Every record, plus the header as the first entry ({header}) when onCsvHeader was called: order is checked too. */
 async function readAll(
@@ -17,7 +15,7 @@ async function readAll(
   options: CsvOptions = {},
 ): Promise<Array<InputRecord | { header: string }>> {
   const events: Array<InputRecord | { header: string }> = [];
-  const source = from(typeof input === 'string' ? [input] : input);
+  const source = Readable.from(typeof input === 'string' ? [input] : input);
   const reader = readPayloads(source, { ...options, format: 'csv', onCsvHeader: (header) => events.push({ header }) });
   for await (const record of reader) events.push(record);
   return events;
@@ -248,10 +246,10 @@ describe('readPayloads: CSV errors', () => {
     const source: AsyncIterable<string> = {
       [Symbol.asyncIterator]() {
         return {
-          next: async () => ({ value: state.pulled++ === 0 ? 'a,b\n1,2\n3\n4,5\n' : '6,7\n', done: false }),
-          return: async () => {
+          next: () => Promise.resolve({ value: state.pulled++ === 0 ? 'a,b\n1,2\n3\n4,5\n' : '6,7\n', done: false }),
+          return: () => {
             state.closed = true;
-            return { value: undefined, done: true };
+            return Promise.resolve({ value: undefined, done: true });
           },
         };
       },
@@ -437,13 +435,13 @@ describe('readPayloads: CSV streaming', () => {
     const source: AsyncIterable<string> = {
       [Symbol.asyncIterator]() {
         return {
-          next: async () => {
+          next: () => {
             const k = state.pulled++;
-            return { value: k === 0 ? 'i\n' : `${k}-a\n${k}-b\n`, done: false };
+            return Promise.resolve({ value: k === 0 ? 'i\n' : `${k}-a\n${k}-b\n`, done: false });
           },
-          return: async () => {
+          return: () => {
             state.closed = true;
-            return { value: undefined, done: true };
+            return Promise.resolve({ value: undefined, done: true });
           },
         };
       },

@@ -2,19 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { BatchpostError } from '../src/engine/errors.js';
 import { countPayloads, readPayloads, type PayloadFormat, type InputRecord } from '../src/input/index.js';
 import { jsonErrorOffset } from '../src/input/json-error.js';
 
 type Format = { format?: PayloadFormat };
 
-async function* from(chunks: Array<Buffer | string>): AsyncGenerator<Buffer | string> {
-  for (const chunk of chunks) yield chunk;
-}
-
 async function read(input: string | Array<Buffer | string>, options: Format = {}): Promise<InputRecord[]> {
   const records: InputRecord[] = [];
-  for await (const record of readPayloads(from(typeof input === 'string' ? [input] : input), options)) {
+  for await (const record of readPayloads(Readable.from(typeof input === 'string' ? [input] : input), options)) {
     records.push(record);
   }
   return records;
@@ -414,11 +411,13 @@ describe('readPayloads: streaming', () => {
     const source: AsyncIterable<string> = {
       [Symbol.asyncIterator]() {
         return {
-          next: async () =>
-            state.pulled < count ? { value: chunk(state.pulled++), done: false } : { value: undefined, done: true },
-          return: async () => {
+          next: () =>
+            Promise.resolve(
+              state.pulled < count ? { value: chunk(state.pulled++), done: false } : { value: undefined, done: true },
+            ),
+          return: () => {
             state.closed = true;
-            return { value: undefined, done: true };
+            return Promise.resolve({ value: undefined, done: true });
           },
         };
       },

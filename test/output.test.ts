@@ -1,4 +1,4 @@
-import { jest } from '@jest/globals';
+import { expect, jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import {
   resultToJson,
   type LineWriter,
 } from '../src/output/index.js';
+import { parseJson } from './helpers/json.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -103,7 +104,7 @@ describe('ndjson sink', () => {
 
   test('orders fields the same whatever order the result object was built in', () => {
     const scrambled = { error: null, response: 'x', durationMs: 1, attempts: 2, status: 200, ok: true, id: 'a' };
-    expect(Object.keys(JSON.parse(resultToJson(scrambled)))).toEqual([
+    expect(Object.keys(parseJson<object>(resultToJson(scrambled)))).toEqual([
       'id',
       'ok',
       'status',
@@ -225,7 +226,7 @@ describe('json sink', () => {
     expect(sink.close()).toBe(first);
     await first;
     await sink.close();
-    expect(Object.keys(JSON.parse(read(out)))).toEqual(['1']);
+    expect(Object.keys(parseJson<object>(read(out)))).toEqual(['1']);
   });
 });
 
@@ -272,7 +273,7 @@ describe('line writer', () => {
     const lines = read(out).trimEnd().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[0]).toBe('{"id":"old","ok":true}');
-    expect(JSON.parse(lines[1]!).id).toBe('new');
+    expect(parseJson<Result>(lines[1]!).id).toBe('new');
   });
 
   test('batches a turn of writes into one syscall that happens before the next turn', async () => {
@@ -300,7 +301,7 @@ describe('line writer', () => {
       read(out)
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l).id),
+        .map((l) => parseJson<Result>(l).id),
     ).toEqual(['1', '2']);
     await sink.close();
   });
@@ -445,7 +446,7 @@ describe('line writer', () => {
       expect(signal).toBe('SIGKILL');
       const lines = read(out).split('\n');
       expect(lines).toHaveLength(501);
-      expect(JSON.parse(lines[499]!).id).toBe('500');
+      expect(parseJson<Result>(lines[499]!).id).toBe('500');
     });
 
     test('process.exit() in the same turn as the writes still flushes them', async () => {

@@ -186,7 +186,7 @@ describe('Governor (adaptive pace)', () => {
     return { g, changes, advance: (ms: number) => (t += ms), now: () => t };
   };
 
-  test('a 429 with Retry-After pauses starts, halves concurrency once per second, then recovers additively', async () => {
+  test('a 429 with Retry-After pauses starts, halves concurrency once per second, then recovers additively', () => {
     const { g, changes, advance } = make(8);
     expect(g.gate()).toBeNull();
     g.observe(429, { 'retry-after': '2' });

@@ -23,8 +23,10 @@ import {
 } from '../src/progress/index.js';
 
 // SGR (colour) sequences only; the bar also writes cursor-control sequences, which are not colour.
+/* eslint-disable no-control-regex -- terminal escape sequences start with ESC, a control character */
 const SGR = /\x1b\[[0-9;]*m/;
 const ANY_ESCAPE = /\x1b/;
+/* eslint-enable no-control-regex */
 
 class FakeStream {
   chunks: string[] = [];
@@ -59,6 +61,7 @@ function complete(stats: RunStats, ok: number, failed: number): void {
 }
 
 function visibleWidth(s: string): number {
+  // eslint-disable-next-line no-control-regex -- colour sequences start with ESC and take no columns
   return [...s.replace(/\x1b\[[0-9;]*m/g, '')].length;
 }
 
@@ -334,6 +337,7 @@ describe('bar display (TTY)', () => {
     expect(noteAt).toBeGreaterThan(0);
     expect(out.chunks[noteAt]).toMatch(/batchpost: stopping — 20 requests in flight will finish\n/);
     // The bar line was erased before the note, so the note does not start mid-bar.
+    // eslint-disable-next-line no-control-regex -- the erase-line sequence starts with ESC
     expect(out.chunks.slice(0, noteAt).join('')).toMatch(/\x1b\[2K$/);
     expect(out.chunks.slice(noteAt + 1).join('')).toContain('7/100');
     progress.stop();
@@ -348,6 +352,7 @@ describe('bar display (TTY)', () => {
     complete(stats, 50, 0);
     jest.advanceTimersByTime(500);
     progress.stop();
+    // eslint-disable-next-line no-control-regex -- terminal control sequences start with ESC
     expect(out.text).toMatch(/\x1b\[\?7h\x1b\[1G\x1b\[0J$/); // wrap back on, cursor home, line erased
     expect(jest.getTimerCount()).toBe(0);
     const after = out.text;

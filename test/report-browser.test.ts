@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { ndjsonFile, readResults, ROOT, runCli, tmpDir } from './helpers/cli.js';
+import { parseJson } from './helpers/json.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -27,6 +28,13 @@ interface Line {
   attempts: number;
   durationMs: number;
   error: { code: string; message: string } | null;
+}
+
+/** The DOM an evaluateAll callback uses: it runs in the page, and the test program has no DOM types. */
+interface PageElement {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageElement | null;
 }
 
 const WEIRD_ID = `x<&>"'ü 🚀`;
@@ -231,9 +239,9 @@ suite('the HTML report in headless Chromium', () => {
       Object.fromEntries(
         await page
           .locator(`#${id} tbody tr[data-key]`)
-          .evaluateAll((rows) =>
-            rows.map((r) => [
-              r.getAttribute('data-key'),
+          .evaluateAll((rows: PageElement[]) =>
+            rows.map((r): [string, number] => [
+              r.getAttribute('data-key')!,
               Number(r.querySelector('td.num')!.textContent!.replace(/,/g, '')),
             ]),
           ),
@@ -251,22 +259,24 @@ suite('the HTML report in headless Chromium', () => {
     // Slowest: the largest durations of the file, slowest first.
     const slowest = await page
       .locator('#slowest-table tbody tr')
-      .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-duration'))));
+      .evaluateAll((rows: PageElement[]) => rows.map((r) => Number(r.getAttribute('data-duration'))));
     expect(slowest).toEqual(sent.sort((a, b) => b - a).slice(0, 20));
 
     // Failures: every one listed, ids linked to their line in the results file.
     const rows = page.locator('#failure-table tbody tr');
     expect(await rows.count()).toBe(failed.length);
-    expect((await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')))).sort()).toEqual(
+    expect((await rows.evaluateAll((rs: PageElement[]) => rs.map((r) => r.getAttribute('data-id')))).sort()).toEqual(
       failed.map((l) => l.id).sort(),
     );
     const fileLines = fs.readFileSync(out, 'utf8').split('\n');
     for (const link of await page
       .locator('#failure-table a')
-      .evaluateAll((as) => as.slice(0, 10).map((a) => [a.getAttribute('href'), a.textContent]))) {
+      .evaluateAll((as: PageElement[]) =>
+        as.slice(0, 10).map((a): [string, string] => [a.getAttribute('href') ?? '', a.textContent ?? '']),
+      )) {
       const m = /^results\.ndjson#L(\d+)$/.exec(link[0]);
       expect(m).not.toBeNull();
-      expect(JSON.parse(fileLines[Number(m![1]) - 1]!).id).toBe(link[1]);
+      expect(parseJson<Line>(fileLines[Number(m![1]) - 1]!).id).toBe(link[1]);
     }
 
     // Failure search.

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parse as parseJunit, type TestCase, type TestSuites } from 'junit2json';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { ndjsonFile, readResults, runCli, startCli, tmpDir, waitFor } from './helpers/cli.js';
+import { parseJson, readJson } from './helpers/json.js';
 
 interface Line {
   id: string;
@@ -15,6 +16,18 @@ interface Line {
   durationMs: number;
   error: { code: string; message: string } | null;
   startedAt?: number;
+}
+
+/** A --summary file: the fields these tests look into by name, and the rest compared whole. */
+interface SummaryFile {
+  [field: string]: unknown;
+  total: number;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  throughput: { ratePerSec: number };
+  throttled: { ms: number; source: string; requests: number; periods: unknown[] };
 }
 
 const SECRETS = ['S3CRET-BEARER', 'K3Y-VALUE', 'TOK3N-VALUE'];
@@ -133,7 +146,7 @@ describe('run --report --junit --summary', () => {
     expect(want.byStatus['429']).toBeGreaterThan(0);
 
     // Summary JSON
-    const summary = JSON.parse(fs.readFileSync(files.summary, 'utf8'));
+    const summary = readJson<SummaryFile>(files.summary);
     expect(summary).toMatchObject({
       source: 'run',
       exitCode: 1,
@@ -229,7 +242,7 @@ describe('run --report --junit --summary', () => {
     const [ha, hb] = [fs.readFileSync(a.html, 'utf8'), fs.readFileSync(b.html, 'utf8')];
     for (const key of ['total', 'ok', 'failed', 'p50', 'p95', 'p99', 'retries', 'throttled'])
       expect(kpi(hb, key)).toBe(kpi(ha, key));
-    const [sa, sb] = [JSON.parse(fs.readFileSync(a.summary, 'utf8')), JSON.parse(fs.readFileSync(b.summary, 'utf8'))];
+    const [sa, sb] = [readJson<SummaryFile>(a.summary), readJson<SummaryFile>(b.summary)];
     for (const key of [
       'total',
       'ok',
@@ -266,7 +279,7 @@ describe('run --report --junit --summary', () => {
     expect(links.length).toBeGreaterThan(0);
     for (const [, line, id] of links) {
       expect(Number(line)).toBeGreaterThan(20);
-      expect(JSON.parse(fileLines[Number(line) - 1]!).id).toBe(unescapeHtml(id!));
+      expect(parseJson<Line>(fileLines[Number(line) - 1]!).id).toBe(unescapeHtml(id!));
     }
 
     const jsonOut = path.join(dir, 'results.json');
@@ -284,7 +297,7 @@ describe('run --report --junit --summary', () => {
     // ...and `report` reads the --format json file too.
     const rep = await runCli(['report', jsonOut, '--summary', path.join(dir, 'j.json')]);
     expect(rep.code).toBe(0);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'j.json'), 'utf8')).total).toBe(20);
+    expect(readJson<SummaryFile>(path.join(dir, 'j.json')).total).toBe(20);
   });
 
   test('results on stdout: the report has no links, the results stay clean NDJSON', async () => {
@@ -336,7 +349,7 @@ describe('run --report --junit --summary', () => {
     expect(r.code).toBe(130);
     const recorded = readResults<Line>(out).length;
     expect(recorded).toBeLessThan(40);
-    const summary = JSON.parse(fs.readFileSync(files.summary, 'utf8'));
+    const summary = readJson<SummaryFile>(files.summary);
     expect(summary).toMatchObject({ exitCode: 130, interrupted: true, total: recorded });
     expect(fs.readFileSync(files.html, 'utf8')).toContain('Stopped early: interrupted');
     const { suites } = await junitOf(files.junit);

@@ -34,13 +34,19 @@ function readyUrl(child: ChildProcess): Promise<string> {
   });
 }
 
+/** POST /batch's JSON answer: the parts these tests read. */
+interface BatchAnswer {
+  results: { id: string; ok: boolean }[];
+  summary: { total: number; ok: number; failed: number };
+}
+
 async function post(url: string, body: unknown) {
   const res = await request(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: res.statusCode, json: (await res.body.json()) as any };
+  return { status: res.statusCode, json: (await res.body.json()) as BatchAnswer };
 }
 
 describe('batchpost serve (the CLI)', () => {
@@ -55,7 +61,7 @@ describe('batchpost serve (the CLI)', () => {
     ]);
     const answer = await post(`${url}/batch`, [{ n: 1 }, { n: 2 }]);
     expect(answer.status).toBe(200);
-    expect(answer.json.results.map((r: { id: string; ok: boolean }) => [r.id, r.ok])).toEqual([
+    expect(answer.json.results.map((r) => [r.id, r.ok])).toEqual([
       ['1', true],
       ['2', true],
     ]);

@@ -2,7 +2,12 @@
 // the Graph JS SDK's own BatchRequestContent / Client / BatchResponseContent against it, URL resolution and the
 // origin rule, dependsOn (order, 424, unknown ids, cycles), bodies both ways (JSON, text, base64, byte for byte),
 // headers (inheritance, precedence, hop-by-hop, CR/LF), every failure kind per item, and every bad batch.
-import { BatchRequestContent, BatchResponseContent, Client } from '@microsoft/microsoft-graph-client';
+import {
+  BatchRequestContent,
+  BatchResponseContent,
+  Client,
+  type BatchResponseBody,
+} from '@microsoft/microsoft-graph-client';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -56,7 +61,12 @@ interface ItemAnswer {
   id: string;
   status: number;
   headers: Record<string, string>;
-  body?: any;
+  body?: unknown;
+}
+
+/** The body of an item serve answered itself with an error. */
+interface ItemErrorBody {
+  error: { code: string; message: string };
 }
 
 async function post(
@@ -120,10 +130,10 @@ describe('the Microsoft Graph JS SDK, unchanged', () => {
       defaultVersion: 'v1.0',
       authProvider: (done) => done(null, 'unused-over-http'),
     });
-    const raw = await client
+    const raw = (await client
       .api('/$batch')
       .header('Accept-Language', 'fr-CH')
-      .post(await content.getContent());
+      .post(await content.getContent())) as BatchResponseBody;
     const answer = new BatchResponseContent(raw);
 
     const r1 = answer.getResponseById('1');
@@ -157,7 +167,8 @@ describe('the Microsoft Graph JS SDK, unchanged', () => {
       { id: 'b', request: new Request('https://graph.example.com/echo'), dependsOn: ['a'] },
     ]);
     const client = Client.init({ baseUrl: s.url, authProvider: (done) => done(null, 'x') });
-    const answer = new BatchResponseContent(await client.api('/$batch').post(await content.getContent()));
+    const raw = (await client.api('/$batch').post(await content.getContent())) as BatchResponseBody;
+    const answer = new BatchResponseContent(raw);
     expect(answer.getResponseById('a').status).toBe(500);
     const b = answer.getResponseById('b');
     expect(b.status).toBe(424);
@@ -220,7 +231,7 @@ describe('dependsOn', () => {
     expectItemError(answers.get('e'), 424, 'FAILED_DEPENDENCY');
     expectItemError(answers.get('f'), 403, 'FORBIDDEN_ORIGIN');
     expectItemError(answers.get('g'), 424, 'FAILED_DEPENDENCY');
-    expect(answers.get('d')!.body.error.message).toMatch(/"c".*answered 500/);
+    expect((answers.get('d')!.body as ItemErrorBody).error.message).toMatch(/"c".*answered 500/);
     const sent = fx.requests.map((r) => r.query.n ?? r.path);
     expect(sent).not.toContain('d');
     expect(sent).not.toContain('e');
@@ -504,7 +515,7 @@ describe('every failure kind answers its own item; the batch is 200', () => {
     const s = await serve({ url: `http://127.0.0.1:${await freePort()}`, retries: 1 });
     const answers = await odata(s, [{ id: '1', method: 'GET', url: '/x' }]);
     expectItemError(answers.get('1'), 502, 'ECONNREFUSED');
-    expect(answers.get('1')!.body.error.message).toMatch(/gave up after 2 attempts/);
+    expect((answers.get('1')!.body as ItemErrorBody).error.message).toMatch(/gave up after 2 attempts/);
   });
 
   it("a templated -H that cannot be rendered on an item's body: 400 TEMPLATE_ERROR for that item only", async () => {

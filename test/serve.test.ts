@@ -3,6 +3,7 @@
 // completes with a final summary line), every failure kind isolated to its item, every refusal of a bad batch
 // (with nothing sent), header inheritance, /healthz and /metrics. The CLI and SIGTERM are in serve-cli.test.ts,
 // the OData $batch endpoint in serve-odata.test.ts.
+import { expect } from '@jest/globals';
 import http from 'node:http';
 import net from 'node:net';
 import { request } from 'undici';
@@ -11,6 +12,7 @@ import { ERROR_CODES } from '../src/engine/errors.js';
 import { resolveOptions, type RunOptions } from '../src/engine/options.js';
 import { DEFAULT_INHERITED } from '../src/server/headers.js';
 import { startBatchServer, type BatchServer } from '../src/server/server.js';
+import { parseJson, type EchoAnswer } from './helpers/json.js';
 
 let fx: FixtureServer;
 const servers: BatchServer[] = [];
@@ -71,31 +73,42 @@ async function get(url: string, method: 'GET' | 'POST' = 'GET'): Promise<Answer>
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
-interface ResultLine {
+interface ResultLine<Body = unknown> {
   id: string;
   ok: boolean;
   status: number | null;
   attempts: number;
   durationMs: number;
-  response: any;
+  /** /echo's answer in the tests that look into it. */
+  response: EchoAnswer<Body>;
   error: { code: string; message: string } | null;
   startedAt?: number;
   headers?: Record<string, string>;
 }
 
-interface JsonAnswer {
-  results: ResultLine[];
-  summary: { total: number; ok: number; failed: number; durationMs: number };
+interface BatchSummary {
+  total: number;
+  ok: number;
+  failed: number;
+  durationMs: number;
 }
 
-async function batch(
+interface JsonAnswer<Body = unknown> {
+  results: ResultLine<Body>[];
+  summary: BatchSummary;
+}
+
+/** A line of an NDJSON answer: a result, or the closing summary. */
+type StreamLine = Partial<ResultLine> & { summary?: BatchSummary };
+
+async function batch<Body = unknown>(
   s: BatchServer,
   payloads: unknown[] | string,
   headers?: Record<string, string>,
-): Promise<JsonAnswer> {
+): Promise<JsonAnswer<Body>> {
   const res = await post(`${s.url}/batch`, typeof payloads === 'string' ? payloads : JSON.stringify(payloads), headers);
   expect([res.status, res.headers['content-type']]).toEqual([200, 'application/json']);
-  return JSON.parse(res.text) as JsonAnswer;
+  return parseJson<JsonAnswer<Body>>(res.text);
 }
 
 /** A refusal: the status, the JSON error body with a code from the table, and nothing sent upstream. */
@@ -176,7 +189,9 @@ describe('POST /batch: each payload sent as run sends it', () => {
 
   it('takes NDJSON (Content-Type application/x-ndjson), blank lines skipped', async () => {
     const s = await serve({ url: `${fx.url}/echo` });
-    const answer = await batch(s, '{"n":1}\n\n{"n":2}\r\n{"n":3}', { 'content-type': 'application/x-ndjson' });
+    const answer = await batch<{ n: number }>(s, '{"n":1}\n\n{"n":2}\r\n{"n":3}', {
+      'content-type': 'application/x-ndjson',
+    });
     expect(answer.results.map((r) => [r.id, r.response.body.n])).toEqual([
       ['1', 1],
       ['2', 2],
@@ -253,7 +268,7 @@ describe('POST /batch with Accept: application/x-ndjson', () => {
     });
     expect([answer.status, answer.type]).toEqual([200, 'application/x-ndjson']);
     expect(slowInFlightWhenFastArrived).toBe(true);
-    const lines = answer.lines.map((l) => JSON.parse(l));
+    const lines = answer.lines.map((l) => parseJson<StreamLine>(l));
     expect(lines).toHaveLength(4);
     expect(
       lines
@@ -263,14 +278,15 @@ describe('POST /batch with Accept: application/x-ndjson', () => {
     ).toEqual(['2', '3']);
     expect(lines[2]).toMatchObject({ id: '1', ok: true, status: 200 });
     expect(lines[3]).toEqual({ summary: { total: 3, ok: 3, failed: 0, durationMs: expect.any(Number) } });
-    expect(lines[3].summary.durationMs).toBeGreaterThanOrEqual(2900);
+    expect(lines[3]!.summary!.durationMs).toBeGreaterThanOrEqual(2900);
   });
 
   it('failures stream too, and the summary counts them', async () => {
     const s = await serve({ url: `${fx.url}/status/{{ code }}` });
     const answer = await stream(s.url, JSON.stringify([{ code: 201 }, { code: 404 }, {}]), () => {});
-    const lines = answer.lines.map((l) => JSON.parse(l));
-    const byId = Object.fromEntries(lines.slice(0, 3).map((l) => [l.id, l.error?.code ?? null]));
+    const lines = answer.lines.map((l) => parseJson<StreamLine>(l));
+    const results = lines.slice(0, 3) as ResultLine[];
+    const byId = Object.fromEntries(results.map((l) => [l.id, l.error?.code ?? null] as const));
     expect(byId).toEqual({ '1': null, '2': 'HTTP_404', '3': 'TEMPLATE_ERROR' });
     expect(lines[3]).toEqual({ summary: { total: 3, ok: 1, failed: 2, durationMs: expect.any(Number) } });
   });
@@ -489,7 +505,7 @@ describe('POST /batch: a bad batch is refused whole, with a JSON error and nothi
       },
     );
     expect(status).toBe(413);
-    expect(JSON.parse(body).error.code).toBe('BATCH_TOO_LARGE');
+    expect(parseJson<{ error: { code: string } }>(body).error.code).toBe('BATCH_TOO_LARGE');
     expect(connection).toBe('close');
     expect(fx.requests).toHaveLength(0);
   });

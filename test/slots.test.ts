@@ -99,8 +99,9 @@ test('a lane keeps its order while its ring wraps around and grows', () => {
 
 test('a long-lived lane keeps its order (thousands through one priority)', async () => {
   const order: number[] = [];
-  const slots = new Slots<number>(1, async (n) => {
+  const slots = new Slots<number>(1, (n) => {
     order.push(n);
+    return Promise.resolve();
   });
   for (let i = 0; i < 5000; i++) slots.add(i);
   for (let i = 0; i < 6000 && order.length < 5000; i++) await new Promise((r) => setImmediate(r));

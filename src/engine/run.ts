@@ -100,7 +100,7 @@ export class Run {
     await done;
     this.sender.close();
     this.o.signal?.removeEventListener('abort', onAbort);
-    if (readError !== null) throw readError;
+    if (readError !== null) throw readError as Error;
     const changed = this.changed.count > 0 ? { ...this.changed, resent: this.o.resendChanged } : null;
     return buildSummary(this.stats, this.latency, performance.now() - t0, this.interrupted, this.inputError, changed);
   }

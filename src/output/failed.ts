@@ -54,7 +54,7 @@ export function createFailedWriter(
     let columns: string[] | undefined;
     text = (record) => {
       if (record.source !== undefined) return record.source;
-      columns ??= (parseCsv(csvHeader!, { bom: true }) as string[][])[0] ?? [];
+      columns ??= parseCsv(csvHeader!, { bom: true })[0] ?? [];
       return csvRow(columns, record);
     };
   } else if (format === 'json') {
@@ -104,7 +104,7 @@ function csvRow(columns: string[], record: InputRecord): string {
     throw new Error(`the payload from line ${record.line} is not an object, so it cannot become a CSV row`);
   }
   const cells = columns.map((name) => {
-    const cell = (value as Record<string, unknown>)[name];
+    const cell = (value as Record<string, string | number | boolean | object | null | undefined>)[name];
     if (cell === undefined || cell === null) return '';
     return typeof cell === 'object' ? JSON.stringify(cell) : String(cell);
   });
