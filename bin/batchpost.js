@@ -8,4 +8,5 @@ import v8 from 'node:v8';
 
 if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent')))
   v8.setFlagsFromString('--heap-growing-percent=100');
-await import('../dist/src/cli/main.js');
+const { main } = await import('../dist/src/cli/main.js');
+process.exit(await main(process.argv.slice(2)));

@@ -1,5 +1,6 @@
 // --dry-run: every payload goes through the same id and request building as a real run, nothing is sent.
 // The first requests are printed to stdout (one JSON line each) so they can be inspected or piped.
+import { exitCodeOf } from '../engine/errors.js';
 import { IdAssigner } from '../engine/ids.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { RequestBuilder } from '../engine/request.js';
@@ -7,6 +8,7 @@ import type { InputRecord } from '../engine/types.js';
 import { TemplateError } from '../expr/index.js';
 import { formatCount } from '../progress/format.js';
 import { EXIT } from './exit.js';
+import type { CliIO } from './io.js';
 
 const SHOWN = 10;
 
@@ -14,18 +16,19 @@ export async function dryRun(
   records: AsyncIterable<InputRecord>,
   o: ResolvedOptions,
   inputName: string,
+  io: Pick<CliIO, 'stdout' | 'stderr'>,
 ): Promise<number> {
   const ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
   const builder = new RequestBuilder(o);
   let count = 0;
   let unsendable = 0;
-  const err = process.stderr;
+  const err = io.stderr;
   for await (const record of records) {
     const outcome = ids.next(record);
     if (!('id' in outcome)) {
       err.write(`batchpost: ${inputName}:${record.line}: ${outcome.message} [${outcome.code}]\n`);
       err.write(`  dry run: ${formatCount(count)} payloads before this line are valid; nothing was sent.\n`);
-      return EXIT.INPUT;
+      return exitCodeOf(outcome.code);
     }
     count++;
     if (record.error !== undefined) {
@@ -35,7 +38,7 @@ export async function dryRun(
     }
     try {
       const req = builder.build(record, outcome.id, o.method);
-      if (count <= SHOWN) process.stdout.write(JSON.stringify({ id: outcome.id, ...req }) + '\n');
+      if (count <= SHOWN) io.stdout.write(JSON.stringify({ id: outcome.id, ...req }) + '\n');
     } catch (e) {
       if (!(e instanceof TemplateError)) throw e;
       unsendable++;

@@ -1,38 +1,48 @@
-// The batchpost command line: commander parses, each command lives in its own file. Usage errors exit 2 with a
-// line naming the option; a BatchpostError prints its message, code and hint, never a stack trace.
+// The batchpost command line: commander parses, each command lives in its own file and gets the process's streams
+// and signals handed to it (io.ts), so the whole program also runs inside a test. Usage errors exit 2 with a line
+// naming the option; a BatchpostError prints its message, code and hint, never a stack trace, and exits as the
+// error table says; anything else is a bug: exit 1 with its stack. bin/batchpost.js exits with main's code.
 import { Command, CommanderError } from 'commander';
-import { BatchpostError } from '../engine/errors.js';
+import { describeError } from './errors.js';
 import { EXIT } from './exit.js';
+import { processIO, type CliIO, type CommandHost } from './io.js';
 import { addReportCommand } from './report.js';
 import { addRunOptions, type RunFlags } from './run-options.js';
 import { runCommand } from './run.js';
 import { addServeCommand } from './serve.js';
+import { packageVersion } from './version.js';
 import { addWorkerCommand } from './worker.js';
 
-const VERSION = '0.1.0';
-
-export function buildProgram(argv: readonly string[], exit: (code: number) => void): Command {
+export function buildProgram(host: CommandHost): Command {
+  const { io } = host;
   const program = new Command('batchpost')
     .description('Send a file of JSON payloads as HTTP requests, many at a time, and write one result per request.')
-    .version(VERSION)
+    .version(packageVersion())
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`batchpost: ${text.replace(/^error: /, '')}`) })
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      getOutHelpWidth: () => (io.stdout.isTTY === true && io.stdout.columns) || 80,
+      getErrHelpWidth: () => (io.stderr.isTTY === true && io.stderr.columns) || 80,
+      outputError: (text, write) => write(`batchpost: ${text.replace(/^error: /, '')}`),
+    })
     .showSuggestionAfterError();
   addRunOptions(
     program
       .command('run')
       .description('send every payload of a JSON/NDJSON file (or - for stdin) and record one result per request')
       .argument('<input>', 'file of payloads (NDJSON or a JSON array), or - for stdin'),
-  ).action(async (input: string, flags: RunFlags) => exit(await runCommand(input, flags, argv)));
-  addReportCommand(program, exit);
-  addServeCommand(program, exit);
-  addWorkerCommand(program, exit);
+  ).action(async (input: string, flags: RunFlags) => host.exit(await runCommand(input, flags, host)));
+  addReportCommand(program, host);
+  addServeCommand(program, host);
+  addWorkerCommand(program, host);
   return program;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** Runs the command line `argv` (the words after "batchpost") and returns its exit code; never exits itself. */
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   let code: number = EXIT.OK;
-  const program = buildProgram(argv, (c) => (code = c));
+  const program = buildProgram({ argv, io, exit: (c) => (code = c) });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;
@@ -42,17 +52,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return EXIT.OK;
       return EXIT.INPUT;
     }
-    if (err instanceof BatchpostError) {
-      process.stderr.write(`batchpost: ${err.message} [${err.code}]\n${err.hint ? `  ${err.hint}\n` : ''}`);
-      return EXIT.INPUT;
-    }
-    if (err instanceof RangeError) {
-      process.stderr.write(`batchpost: ${err.message} [USAGE]\n`);
-      return EXIT.INPUT;
-    }
-    process.stderr.write(`batchpost: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return EXIT.FAILED;
+    const { text, exitCode } = describeError(err);
+    io.stderr.write(text);
+    return exitCode;
   }
 }
-
-process.exit(await main(process.argv.slice(2)));

@@ -5,12 +5,14 @@ const usage = (message: string) => new BatchpostError('USAGE', message);
 
 export function parsePositiveInt(value: string, option: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1) throw usage(`${option} "${value}": expected a whole number of at least 1`);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || !Number.isSafeInteger(n))
+    throw usage(`${option} "${value}": expected a whole number of at least 1`);
   return n;
 }
 
 export function parseCount(value: string, option: string): number {
-  if (!/^\d+$/.test(value.trim())) throw usage(`${option} "${value}": expected a whole number (0 or more)`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value)))
+    throw usage(`${option} "${value}": expected a whole number (0 or more)`);
   return Number(value);
 }
 
@@ -20,7 +22,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 export function parseDuration(value: string, option: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
   const ms = m ? Number(m[1]) * UNITS[m[2] ?? 's']! : NaN;
-  if (!(ms >= 1)) throw usage(`${option} "${value}": expected a duration such as 500ms, 30s or 2m`);
+  if (!(ms >= 1 && ms <= Number.MAX_SAFE_INTEGER))
+    throw usage(`${option} "${value}": expected a duration such as 500ms, 30s or 2m`);
   return Math.round(ms);
 }
 

@@ -2,12 +2,15 @@
 // JUnit XML, a JSON summary — and the run's summary on stderr. Exit 0 when the files were written, 1 when one
 // could not be, 2 for a usage mistake or a results file that is not one.
 import type { Command } from 'commander';
+import { exitCodeOf } from '../engine/errors.js';
 import { formatCount } from '../progress/format.js';
 import { painter, useColor } from '../progress/color.js';
 import { formatSummary } from '../progress/summary.js';
 import { checkTargets, type ReportTargets } from '../report/files.js';
 import type { FileReport } from '../report/index.js';
+import { errorText } from './errors.js';
 import { EXIT } from './exit.js';
+import type { CliIO, CommandHost } from './io.js';
 
 export interface ReportFlags {
   html?: string;
@@ -15,7 +18,7 @@ export interface ReportFlags {
   summary?: string;
 }
 
-export function addReportCommand(program: Command, exit: (code: number) => void): Command {
+export function addReportCommand(program: Command, host: CommandHost): Command {
   return program
     .command('report')
     .description('make the HTML report, JUnit XML or JSON summary of a results file written earlier (--out)')
@@ -23,17 +26,21 @@ export function addReportCommand(program: Command, exit: (code: number) => void)
     .option('--html <file>', 'one self-contained HTML page: charts, outcomes, slowest requests, searchable failures')
     .option('--junit <file>', 'JUnit XML, one test case per request, for CI test reporters')
     .option('--summary <file>', 'the summary as JSON: counts, latency percentiles, throughput, throttled time')
-    .action(async (results: string, flags: ReportFlags) => exit(await reportCommand(results, flags)));
+    .action(async (results: string, flags: ReportFlags) => host.exit(await reportCommand(results, flags, host.io)));
 }
 
-export async function reportCommand(results: string, flags: ReportFlags): Promise<number> {
+export async function reportCommand(
+  results: string,
+  flags: ReportFlags,
+  io: Pick<CliIO, 'stderr' | 'env'>,
+): Promise<number> {
   const targets: ReportTargets = {
     html: flags.html ?? null,
     junit: flags.junit ?? null,
     summary: flags.summary ?? null,
   };
   checkTargets(targets, { html: '--html', junit: '--junit', summary: '--summary' }, [['the results file', results]]);
-  const err = process.stderr;
+  const err = io.stderr;
   // The report modules (aggregation, HTML page, JUnit) load only for this command and for a run that asks for them.
   const { aggregateFile, writeHtmlReport, writeJunitReport, writeSummaryReport } = await import('../report/index.js');
   const report = await aggregateFile(results);
@@ -42,7 +49,7 @@ export async function reportCommand(results: string, flags: ReportFlags): Promis
       `batchpost: ${results}:${report.read.tornLine}: skipped a torn last line (a run was stopped mid-write)\n`,
     );
   }
-  const color = useColor(err);
+  const color = useColor(err, io.env);
   err.write(
     `${formatSummary(report.summary, { color, symbols: color, resultsPath: `${results} (${formatCount(report.read.results)} results)` })}\n`,
   );
@@ -55,8 +62,8 @@ export async function reportCommand(results: string, flags: ReportFlags): Promis
       await writer(file, report);
       err.write(`  ${c.dim(flag)}${' '.repeat(Math.max(1, 9 - flag.length))}${file}\n`);
     } catch (e) {
-      code = EXIT.FAILED;
-      err.write(`batchpost: --${flag} ${file} could not be written: ${(e as Error).message} [OUTPUT_FAILED]\n`);
+      code = exitCodeOf('OUTPUT_FAILED');
+      err.write(errorText('OUTPUT_FAILED', `--${flag} ${file} could not be written: ${(e as Error).message}`));
     }
   };
   await write('html', targets.html, writeHtmlReport);

@@ -4,11 +4,12 @@
 // limits, and the process's life: a ready line on stderr, one line per batch, graceful SIGTERM.
 import type { Command } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
-import { resolveOptions } from '../engine/options.js';
+import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
 import { formatBytes, parseBytes } from '../server/body.js';
 import { DEFAULT_INHERITED, headerProblem, isHopByHop } from '../server/headers.js';
 import type { BatchServer } from '../server/server.js';
 import { EXIT } from './exit.js';
+import { onStopSignals, type CliIO, type CommandHost } from './io.js';
 import { parsePositiveInt } from './parse.js';
 import { addRequestOptions, toRequestOptions, type RequestFlags } from './run-options.js';
 
@@ -24,7 +25,7 @@ export interface ServeFlags extends RequestFlags {
 /** In flight at once across all batches: a gateway serves many callers, so more than run's default of 10. */
 const SERVE_CONCURRENCY = '64';
 
-export function addServeCommand(program: Command, exit: (code: number) => void): void {
+export function addServeCommand(program: Command, host: CommandHost): void {
   const collect = (v: string, acc: string[]) => [...acc, v];
   const cmd = program
     .command('serve')
@@ -53,11 +54,28 @@ export function addServeCommand(program: Command, exit: (code: number) => void):
         '  batchpost serve --url https://api.example.com/orders --port 8080\n' +
         '  curl -s localhost:8080/batch -H \'content-type: application/json\' -d \'[{"sku":"A"},{"sku":"B"}]\'\n',
     )
-    .action(async (flags: ServeFlags) => exit(await serveCommand(flags)));
+    .action(async (flags: ServeFlags) => host.exit(await serveCommand(flags, host.io)));
 }
 
-export async function serveCommand(flags: ServeFlags): Promise<number> {
+export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
   const run = resolveOptions({ ...toRequestOptions(flags), runId: 'serve' });
+  const limits = serveLimits(flags);
+  const server = await listen(flags, run, limits, io);
+  const pace = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}`;
+  const sizes = `batches up to ${limits.maxItems} items, ${formatBytes(limits.maxBytes)}`;
+  io.stderr.write(`batchpost: serving on ${server.url} → ${run.url} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`);
+  return untilStopped(server, io);
+}
+
+interface ServeLimits {
+  port: number;
+  maxItems: number;
+  maxBytes: number;
+  /** Caller headers the items inherit, lower-case. */
+  inherit: Set<string>;
+}
+
+function serveLimits(flags: ServeFlags): ServeLimits {
   const port = Number(flags.port);
   if (!/^\d+$/.test(flags.port.trim()) || port > 65535)
     throw new BatchpostError('USAGE', `--port "${flags.port}": expected a port number from 0 to 65535`);
@@ -68,64 +86,65 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
       `--max-bytes "${flags.maxBytes}": expected a size such as 512kb, 10mb or 1048576`,
     );
   const inherit = new Set(DEFAULT_INHERITED);
-  for (const name of flags.inheritHeader) {
-    const lower = name.trim().toLowerCase();
-    if (headerProblem(lower, '') !== null)
-      throw new BatchpostError('USAGE', `--inherit-header "${name}": expected a header name such as X-Tenant`);
-    if (isHopByHop(lower) || lower === 'content-type' || lower === 'idempotency-key') {
-      throw new BatchpostError(
-        'USAGE',
-        `--inherit-header ${name}: this header describes the batch request itself and is never passed on to its items`,
-      );
-    }
-    inherit.add(lower);
-  }
+  for (const name of flags.inheritHeader) inherit.add(inheritedHeader(name));
+  return { port, maxItems: parsePositiveInt(flags.maxItems, '--max-items'), maxBytes, inherit };
+}
 
-  const err = process.stderr;
-  let server: BatchServer;
+/** An --inherit-header name, lower-case; refused when it names the batch request itself. */
+function inheritedHeader(name: string): string {
+  const lower = name.trim().toLowerCase();
+  if (headerProblem(lower, '') !== null)
+    throw new BatchpostError('USAGE', `--inherit-header "${name}": expected a header name such as X-Tenant`);
+  if (isHopByHop(lower) || lower === 'content-type' || lower === 'idempotency-key') {
+    throw new BatchpostError(
+      'USAGE',
+      `--inherit-header ${name}: this header describes the batch request itself and is never passed on to its items`,
+    );
+  }
+  return lower;
+}
+
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the port is in use',
+  EADDRNOTAVAIL: 'not an address of this machine',
+  EACCES: 'permission denied',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'unknown host',
+};
+
+async function listen(
+  flags: ServeFlags,
+  run: ResolvedOptions,
+  limits: ServeLimits,
+  io: Pick<CliIO, 'stderr'>,
+): Promise<BatchServer> {
+  // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
+  const { startBatchServer } = await import('../server/server.js');
+  const { port, maxItems, maxBytes, inherit } = limits;
+  const log = flags.quiet ? undefined : (line: string) => void io.stderr.write(line + '\n');
   try {
-    // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
-    const { startBatchServer } = await import('../server/server.js');
-    server = await startBatchServer({
-      run,
-      maxItems: parsePositiveInt(flags.maxItems, '--max-items'),
-      maxBytes,
-      inherit,
-      host: flags.host,
-      port,
-      log: flags.quiet ? undefined : (line) => err.write(line + '\n'),
-    });
+    return await startBatchServer({ run, maxItems, maxBytes, inherit, host: flags.host, port, log });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (
-      code === 'EADDRINUSE' ||
-      code === 'EADDRNOTAVAIL' ||
-      code === 'EACCES' ||
-      code === 'ENOTFOUND' ||
-      code === 'EAI_AGAIN'
-    ) {
-      const why =
-        {
-          EADDRINUSE: 'the port is in use',
-          EADDRNOTAVAIL: 'not an address of this machine',
-          EACCES: 'permission denied',
-        }[code as string] ?? 'unknown host';
-      throw new BatchpostError(
-        'LISTEN_FAILED',
-        `cannot listen on ${flags.host}:${port}: ${why}`,
-        'Pick another --port (0 picks a free one) or --host.',
-      );
-    }
-    throw e;
+    const why = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
+    if (why === undefined) throw e;
+    throw new BatchpostError(
+      'LISTEN_FAILED',
+      `cannot listen on ${flags.host}:${port}: ${why}`,
+      'Pick another --port (0 picks a free one) or --host.',
+    );
   }
+}
 
-  const limits = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}; batches up to ${parsePositiveInt(flags.maxItems, '--max-items')} items, ${formatBytes(maxBytes)}`;
-  err.write(`batchpost: serving on ${server.url} → ${run.url} (POST /batch, POST /$batch; ${limits})\n`);
-
+/**
+ * Serves until SIGTERM or SIGINT: the first closes the server gracefully (exit 0 once the batches in progress are
+ * answered), the next aborts the requests in flight (exit 130).
+ */
+async function untilStopped(server: BatchServer, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
+  const err = io.stderr;
   let signals = 0;
   let stopped: () => void = () => {};
   const done = new Promise<number>((resolve) => (stopped = () => resolve(signals > 1 ? EXIT.INTERRUPTED : EXIT.OK)));
-  const onSignal = (signal: NodeJS.Signals) => {
+  const unsubscribe = onStopSignals(io.signals, (signal) => {
     signals++;
     if (signals === 1) {
       const n = server.gateway.batchesInProgress;
@@ -140,13 +159,10 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
       err.write(`batchpost: ${signal} again: aborting the requests in flight; their batches are not answered\n`);
       void server.abort().then(stopped);
     }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  });
   try {
     return await done;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    unsubscribe();
   }
 }

@@ -4,7 +4,9 @@
 // flight too and hands them back.
 import type { Command } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
+import type { WorkerPool } from '../queue/index.js';
 import { EXIT } from './exit.js';
+import { onStopSignals, type CliIO, type CommandHost, type SignalSource } from './io.js';
 import { parseDuration, parsePositiveInt } from './parse.js';
 
 export interface WorkerFlags {
@@ -15,7 +17,7 @@ export interface WorkerFlags {
   quiet?: boolean;
 }
 
-export function addWorkerCommand(program: Command, exit: (code: number) => void): void {
+export function addWorkerCommand(program: Command, host: CommandHost): void {
   program
     .command('worker')
     .description(
@@ -36,10 +38,10 @@ export function addWorkerCommand(program: Command, exit: (code: number) => void)
         '  batchpost run orders.ndjson --url https://api.example.com/orders --queue redis://10.0.0.5:6379 --out results.ndjson\n' +
         '  batchpost worker --queue redis://10.0.0.5:6379        # on each machine that sends\n',
     )
-    .action(async (flags: WorkerFlags) => exit(await workerCommand(flags)));
+    .action(async (flags: WorkerFlags) => host.exit(await workerCommand(flags, host.io)));
 }
 
-export async function workerCommand(flags: WorkerFlags): Promise<number> {
+export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
   // Loaded here, not at the top: BullMQ takes ~0.4 s to load, which other commands should not pay.
   const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } =
     await import('../queue/index.js');
@@ -52,47 +54,54 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
       'USAGE',
       `--stall-timeout ${flags.stallTimeout}: at least 500ms (locks are renewed at half of it)`,
     );
-  const err = process.stderr;
-  const log = flags.quiet ? () => {} : (line: string) => err.write(line + '\n');
+  const err = io.stderr;
+  const log = flags.quiet ? () => {} : (line: string) => void err.write(line + '\n');
   let down = false;
   const redis = await connectRedis(flags.queue, 'batchpost-worker', (up, why) => {
     if (!up && !down) err.write(`batchpost worker: Redis unreachable${why ? ` (${why})` : ''}; reconnecting\n`);
     else if (up && down) err.write('batchpost worker: Redis is back\n');
     down = !up;
   });
-  const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log });
-  await pool.start();
-  const what = queueName === null ? 'every run' : `queue ${queueName}`;
-  log(
-    `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
-  );
-
-  let signals = 0;
-  let finished: (code: number) => void = () => {};
-  const done = new Promise<number>((resolve) => (finished = resolve));
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      const n = pool.inFlight;
-      log(
-        `batchpost worker: ${signal}: stopping — ${n} request${n === 1 ? '' : 's'} in flight will finish, the rest go back to the queue (send it again to hand those back too)`,
-      );
-      void pool.stop().then(() => finished(signals > 1 ? EXIT.INTERRUPTED : EXIT.OK));
-    } else {
-      log(`batchpost worker: ${signal} again: handing the requests in flight back to the queue`);
-      pool.returnJobs();
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   try {
-    const code = await done;
+    const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log });
+    await pool.start();
+    const what = queueName === null ? 'every run' : `queue ${queueName}`;
+    log(
+      `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
+    );
+    const code = await untilStopped(pool, io.signals, log);
     const t = pool.totals;
     log(`batchpost worker: stopped; sent ${t.sent} request${t.sent === 1 ? '' : 's'} (${t.ok} ok, ${t.failed} failed)`);
     return code;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
     await closeRedis(redis);
+  }
+}
+
+/**
+ * Works until SIGTERM or SIGINT: the first lets the requests in flight finish and hands the rest back to the
+ * queue (exit 0), the next hands back those in flight too (exit 130).
+ */
+async function untilStopped(pool: WorkerPool, signals: SignalSource, log: (line: string) => void): Promise<number> {
+  let count = 0;
+  let finished: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finished = resolve));
+  const unsubscribe = onStopSignals(signals, (signal) => {
+    count++;
+    if (count === 1) {
+      const n = pool.inFlight;
+      log(
+        `batchpost worker: ${signal}: stopping — ${n} request${n === 1 ? '' : 's'} in flight will finish, the rest go back to the queue (send it again to hand those back too)`,
+      );
+      void pool.stop().then(() => finished(count > 1 ? EXIT.INTERRUPTED : EXIT.OK));
+    } else {
+      log(`batchpost worker: ${signal} again: handing the requests in flight back to the queue`);
+      pool.returnJobs();
+    }
+  });
+  try {
+    return await done;
+  } finally {
+    unsubscribe();
   }
 }

@@ -1,17 +1,33 @@
 // The one table of stable error codes. Users and scripts match on `code`; every code here is documented in
-// docs/errors.md and test/errors.test.ts keeps the two in step. Retry classes are data, read by retry.ts:
+// docs/errors.md and test/errors.test.ts keeps the two in step. What a code means to the program is data here: its
+// exit code and hint, read by the CLI, and its retry class, read by retry.ts:
 //   always - nothing reached the server, or the server asked us to come back: retried whatever the method;
 //   safe   - the request may have been processed: retried only when repeating it is safe;
 //   never  - retrying cannot help.
 
 export type RetryClass = 'always' | 'safe' | 'never';
 
-interface CodeInfo {
-  /** Where the code appears: in a result line's `error`, as the reason a run stopped (exit code 2), or in serve's answers. */
-  scope: 'result' | 'run' | 'serve';
+/**
+ * The exit code of a command that stops with a code: 2 for bad usage or bad input (fix the command or the file),
+ * 1 for a failure while running. The CLI names them (src/cli/exit.ts); the engine only carries the number.
+ */
+export type StopExitCode = 1 | 2;
+
+interface CommonInfo {
   retry: RetryClass;
   summary: string;
+  /**
+   * What to do about it, when one thing always helps: an imperative without a final stop, so the CLI can go on
+   * (", then add --resume"). A BatchpostError's own hint, when it has one, says more and wins.
+   */
+  hint?: string;
 }
+
+type CodeInfo =
+  /** In a result line's `error`, or in serve's answers; `exit` when it can also stop a command (serve's start). */
+  | (CommonInfo & { scope: 'result' | 'serve'; exit?: StopExitCode })
+  /** The reason a command stopped, on stderr. */
+  | (CommonInfo & { scope: 'run'; exit: StopExitCode });
 
 export const ERROR_CODES = {
   // Results: the request got no usable HTTP answer.
@@ -56,43 +72,78 @@ export const ERROR_CODES = {
     summary:
       'Distributed run: no worker finished the request (workers died mid-request too often); it may have been sent.',
   },
-  // Runs: why a run stopped before sending everything (exit code 2).
-  USAGE: { scope: 'run', retry: 'never', summary: 'An option or argument is missing or malformed.' },
-  INPUT_NOT_FOUND: { scope: 'run', retry: 'never', summary: 'The input file does not exist or cannot be read.' },
+  // Runs: why a command stopped before doing everything, on stderr, with its exit code.
+  USAGE: { scope: 'run', exit: 2, retry: 'never', summary: 'An option or argument is missing or malformed.' },
+  INPUT_NOT_FOUND: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'The input file does not exist or cannot be read.',
+  },
   INPUT_INVALID_JSON: {
     scope: 'run',
+    exit: 2,
+    hint: 'Fix the line',
     retry: 'never',
     summary: 'An input line or array element is not valid JSON (the message names the line).',
   },
   INPUT_INVALID_CSV: {
     scope: 'run',
+    exit: 2,
+    hint: 'Fix the row',
     retry: 'never',
     summary: 'A CSV row is malformed (an unclosed quote, the wrong number of fields); the message names the line.',
   },
-  MISSING_ID: { scope: 'run', retry: 'never', summary: 'A payload has no usable value at --id-field.' },
-  DUPLICATE_ID: { scope: 'run', retry: 'never', summary: 'Two payloads share an id taken from --id-field.' },
+  MISSING_ID: {
+    scope: 'run',
+    exit: 2,
+    hint: 'Give every payload an id',
+    retry: 'never',
+    summary: 'A payload has no usable value at --id-field.',
+  },
+  DUPLICATE_ID: {
+    scope: 'run',
+    exit: 2,
+    hint: 'Make the ids unique',
+    retry: 'never',
+    summary: 'Two payloads share an id taken from --id-field.',
+  },
   OUTPUT_EXISTS: {
     scope: 'run',
+    exit: 2,
     retry: 'never',
     summary: 'The --out file already holds results; add --resume, --retry-failed or --overwrite.',
   },
   RESULTS_CORRUPT: {
     scope: 'run',
+    exit: 2,
     retry: 'never',
     summary: 'The --out file read by --resume has a malformed line that is not the last one.',
   },
-  OUTPUT_FAILED: { scope: 'run', retry: 'never', summary: 'Results could not be written (disk full, stdout closed).' },
+  OUTPUT_FAILED: {
+    scope: 'run',
+    exit: 1,
+    retry: 'never',
+    summary: 'Results could not be written (disk full, stdout closed).',
+  },
   THREAD_FAILED: {
     scope: 'run',
+    exit: 1,
     retry: 'never',
     summary: 'A sender thread (--threads) died; what it had not finished is not recorded.',
   },
   QUEUE_UNAVAILABLE: {
     scope: 'run',
+    exit: 2,
     retry: 'never',
     summary: 'run --queue or worker: Redis cannot be reached at the URL given (or is older than 6.2).',
   },
-  QUEUE_BUSY: { scope: 'run', retry: 'never', summary: 'run --queue: another live run holds the same queue name.' },
+  QUEUE_BUSY: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'run --queue: another live run holds the same queue name.',
+  },
   // serve: why a batch (or one $batch item) was refused, as {"error":{code,message}} with the HTTP status in docs/errors.md.
   INVALID_BATCH: {
     scope: 'serve',
@@ -132,6 +183,7 @@ export const ERROR_CODES = {
   },
   LISTEN_FAILED: {
     scope: 'serve',
+    exit: 2,
     retry: 'never',
     summary: 'serve could not listen on --host/--port (in use, or not an address of this machine).',
   },
@@ -155,9 +207,21 @@ export const HTTP_RETRY: Readonly<Record<number, RetryClass>> = {
 
 export const httpCode = (status: number): string => `HTTP_${status}`;
 
+const infoOf = (code: string): CodeInfo | undefined => (ERROR_CODES as Record<string, CodeInfo>)[code];
+
 export function retryClassOf(code: string): RetryClass {
   if (code.startsWith('HTTP_')) return HTTP_RETRY[Number(code.slice(5))] ?? 'never';
-  return (ERROR_CODES as Record<string, CodeInfo>)[code]?.retry ?? 'never';
+  return infoOf(code)?.retry ?? 'never';
+}
+
+/** The exit code of a command stopped by `code`; a code that never stops one is a failure (1). */
+export function exitCodeOf(code: string): StopExitCode {
+  return infoOf(code)?.exit ?? 1;
+}
+
+/** What to do about `code`, when the table knows (see CodeInfo.hint). */
+export function hintOf(code: string): string | undefined {
+  return infoOf(code)?.hint;
 }
 
 /** A failure below HTTP (socket, DNS, timeout), carrying one of the codes above. */
@@ -171,13 +235,15 @@ export class TransportError extends Error {
   }
 }
 
-/** A reason to stop a run with exit code 2: bad usage or bad input. */
+/** A reason to stop a command, with the exit code its code has in the table (usage and input errors: 2). */
 export class BatchpostError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** A second line telling the user what to do next, when there is one. */
+    /** A second line telling the user what to do next, when there is one (else the table's hint). */
     readonly hint?: string,
+    /** When this occurrence of the code exits otherwise than the table says (e.g. found before anything ran). */
+    readonly exitCode: StopExitCode = exitCodeOf(code),
   ) {
     super(message);
     this.name = 'BatchpostError';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 
-export type LineWriterTarget = { path: string; append: boolean } | { fd: 1; stream: NodeJS.WriteStream };
+export type LineWriterTarget = { path: string; append: boolean } | { fd: 1; stream: NodeJS.WritableStream };
 
 export interface LineWriter {
   /** Queues text (complete lines, newline included). Never a syscall; the text reaches the kernel this turn. */

@@ -47,10 +47,12 @@ export function checkTargets(
     try {
       fs.accessSync(dir, fs.constants.W_OK);
     } catch {
+      // Found before anything ran, so a mistake in the command (docs/reports.md): exit 2, not OUTPUT_FAILED's 1.
       throw new BatchpostError(
         'OUTPUT_FAILED',
         `${flag} ${file}: cannot write in ${dir}`,
         'Check that the folder exists and is writable.',
+        2,
       );
     }
   }

@@ -1,0 +1,78 @@
+// What a run says on stderr once it is over: recorded payloads that changed, the summary, and why it stopped early
+// with the command that continues it.
+import { hintOf } from '../../engine/errors.js';
+import type { InputError, Summary } from '../../engine/types.js';
+import { openResume, type OutputFormat } from '../../output/index.js';
+import { formatCount } from '../../progress/format.js';
+import { formatSummary } from '../../progress/summary.js';
+import { commandLine } from '../command-line.js';
+import { errorText } from '../errors.js';
+import type { RunOutcome } from '../exit.js';
+import { inputName } from './input.js';
+
+/** Where the run's results went, and how it was started: what the messages point at. */
+export interface RunPlace {
+  input: string;
+  out: string | null;
+  format: OutputFormat;
+  argv: readonly string[];
+}
+
+/** Only an NDJSON results file can be continued (--resume, --retry-failed): it is appended line by line. */
+const canResume = (p: RunPlace): boolean => p.out !== null && p.format === 'ndjson';
+
+export function outputFailedText(error: Error): string {
+  return errorText('OUTPUT_FAILED', `results could not be written: ${error.message}`);
+}
+
+/** --resume: recorded payloads that now build another request; re-sent ones keep only their newer line. */
+export async function changedText(summary: Summary, out: string | null): Promise<string> {
+  const c = summary.changed;
+  if (c === null) return '';
+  const which = `${formatCount(c.count)} recorded payload${c.count === 1 ? '' : 's'} changed since ${c.count === 1 ? 'it was' : 'they were'} sent (first: ${c.firstIds.join(', ')})`;
+  if (!c.resent) return `batchpost: ${which}; not sent again. Add --resend-changed to send them.\n`;
+  // Each re-sent id now has two lines; keep the newer one so the file stays one line per id.
+  if (out !== null) await openResume(out, { mode: 'rerun', where: () => false });
+  return `batchpost: ${which}; sent again.\n`;
+}
+
+export function summaryText(summary: Summary, place: RunPlace, color: boolean): string {
+  const retryFailed = canResume(place) && summary.failed > 0 ? commandLine(place.argv, 'retry-failed') : null;
+  return (
+    formatSummary(summary, { color, symbols: color, resultsPath: place.out, retryFailedCommand: retryFailed }) + '\n'
+  );
+}
+
+/** Why the run stopped before the end, and how to go on; '' for a run that went through. */
+export function stoppedText(o: RunOutcome, place: RunPlace, counted: number | null): string {
+  if (o.threadFailure !== null) {
+    const resume = canResume(place) ? `  Continue with:\n  ${commandLine(place.argv, 'resume')}\n` : '';
+    return errorText('THREAD_FAILED', o.threadFailure.message) + resume;
+  }
+  if (o.summary.inputError !== null) return inputErrorText(o.summary.inputError, o.summary, place);
+  if (o.interrupted) return interruptedText(o.summary, place, counted);
+  return '';
+}
+
+function inputErrorText(e: InputError, summary: Summary, place: RunPlace): string {
+  const excerpt = e.excerpt ? `: ${e.excerpt}` : '';
+  const where = `batchpost: ${inputName(place.input)}:${e.line}: ${e.message}${excerpt} [${e.code}]\n`;
+  const done = `${formatCount(summary.total)} request${summary.total === 1 ? ' was' : 's were'} sent and recorded before this line.`;
+  const fix = hintOf(e.code) ?? 'Fix the input';
+  const next = canResume(place)
+    ? `${fix}, then add --resume${e.code === 'INPUT_INVALID_JSON' ? '; or pass --skip-invalid' : ''}.`
+    : `${fix} and run again.`;
+  return `${where}  ${done} ${next}\n`;
+}
+
+/** `counted`: the payloads this run was to take up, when the input was counted. */
+function interruptedText(summary: Summary, place: RunPlace, counted: number | null): string {
+  const total = counted === null ? '' : ` of ${formatCount(counted + summary.skipped)}`;
+  const done = `batchpost: ${formatCount(summary.total + summary.skipped)}${total} done (${formatCount(summary.ok)} ok, ${formatCount(summary.failed)} failed).`;
+  if (canResume(place)) {
+    const stdinNote = place.input === '-' ? ' (feed the same input on stdin)' : '';
+    return `${done} Continue with${stdinNote}:\n  ${commandLine(place.argv, 'resume')}\n`;
+  }
+  const where = place.out === null ? 'stdout' : `${place.format} output`;
+  return `${done} Results went to ${where}, which cannot be resumed; use --out FILE (ndjson) next time.\n`;
+}
