@@ -8,24 +8,28 @@ import { painter, useColor } from '../progress/color.js';
 import { formatSummary } from '../progress/summary.js';
 import { checkTargets, type ReportTargets } from '../report/files.js';
 import type { FileReport } from '../report/index.js';
+import type { FlagsOf } from '../options/types.js';
 import { errorText } from './errors.js';
 import { EXIT } from './exit.js';
 import type { CliIO, CommandHost } from './io.js';
+import { addOptions, examples } from './options.js';
 
-export interface ReportFlags {
-  html?: string;
-  junit?: string;
-  summary?: string;
-}
+export type ReportFlags = FlagsOf<'report'>;
 
 export function addReportCommand(program: Command, host: CommandHost): Command {
-  return program
+  const cmd = program
     .command('report')
     .description('make the HTML report, JUnit XML or JSON summary of a results file written earlier (--out)')
-    .argument('<results>', 'results file written by batchpost run (NDJSON, or --format json)')
-    .option('--html <file>', 'one self-contained HTML page: charts, outcomes, slowest requests, searchable failures')
-    .option('--junit <file>', 'JUnit XML, one test case per request, for CI test reporters')
-    .option('--summary <file>', 'the summary as JSON: counts, latency percentiles, throughput, throttled time')
+    .argument('<results>', 'results file written by batchpost run (NDJSON, or --format json)');
+  return addOptions(cmd, 'report')
+    .addHelpText(
+      'after',
+      '\nDocs: docs/reports.md.' +
+        examples([
+          'batchpost report results.ndjson --html report.html',
+          'batchpost report results.ndjson --junit junit.xml --summary summary.json',
+        ]),
+    )
     .action(async (results: string, flags: ReportFlags) => host.exit(await reportCommand(results, flags, host.io)));
 }
 

@@ -1,7 +1,7 @@
 // `batchpost serve`: the same engine behind an HTTP endpoint. One request carries many payloads (POST /batch) or
 // OData/Microsoft Graph sub-requests (POST /$batch); each is sent as `run` sends it, and the answer holds one
-// response per item. The request flags are run's own (addRequestOptions); this file adds where to listen, the
-// limits, and the process's life: a ready line on stderr, one line per batch, graceful SIGTERM.
+// response per item. Its flags, run's request flags among them, come from the option table; this file holds where
+// to listen, the limits, and the process's life: a ready line on stderr, one line per batch, graceful SIGTERM.
 import type { Command } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
 import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
@@ -11,40 +11,20 @@ import type { BatchServer } from '../server/server.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost } from './io.js';
 import { parsePositiveInt } from './parse.js';
-import { addRequestOptions, toRequestOptions, type RequestFlags } from './run-options.js';
+import type { FlagsOf } from '../options/types.js';
+import { toRunOptions } from '../options/values.js';
+import { addOptions } from './options.js';
 
-export interface ServeFlags extends RequestFlags {
-  host: string;
-  port: string;
-  maxItems: string;
-  maxBytes: string;
-  inheritHeader: string[];
-  quiet?: boolean;
-}
-
-/** In flight at once across all batches: a gateway serves many callers, so more than run's default of 10. */
-const SERVE_CONCURRENCY = '64';
+export type ServeFlags = FlagsOf<'serve'>;
 
 export function addServeCommand(program: Command, host: CommandHost): void {
-  const collect = (v: string, acc: string[]) => [...acc, v];
   const cmd = program
     .command('serve')
     .description(
       'answer batches over HTTP: POST /batch (a JSON array or NDJSON of payloads, each sent as run sends it) and ' +
         'POST /$batch (the OData JSON batch format of Microsoft Graph); one response per item',
     );
-  addRequestOptions(cmd, { concurrency: SERVE_CONCURRENCY })
-    .option('--host <host>', 'address to listen on (0.0.0.0 or :: for every interface)', '127.0.0.1')
-    .option('-p, --port <port>', 'port to listen on; 0 picks a free one (the ready line names it)', '8080')
-    .option('--max-items <n>', 'most payloads or requests in one batch; more is refused with 413', '1000')
-    .option('--max-bytes <size>', 'largest batch body, e.g. 512kb or 10mb; larger is refused with 413', '10mb')
-    .option(
-      '--inherit-header <name>',
-      `a caller header its items inherit, besides ${DEFAULT_INHERITED.join(', ')} (repeatable)`,
-      collect,
-      [],
-    )
-    .option('-q, --quiet', 'no log line per batch on stderr')
+  addOptions(cmd, 'serve')
     .addHelpText(
       'after',
       '\n--concurrency and --rate hold for the whole server, shared by every batch; waiting batches are served in the\n' +
@@ -58,7 +38,7 @@ export function addServeCommand(program: Command, host: CommandHost): void {
 }
 
 export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
-  const run = resolveOptions({ ...toRequestOptions(flags), runId: 'serve' });
+  const run = resolveOptions({ ...toRunOptions('serve', flags), runId: 'serve' });
   const limits = serveLimits(flags);
   const server = await listen(flags, run, limits, io);
   const pace = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}`;

@@ -7,31 +7,19 @@ import { BatchpostError } from '../engine/errors.js';
 import type { WorkerPool } from '../queue/index.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost, type SignalSource } from './io.js';
+import type { FlagsOf } from '../options/types.js';
+import { addOptions } from './options.js';
 import { parseDuration, parsePositiveInt } from './parse.js';
 
-export interface WorkerFlags {
-  queue: string;
-  queueName?: string;
-  concurrency?: string;
-  stallTimeout: string;
-  quiet?: boolean;
-}
+export type WorkerFlags = FlagsOf<'worker'>;
 
 export function addWorkerCommand(program: Command, host: CommandHost): void {
-  program
+  const cmd = program
     .command('worker')
     .description(
       'send the requests of distributed runs (batchpost run --queue redis://…); run as many as you like, anywhere',
-    )
-    .requiredOption('--queue <url>', 'Redis holding the runs: redis://host:port[/db] (rediss:// for TLS)')
-    .option('--queue-name <name>', "serve only this run's queue (default: every run registered in this Redis)")
-    .option('-c, --concurrency <n>', "requests in flight per run (default: the run's --concurrency)")
-    .option(
-      '--stall-timeout <duration>',
-      'a worker silent this long (killed, frozen, cut off) loses its jobs to other workers',
-      '30s',
-    )
-    .option('-q, --quiet', 'no log lines, only errors')
+    );
+  addOptions(cmd, 'worker')
     .addHelpText(
       'after',
       "\n--rate is the run's, shared by every worker (BullMQ's limiter). Docs: docs/distributed.md. Example:\n" +

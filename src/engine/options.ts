@@ -1,5 +1,8 @@
 // The options of a run, as the library takes them (already parsed: numbers, milliseconds). The CLI turns its
-// flags into this shape; defaults live here once.
+// flags into this shape. A field a flag sets takes its default from the option table (src/options/table.ts), so
+// the library and the CLI share one; the defaults of the others are here.
+import { tableDefaults } from '../options/values.js';
+import type { TableDefaults } from '../options/types.js';
 import { RETRY_DEFAULTS } from './retry.js';
 
 export interface RunOptions {
@@ -59,40 +62,39 @@ type OptionalKeys = 'body' | 'idField' | 'transform' | 'expect' | 'serializeBy' 
 export type ResolvedOptions = Required<Omit<RunOptions, OptionalKeys | 'rate' | 'runId'>> &
   Pick<RunOptions, OptionalKeys> & { rate: number | null; runId: string };
 
-export function resolveOptions(o: RunOptions): ResolvedOptions {
-  const positiveInt = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-    return v;
-  };
-  const retries = o.retries ?? RETRY_DEFAULTS.retries;
-  if (!Number.isInteger(retries) || retries < 0)
-    throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
-  if (o.rate != null && !(o.rate > 0)) throw new RangeError(`rate must be positive, got ${o.rate}`);
+/** Defaults of the fields the command line does not set, or sets without a default of its own. */
+function libraryDefaults(): { [K in Exclude<keyof RunOptions, keyof TableDefaults | 'url'>]-?: ResolvedOptions[K] } {
   return {
-    url: o.url,
-    method: (o.method ?? 'POST').toUpperCase(),
-    headers: o.headers ?? {},
-    body: o.body,
-    idField: o.idField,
-    concurrency: positiveInt('concurrency', o.concurrency ?? 10),
-    rate: o.rate ?? null,
-    timeoutMs: positiveInt('timeoutMs', o.timeoutMs ?? 30_000),
-    retries,
-    maxRetryAfterMs: o.maxRetryAfterMs ?? RETRY_DEFAULTS.maxRetryAfterMs,
-    retryBaseDelayMs: o.retryBaseDelayMs ?? RETRY_DEFAULTS.baseDelayMs,
-    retryUnsafe: o.retryUnsafe ?? false,
-    idempotencyKey: o.idempotencyKey ?? false,
-    runId: o.runId ?? 'batchpost',
-    includeHeaders: o.includeHeaders ?? false,
-    transform: o.transform,
-    expect: o.expect,
-    serializeBy: o.serializeBy,
-    adaptive: o.adaptive ?? true,
-    recordedHashes: o.recordedHashes ?? new Map(),
-    resendChanged: o.resendChanged ?? false,
-    inputKind: o.inputKind ?? 'json',
-    skipInvalid: o.skipInvalid ?? false,
-    skipIds: o.skipIds ?? new Set(),
-    signal: o.signal,
+    body: undefined,
+    idField: undefined,
+    rate: null,
+    retryBaseDelayMs: RETRY_DEFAULTS.baseDelayMs,
+    runId: 'batchpost',
+    transform: undefined,
+    expect: undefined,
+    serializeBy: undefined,
+    recordedHashes: new Map(),
+    inputKind: 'json',
+    skipIds: new Set(),
+    signal: undefined,
   };
+}
+
+export function resolveOptions(o: RunOptions): ResolvedOptions {
+  const r: ResolvedOptions = { url: o.url, ...libraryDefaults(), ...tableDefaults() };
+  const given = o as unknown as Record<string, unknown>;
+  const into = r as unknown as Record<string, unknown>;
+  // Only the fields of RunOptions: a caller's object may hold more (runBatch's transport).
+  for (const key of Object.keys(r)) if (given[key] != null) into[key] = given[key];
+  r.method = r.method.toUpperCase();
+  if (!Number.isInteger(r.retries) || r.retries < 0)
+    throw new RangeError(`retries must be a non-negative integer, got ${r.retries}`);
+  if (r.rate !== null && !(r.rate > 0)) throw new RangeError(`rate must be positive, got ${r.rate}`);
+  positiveInt('concurrency', r.concurrency);
+  positiveInt('timeoutMs', r.timeoutMs);
+  return r;
+}
+
+function positiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
 }

@@ -15,7 +15,8 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const RETRY_DEFAULTS = { retries: 2, baseDelayMs: 200, maxDelayMs: 10_000, maxRetryAfterMs: 60_000 } as const;
+/** Backoff defaults (the retries and the Retry-After cap are options: their defaults are the option table's). */
+export const RETRY_DEFAULTS = { baseDelayMs: 200, maxDelayMs: 10_000 } as const;
 
 export type RetryVerdict = { retry: true } | { retry: false; note: string | null };
 

@@ -8,26 +8,20 @@ import { httpCode, TransportError } from './errors.js';
 import { Pacer } from './pacer.js';
 import { Slots } from './slots.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
+import type { SenderConfig } from './sender-config.js';
 import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from './types.js';
 
-export interface SenderOptions {
-  concurrency: number;
-  /** Starts per second, evenly spaced; null: unpaced. */
-  rate: number | null;
-  timeoutMs: number;
-  policy: RetryPolicy;
+/** A SenderConfig with its expressions compiled, and the hooks sender threads use. */
+export type SenderOptions = Omit<SenderConfig, 'transform' | 'expect'> & {
   /** Replaces `response` (JMESPath over {status, headers, body}). */
   transform: Expr | null;
   /** Must be truthy for a 2xx answer to count as ok (JMESPath over {status, headers, body}). */
   expect: { source: string; fn: Expr } | null;
-  includeHeaders: boolean;
-  /** Let 429/503, Retry-After and rate-limit headers slow the whole run (adaptive pace). */
-  adaptive: boolean;
   /** Told of each pace signal this sender saw (sender threads pass it to their siblings' `relay`). */
   onSignal?: (pausedUntil: number, reasons: string[]) => void;
   /** An epoch time (ms, fractional) a paced start falls on: sender threads sharing one --rate interleave (see Pacer). */
   paceAt?: number;
-}
+};
 
 export interface SubmitOptions {
   /** Requests with the same key are never in flight together and start in submission order (--serialize-by). */

@@ -1,0 +1,457 @@
+// Every command-line option of batchpost, declared once: its flag, help, default, parser, the commands taking it
+// and where its value goes. The commands' flags and --help (src/cli/options.ts), the translation into the
+// library's RunOptions, the library's defaults (resolveOptions) and what travels to sender threads and workers
+// (SenderConfig) are all derived from this table (src/options/values.ts). Pure data: the engine loads it too.
+import type { OutputFormat } from '../output/sink.js';
+import type { ProgressMode } from '../progress/index.js';
+import type { RunOptions } from '../engine/options.js';
+import { DEFAULT_INHERITED } from '../server/headers.js';
+import {
+  choice,
+  parseCount,
+  parseDuration,
+  parseFailOn,
+  parseHeaders,
+  parseMethod,
+  parsePositiveInt,
+  parseRate,
+  parseThreads,
+} from './parse.js';
+
+export type CommandName = 'run' | 'serve' | 'worker' | 'report';
+
+/** The headings of --help, in the order it shows them. */
+export const GROUPS = {
+  request: 'Request:',
+  pace: 'Pace and retries:',
+  responses: 'Responses:',
+  input: 'Input:',
+  output: 'Output and resume:',
+  reports: 'Reports:',
+  progress: 'Progress and exit status:',
+  distributed: 'Distributed:',
+  server: 'Server:',
+} as const;
+export type Group = keyof typeof GROUPS;
+
+/** How one command takes an option where it differs from the entry. */
+export interface Use {
+  help?: string;
+  /** The command's own default; null: none. */
+  default?: string | null;
+  required?: boolean;
+  group?: Group;
+}
+
+export interface OptionSpec {
+  /** Commander's syntax: short alias, long flag, and `<value>` unless it is a switch. */
+  flags: string;
+  help: string;
+  group: Group;
+  /**
+   * With a value: its default as typed on the command line; parsed, it is the library's default too. A switch:
+   * its value when not given.
+   */
+  default?: string | readonly string[] | boolean;
+  required?: boolean;
+  /** May be given again: the value is the list. */
+  repeatable?: boolean;
+  /** The value from the text typed, or a USAGE error naming the flag; none: the text is the value. */
+  parse?: ((text: string, flag: string) => unknown) | ((texts: readonly string[], flag: string) => unknown);
+  /** The commands taking it: true, or how the command's use differs. */
+  commands: Partial<Record<CommandName, true | Use>>;
+  /** The field of the library's RunOptions its value goes to; none: the command uses it itself. */
+  runOption?: keyof RunOptions;
+  /** Its value travels to sender threads and workers (SenderConfig): the Sender reads it. */
+  sender?: true;
+}
+
+export const INPUT_FORMATS = ['auto', 'ndjson', 'json', 'csv'] as const;
+/** The list holds every member of T: one missing does not compile. */
+const allOf =
+  <T extends string>() =>
+  <const L extends readonly T[]>(list: L & ([Exclude<T, L[number]>] extends [never] ? unknown : never)): L =>
+    list;
+const OUTPUT_FORMATS = allOf<OutputFormat>()(['ndjson', 'json', 'csv']);
+const PROGRESS_MODES = allOf<ProgressMode>()(['bar', 'lines', 'none', 'auto']);
+
+/** In flight at once across all batches: a gateway serves many callers, so more than run's default. */
+const SERVE_CONCURRENCY = '64';
+
+const RUN_AND_SERVE = { run: true, serve: true } as const;
+
+/** Keyed by commander's attribute name for the flag (camel case, without `no-`). */
+export const OPTIONS = {
+  url: {
+    flags: '-u, --url <url>',
+    help: 'target URL; may hold {{ expr }} templates (JMESPath on the payload)',
+    group: 'request',
+    required: true,
+    commands: RUN_AND_SERVE,
+    runOption: 'url',
+  },
+  method: {
+    flags: '-X, --method <method>',
+    help: 'HTTP method; GET and HEAD send no body',
+    group: 'request',
+    default: 'POST',
+    parse: parseMethod,
+    commands: RUN_AND_SERVE,
+    runOption: 'method',
+  },
+  header: {
+    flags: '-H, --header <header>',
+    help: '"Name: value", repeatable; values may hold {{ expr }}',
+    group: 'request',
+    repeatable: true,
+    default: [],
+    parse: parseHeaders,
+    commands: RUN_AND_SERVE,
+    runOption: 'headers',
+  },
+  body: {
+    flags: '--body <expr>',
+    help: 'JMESPath building the body from the payload (default: the payload as is)',
+    group: 'request',
+    commands: RUN_AND_SERVE,
+    runOption: 'body',
+  },
+  idField: {
+    flags: '--id-field <path>',
+    help: 'JMESPath giving each payload its id (must be unique; default: 1-based position)',
+    group: 'request',
+    commands: RUN_AND_SERVE,
+    runOption: 'idField',
+  },
+  concurrency: {
+    flags: '-c, --concurrency <n>',
+    help: 'requests in flight at once',
+    group: 'pace',
+    default: '10',
+    parse: parsePositiveInt,
+    commands: {
+      run: true,
+      serve: { default: SERVE_CONCURRENCY },
+      worker: {
+        help: "requests in flight per run (default: the run's --concurrency)",
+        default: null,
+        group: 'distributed',
+      },
+    },
+    runOption: 'concurrency',
+    sender: true,
+  },
+  threads: {
+    flags: '--threads <n>',
+    help: 'threads that send, besides the one reading and writing (0: it sends too; auto: by cores)',
+    group: 'pace',
+    default: 'auto',
+    parse: parseThreads,
+    commands: { run: true },
+  },
+  rate: {
+    flags: '--rate <n[/s|/m]>',
+    help: 'starts per second (or per minute), evenly spaced',
+    group: 'pace',
+    parse: parseRate,
+    commands: RUN_AND_SERVE,
+    runOption: 'rate',
+    sender: true,
+  },
+  timeout: {
+    flags: '--timeout <duration>',
+    help: 'per attempt: 500ms, 30s, 2m',
+    group: 'pace',
+    default: '30s',
+    parse: parseDuration,
+    commands: RUN_AND_SERVE,
+    runOption: 'timeoutMs',
+    sender: true,
+  },
+  retries: {
+    flags: '--retries <n>',
+    help: 'extra attempts for retryable failures',
+    group: 'pace',
+    default: '2',
+    parse: parseCount,
+    commands: RUN_AND_SERVE,
+    runOption: 'retries',
+  },
+  maxRetryAfter: {
+    flags: '--max-retry-after <duration>',
+    help: "cap on a server's Retry-After",
+    group: 'pace',
+    default: '60s',
+    parse: parseDuration,
+    commands: RUN_AND_SERVE,
+    runOption: 'maxRetryAfterMs',
+  },
+  retryUnsafe: {
+    flags: '--retry-unsafe',
+    help: 'also retry timeouts, resets and 500/502/504 for non-idempotent methods',
+    group: 'pace',
+    default: false,
+    commands: RUN_AND_SERVE,
+    runOption: 'retryUnsafe',
+  },
+  idempotencyKey: {
+    flags: '--idempotency-key',
+    help: 'send an Idempotency-Key per request (run id + request id), making retries safe',
+    group: 'pace',
+    default: false,
+    commands: RUN_AND_SERVE,
+    runOption: 'idempotencyKey',
+  },
+  runId: {
+    flags: '--run-id <id>',
+    help: 'names the run in idempotency keys (default: derived from method, URL and output)',
+    group: 'pace',
+    commands: { run: true },
+    runOption: 'runId',
+  },
+  adaptive: {
+    flags: '--no-adaptive',
+    help: "ignore the server's 429/503, Retry-After and rate-limit headers for the run's pace",
+    group: 'pace',
+    default: true,
+    commands: RUN_AND_SERVE,
+    runOption: 'adaptive',
+    sender: true,
+  },
+  serializeBy: {
+    flags: '--serialize-by <expr>',
+    help: 'JMESPath key: same-key requests never in flight together, sent in input order',
+    group: 'pace',
+    commands: { run: true },
+    runOption: 'serializeBy',
+  },
+  includeHeaders: {
+    flags: '--include-headers',
+    help: 'add response headers to each result',
+    group: 'responses',
+    default: false,
+    commands: RUN_AND_SERVE,
+    runOption: 'includeHeaders',
+    sender: true,
+  },
+  transform: {
+    flags: '--transform <expr>',
+    help: 'JMESPath over {status, headers, body} replacing each response',
+    group: 'responses',
+    commands: RUN_AND_SERVE,
+    runOption: 'transform',
+    sender: true,
+  },
+  expect: {
+    flags: '--expect <expr>',
+    help: 'JMESPath over {status, headers, body} a 2xx answer must meet, else EXPECTATION_FAILED',
+    group: 'responses',
+    commands: RUN_AND_SERVE,
+    runOption: 'expect',
+    sender: true,
+  },
+  inputFormat: {
+    flags: '--input-format <format>',
+    help: 'auto (content; .csv by name), ndjson, json or csv',
+    group: 'input',
+    default: 'auto',
+    parse: choice(INPUT_FORMATS),
+    commands: { run: true },
+  },
+  csvTypes: {
+    flags: '--csv-types',
+    help: 'CSV input: turn numbers and true/false into JSON numbers and booleans (default: strings)',
+    group: 'input',
+    default: false,
+    commands: { run: true },
+  },
+  skipInvalid: {
+    flags: '--skip-invalid',
+    help: 'record a malformed payload as a failed result instead of stopping',
+    group: 'input',
+    default: false,
+    commands: { run: true },
+    runOption: 'skipInvalid',
+  },
+  dryRun: {
+    flags: '--dry-run',
+    help: 'validate the whole input and print the first requests; send nothing',
+    group: 'input',
+    default: false,
+    commands: { run: true },
+  },
+  out: {
+    flags: '-o, --out <file>',
+    help: 'results file (default: stdout)',
+    group: 'output',
+    commands: { run: true },
+  },
+  format: {
+    flags: '--format <format>',
+    help: 'results as ndjson, json (one object keyed by id) or csv',
+    group: 'output',
+    default: 'ndjson',
+    parse: choice(OUTPUT_FORMATS),
+    commands: { run: true },
+  },
+  overwrite: {
+    flags: '--overwrite',
+    help: 'start --out afresh even if it holds results',
+    group: 'output',
+    default: false,
+    commands: { run: true },
+  },
+  resume: {
+    flags: '--resume',
+    help: 'skip every id already recorded in --out and append the rest',
+    group: 'output',
+    default: false,
+    commands: { run: true },
+  },
+  retryFailed: {
+    flags: '--retry-failed',
+    help: 're-send the ids recorded ok:false in --out (and any never recorded)',
+    group: 'output',
+    default: false,
+    commands: { run: true },
+  },
+  rerunWhere: {
+    flags: '--rerun-where <expr>',
+    help: 'JMESPath over the result lines in --out: re-send the ids it matches',
+    group: 'output',
+    commands: { run: true },
+  },
+  resendChanged: {
+    flags: '--resend-changed',
+    help: 'with --resume: also re-send recorded ids whose payload changed since',
+    group: 'output',
+    default: false,
+    commands: { run: true },
+    runOption: 'resendChanged',
+  },
+  failed: {
+    flags: '--failed <file>',
+    help: 'write the payloads of failed requests here, in the input format, to re-run as is',
+    group: 'output',
+    commands: { run: true },
+  },
+  report: {
+    flags: '--report <file.html>',
+    help: 'write an HTML report: charts, outcomes, slowest requests, searchable failures',
+    group: 'reports',
+    commands: { run: true },
+  },
+  html: {
+    flags: '--html <file.html>',
+    help: 'one self-contained HTML page: charts, outcomes, slowest requests, searchable failures',
+    group: 'reports',
+    commands: { report: true },
+  },
+  junit: {
+    flags: '--junit <file.xml>',
+    help: 'write JUnit XML, one test case per request, for CI test reporters',
+    group: 'reports',
+    commands: { run: true, report: { help: 'JUnit XML, one test case per request, for CI test reporters' } },
+  },
+  summary: {
+    flags: '--summary <file.json>',
+    help: 'write the end-of-run summary as JSON',
+    group: 'reports',
+    commands: {
+      run: true,
+      report: { help: 'the summary as JSON: counts, latency percentiles, throughput, throttled time' },
+    },
+  },
+  progress: {
+    flags: '--progress <mode>',
+    help: 'bar, lines, none, or auto (bar on a terminal, lines otherwise)',
+    group: 'progress',
+    default: 'auto',
+    parse: choice(PROGRESS_MODES),
+    commands: { run: true },
+  },
+  progressInterval: {
+    flags: '--progress-interval <duration>',
+    help: 'time between plain progress lines',
+    group: 'progress',
+    default: '5s',
+    parse: parseDuration,
+    commands: { run: true },
+  },
+  failOn: {
+    flags: '--fail-on <when>',
+    help: 'exit 1 when: any request failed, none, or more than a percentage (e.g. 5%)',
+    group: 'progress',
+    default: 'any',
+    parse: parseFailOn,
+    commands: { run: true },
+  },
+  queue: {
+    flags: '--queue <url>',
+    help: 'distributed: queue the requests in Redis (redis://host:port[/db]) for `batchpost worker`s to send',
+    group: 'distributed',
+    commands: {
+      run: true,
+      worker: { help: 'Redis holding the runs: redis://host:port[/db] (rediss:// for TLS)', required: true },
+    },
+  },
+  queueName: {
+    flags: '--queue-name <name>',
+    help: "with --queue: the run's queue (default: derived from the run id, so --resume finds it)",
+    group: 'distributed',
+    commands: {
+      run: true,
+      worker: { help: "serve only this run's queue (default: every run registered in this Redis)" },
+    },
+  },
+  stallTimeout: {
+    flags: '--stall-timeout <duration>',
+    help: 'a worker silent this long (killed, frozen, cut off) loses its jobs to other workers',
+    group: 'distributed',
+    default: '30s',
+    commands: { worker: true },
+  },
+  host: {
+    flags: '--host <host>',
+    help: 'address to listen on (0.0.0.0 or :: for every interface)',
+    group: 'server',
+    default: '127.0.0.1',
+    commands: { serve: true },
+  },
+  port: {
+    flags: '-p, --port <port>',
+    help: 'port to listen on; 0 picks a free one (the ready line names it)',
+    group: 'server',
+    default: '8080',
+    commands: { serve: true },
+  },
+  maxItems: {
+    flags: '--max-items <n>',
+    help: 'most payloads or requests in one batch; more is refused with 413',
+    group: 'server',
+    default: '1000',
+    commands: { serve: true },
+  },
+  maxBytes: {
+    flags: '--max-bytes <size>',
+    help: 'largest batch body, e.g. 512kb or 10mb; larger is refused with 413',
+    group: 'server',
+    default: '10mb',
+    commands: { serve: true },
+  },
+  inheritHeader: {
+    flags: '--inherit-header <name>',
+    help: `a caller header its items inherit, besides ${DEFAULT_INHERITED.join(', ')} (repeatable)`,
+    group: 'server',
+    repeatable: true,
+    default: [],
+    commands: { serve: true },
+  },
+  quiet: {
+    flags: '-q, --quiet',
+    help: 'no log line per batch on stderr',
+    group: 'server',
+    default: false,
+    commands: { serve: true, worker: { help: 'no log lines, only errors', group: 'distributed' } },
+  },
+} as const satisfies Record<string, OptionSpec>;
