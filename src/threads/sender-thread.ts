@@ -3,7 +3,8 @@
 // timeouts, retries, adaptive pace, --expect and --transform) is the local Sender's, unchanged.
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileSender } from '../engine/sender-config.js';
-import { Sender, type OnSettled } from '../engine/sender.js';
+import type { OnSettled } from '../engine/request-sink.js';
+import { Sender } from '../engine/sender.js';
 import type { OutgoingRequest } from '../engine/types.js';
 import { resultToJson } from '../output/result-json.js';
 import { UndiciTransport } from '../transport/undici.js';

@@ -1,7 +1,12 @@
 // --threads N: the run's requests are sent by N sender threads (worker_threads), each a local Sender with its own
 // undici pools, while the main thread reads payloads, builds requests and writes results. The main thread hands
 // each request to the thread with the fewest outstanding, or, with --serialize-by, always to the thread its key
-// hashes to (one Sender keeps a key's order). Exactness across threads:
+// hashes to. Exactness across threads:
+// - --serialize-by: all requests of a key go to one thread, in submission order (a thread reads its messages in the
+//   order they were posted), and that thread's Sender holds the key (KeyGate) as a local run's does. Keys are not
+//   gated here: each next request of a key would wait for a message from a thread and one back, and the key table
+//   would sit on the main thread, the one the threads exist to relieve. The main thread only waits for room
+//   (Backpressure): its backlog, every request outstanding at the threads, includes those held behind a key.
 // - concurrency: each thread gets a share and its Sender never exceeds it; the shares add up to --concurrency.
 // - rate: each thread paces rate/N on a grid offset by 1/rate from the previous thread's, so the starts of all
 //   threads interleave evenly.
@@ -12,8 +17,9 @@
 // stops the run, and `failure` says why.
 import { Worker } from 'node:worker_threads';
 import { BatchpostError } from '../engine/errors.js';
+import { Backpressure } from '../engine/key-gate.js';
+import type { OnSettled, RequestSink, SubmitOptions } from '../engine/request-sink.js';
 import type { SenderConfig } from '../engine/sender-config.js';
-import type { OnSettled, RequestSink, SubmitOptions } from '../engine/sender.js';
 import type { OutgoingRequest, Result, RunStats, Throttle } from '../engine/types.js';
 import type { FromThread, ThreadCounters, ThreadSetup, ToThread } from './protocol.js';
 
@@ -38,7 +44,8 @@ export class ThreadedSender implements RequestSink {
   private readonly threads: Thread[];
   private outstanding = 0;
   private flushScheduled = false;
-  private wakeSubmitter: (() => void) | null = null;
+  /** The submitter goes on once about twice the concurrency is outstanding. */
+  private readonly backpressure = new Backpressure(() => this.outstanding <= 2 * this.concurrency);
   private stopping = false;
   private closed = false;
   private readonly concurrency: number;
@@ -98,14 +105,11 @@ export class ThreadedSender implements RequestSink {
 
   /** Enough requests wait (beyond those that can be in flight) that the reader should pause. */
   full(highWater: number): boolean {
-    return this.outstanding >= highWater + this.concurrency;
+    return this.backpressure.full(this.outstanding >= highWater + this.concurrency);
   }
 
   room(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wakeSubmitter = resolve;
-      this.notifyRoom();
-    });
+    return this.backpressure.room();
   }
 
   stop(): void {
@@ -201,7 +205,7 @@ export class ThreadedSender implements RequestSink {
       const line = items[i + 1]!;
       settled(line === null ? null : (JSON.parse(line) as Result), id);
     }
-    this.notifyRoom();
+    this.backpressure.notify();
   }
 
   /** The run's counters: the sum of the threads'. */
@@ -224,14 +228,6 @@ export class ThreadedSender implements RequestSink {
       );
   }
 
-  private notifyRoom(): void {
-    if (this.wakeSubmitter !== null && this.outstanding <= 2 * this.concurrency) {
-      const wake = this.wakeSubmitter;
-      this.wakeSubmitter = null;
-      wake();
-    }
-  }
-
   private onDeath(thread: Thread, err: Error): void {
     if (thread.dead) return;
     thread.dead = true;
@@ -247,7 +243,7 @@ export class ThreadedSender implements RequestSink {
     thread.pending.clear();
     this.outstanding -= lost.length;
     for (const [id, settled] of lost) settled(null, id);
-    this.notifyRoom();
+    this.backpressure.notify();
   }
 }
 
