@@ -21,10 +21,17 @@ import { Backpressure } from '../engine/key-gate.js';
 import type { OnSettled, RequestSink, SubmitOptions } from '../engine/request-sink.js';
 import type { SenderConfig } from '../engine/sender-config.js';
 import type { OutgoingRequest, Result, RunStats, Throttle } from '../engine/types.js';
-import type { FromThread, ThreadCounters, ThreadSetup, ToThread } from './protocol.js';
+import {
+  readSettled,
+  RequestWriter,
+  type FromThread,
+  type ThreadCounters,
+  type ThreadSetup,
+  type ToThread,
+} from './protocol.js';
 
-/** Flush a thread's outbox at once past this many fields, whatever the turn: bounds a message's size. */
-const MAX_OUTBOX = 7 * 512;
+/** Flush a thread's outbox at once past this many requests, whatever the turn: bounds a message's size. */
+const MAX_OUTBOX = 512;
 /** After close, a thread gets this long to finish and exit before it is terminated. */
 const EXIT_GRACE_MS = 10_000;
 
@@ -32,9 +39,7 @@ interface Thread {
   worker: Worker;
   /** Submitted to this thread and not settled yet. */
   pending: Map<string, OnSettled>;
-  outbox: unknown[];
-  /** The headers object last sent to this thread: the next request with the same one sends null instead. */
-  lastHeaders: Record<string, string> | null;
+  outbox: RequestWriter;
   counters: ThreadCounters;
   exited: Promise<void>;
   dead: boolean;
@@ -94,9 +99,8 @@ export class ThreadedSender implements RequestSink {
     if (thread.dead) return settled(null, id);
     thread.pending.set(id, settled);
     this.outstanding++;
-    const headers = request.headers === thread.lastHeaders ? null : (thread.lastHeaders = request.headers);
-    thread.outbox.push(id, request.method, request.url, headers, request.body, options.key, options.hash);
-    if (thread.outbox.length >= MAX_OUTBOX) this.flushThread(thread);
+    thread.outbox.push(id, request, options.key, options.hash);
+    if (thread.outbox.count >= MAX_OUTBOX) this.flushThread(thread);
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -154,8 +158,7 @@ export class ThreadedSender implements RequestSink {
     const thread: Thread = {
       worker,
       pending: new Map(),
-      outbox: [],
-      lastHeaders: null,
+      outbox: new RequestWriter(),
       counters: { started: 0, inFlight: 0, retries: 0, throttle: null },
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
       dead: false,
@@ -178,12 +181,11 @@ export class ThreadedSender implements RequestSink {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    for (const t of this.threads) if (t.outbox.length > 0) this.flushThread(t);
+    for (const t of this.threads) if (t.outbox.count > 0) this.flushThread(t);
   };
 
   private flushThread(t: Thread): void {
-    const requests = t.outbox;
-    t.outbox = [];
+    const requests = t.outbox.take();
     if (!t.dead) t.worker.postMessage({ t: 'submit', requests } satisfies ToThread);
   }
 
@@ -195,16 +197,14 @@ export class ThreadedSender implements RequestSink {
     if (m.t === 'signal') return this.broadcast({ t: 'relay', pausedUntil: m.pausedUntil, reasons: m.reasons }, thread);
     thread.counters = m.counters;
     this.count();
-    const items = m.items;
-    for (let i = 0; i < items.length; i += 2) {
-      const id = items[i] as string;
-      const settled = thread.pending.get(id);
-      if (settled === undefined) continue;
-      thread.pending.delete(id);
+    const pending = thread.pending;
+    readSettled(m.items, (id, line) => {
+      const settled = pending.get(id);
+      if (settled === undefined) return;
+      pending.delete(id);
       this.outstanding--;
-      const line = items[i + 1]!;
       settled(line === null ? null : (JSON.parse(line) as Result), id);
-    }
+    });
     this.backpressure.notify();
   }
 
