@@ -1,13 +1,15 @@
-// Sends ready-made requests: exact concurrency (Slots), even pacing (Pacer), per-attempt timeouts, the retry
-// policy, and one Result per request. It knows nothing of input or output: `run` feeds it payloads turned into
-// requests, `serve` feeds it the items of a batch.
+// Sends ready-made requests: exact concurrency (Slots), even pacing (Pacer), per-key order (KeyGate), per-attempt
+// timeouts, the retry policy, and one Result per request. It knows nothing of input or output: `run` feeds it
+// payloads turned into requests, `serve` feeds it the items of a batch.
 import { STATUS_CODES } from 'node:http';
 import { truthy, type Expr } from '../expr/index.js';
 import { Governor } from './adaptive.js';
 import { httpCode, TransportError } from './errors.js';
+import { KeyGate } from './key-gate.js';
 import { Pacer } from './pacer.js';
+import type { OnSettled, RequestSink, SubmitOptions } from './request-sink.js';
 import { Slots } from './slots.js';
-import { parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
+import { parseRetryAfter, retryDelayMs, shouldRetry } from './retry.js';
 import type { SenderConfig } from './sender-config.js';
 import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from './types.js';
 
@@ -23,27 +25,6 @@ export type SenderOptions = Omit<SenderConfig, 'transform' | 'expect'> & {
   paceAt?: number;
 };
 
-export interface SubmitOptions {
-  /** Requests with the same key are never in flight together and start in submission order (--serialize-by). */
-  key?: string;
-  /** Carried into the result (see Result.hash). */
-  hash?: string;
-  /** This request's retry policy instead of the sender's (serve: each $batch item has its own method and headers). */
-  policy?: RetryPolicy;
-  /** Queue priority, higher first (default 0; retries go at 1). Serve interleaves concurrent batches with it. */
-  priority?: number;
-  /** Once aborted, the request is dropped (settled null) unless an attempt is already in flight. Checked, not listened to. */
-  signal?: AbortSignal;
-  /** No --transform and no --expect: `response` is the parsed body (serve's $batch answers with the body itself). */
-  raw?: boolean;
-}
-
-/**
- * Called once per submitted request: its Result, or null when a stop or abort dropped it unfinished; with the last
- * HTTP answer, when there was one.
- */
-export type OnSettled = (result: Result | null, id: string, response?: TransportResponse | null) => void;
-
 interface Job {
   id: string;
   request: OutgoingRequest;
@@ -55,31 +36,11 @@ interface Job {
   startedAt: number;
 }
 
-/** Requests held behind a busy key before the reader pauses: bounded memory, and room for other keys to flow. */
-export const KEY_BACKLOG = 10_000;
-
 /** Marks an abort the sender asked for, as opposed to a per-attempt timeout. */
 const ABORTED = new Error('aborted');
 
-/**
- * What a Run hands its requests to. The Sender below sends them itself; distributed mode (src/queue) puts them on a
- * queue for workers that each run a Sender of their own.
- */
-export interface RequestSink {
-  submit(id: string, request: OutgoingRequest, settled: OnSettled, options?: SubmitOptions): void;
-  /** True while the submitter should wait for `room()` before submitting more. */
-  full(highWater: number): boolean;
-  room(): Promise<void>;
-  /** Graceful: nothing new starts; what was submitted and not started settles as null. */
-  stop(): void;
-  /** Hard: also cancels what is in flight (settles as null). */
-  abort(): void;
-  /** The work is done: release timers and bookkeeping. */
-  close(): void;
-}
-
 export class Sender implements RequestSink {
-  private readonly queue: Slots<Job>;
+  private readonly slots: Slots<Job>;
   private readonly pacer: Pacer | null;
   /** Aborted by a hard stop: every attempt in flight is cancelled through it (the transport checks it). */
   private readonly hard = new AbortController();
@@ -92,10 +53,8 @@ export class Sender implements RequestSink {
   private readonly delayed = new Map<Job, NodeJS.Timeout>();
   private readonly holding = new Set<Job>();
   private readonly governor: Governor | null;
-  /** Per busy key, the requests waiting for it, in submission order. */
-  private readonly keys = new Map<string, Job[]>();
-  private keyWaiting = 0;
-  private wakeSubmitter: (() => void) | null = null;
+  /** --serialize-by, and the submitter's wait: it goes on once about `concurrency` requests wait for a slot. */
+  private readonly gate: KeyGate<Job>;
   private stopping = false;
 
   constructor(
@@ -104,7 +63,8 @@ export class Sender implements RequestSink {
     /** Counters this sender keeps up to date: started, inFlight, retries, throttle. */
     readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
   ) {
-    this.queue = new Slots(o.concurrency, (job) => this.attempt(job));
+    this.slots = new Slots(o.concurrency, (job) => this.attempt(job));
+    this.gate = new KeyGate(() => this.slots.size <= o.concurrency);
     this.pacer =
       o.rate === null
         ? null
@@ -115,7 +75,7 @@ export class Sender implements RequestSink {
           o.rate,
           o.policy.maxRetryAfterMs,
           (concurrency, rate) => {
-            this.queue.concurrency = concurrency;
+            this.slots.concurrency = concurrency;
             if (rate !== null) this.pacer?.setRate(rate);
           },
           Date.now,
@@ -137,44 +97,25 @@ export class Sender implements RequestSink {
       attempts: 0,
       startedAt: 0,
     };
-    if (job.key !== undefined) {
-      const waiting = this.keys.get(job.key);
-      if (waiting !== undefined) {
-        waiting.push(job);
-        this.keyWaiting++;
-        return;
-      }
-      this.keys.set(job.key, []);
-    }
-    this.queue.add(job, options.priority ?? 0);
+    if (job.key !== undefined && !this.gate.admit(job.key, job)) return; // held until its key's request settles
+    this.slots.add(job, options.priority ?? 0);
   }
 
   /** True while the submitter should wait (see `room`): enough requests wait for a slot or a key. */
   full(highWater: number): boolean {
-    return this.queue.size >= highWater || this.keyWaiting >= KEY_BACKLOG;
+    return this.gate.full(this.slots.size >= highWater);
   }
 
   /** Resolves when the backlog has drained to about the concurrency (and half the key backlog). */
   room(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wakeSubmitter = resolve;
-      this.notifyRoom();
-    });
-  }
-
-  private notifyRoom(): void {
-    if (this.wakeSubmitter && this.queue.size <= this.o.concurrency && this.keyWaiting < KEY_BACKLOG / 2) {
-      const wake = this.wakeSubmitter;
-      this.wakeSubmitter = null;
-      wake();
-    }
+    return this.gate.room();
   }
 
   /** Graceful: start nothing new (retries included); requests in flight finish. */
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
-    for (const job of this.queue.clear()) job.settled(null, job.id);
+    for (const job of this.slots.clear()) job.settled(null, job.id);
     this.pacer?.cancel(ABORTED);
     this.governor?.close();
     for (const [job, timer] of this.delayed) {
@@ -184,8 +125,7 @@ export class Sender implements RequestSink {
     this.delayed.clear();
     for (const job of this.holding) job.settled(null, job.id);
     this.holding.clear();
-    for (const jobs of this.keys.values()) for (const job of jobs.splice(0)) job.settled(null, job.id);
-    this.keyWaiting = 0;
+    for (const job of this.gate.clear()) job.settled(null, job.id);
   }
 
   /** A pace signal another sender of the same run saw (see SenderOptions.onSignal). */
@@ -214,18 +154,15 @@ export class Sender implements RequestSink {
   /** Settles a job for good and lets the next request for its key go. */
   private settle(job: Job, result: Result | null, response: TransportResponse | null = null): void {
     if (job.key !== undefined) {
-      const next = this.keys.get(job.key)?.shift();
-      if (next !== undefined) {
-        this.keyWaiting--;
-        this.queue.add(next, next.opts.priority ?? 0);
-      } else this.keys.delete(job.key);
+      const next = this.gate.release(job.key);
+      if (next !== undefined) this.slots.add(next, next.opts.priority ?? 0);
     }
     job.settled(result, job.id, response);
-    this.notifyRoom();
+    this.gate.notify();
   }
 
   private async attempt(job: Job): Promise<void> {
-    this.notifyRoom();
+    this.gate.notify();
     if (job.opts.signal?.aborted) return this.settle(job, null);
     // The server's pause first, then the pacer: held starts leave the pause one interval apart, not in a burst.
     const paused = this.governor?.gate();
@@ -271,7 +208,7 @@ export class Sender implements RequestSink {
         job,
         setTimeout(() => {
           this.delayed.delete(job);
-          this.queue.add(job, 1);
+          this.slots.add(job, 1);
         }, delay),
       );
       return;

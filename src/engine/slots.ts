@@ -1,14 +1,14 @@
 // The Sender's scheduler: at most `concurrency` tasks running, higher priority first, first in first out within a
-// priority, the limit changeable while running (adaptive pace). p-queue did this before; per task it copies the
-// options, makes an id string, a Symbol, a Map entry, a timestamp, several promises and events — about 5% of a
-// run's CPU on a fast upstream (docs/benchmarks.md) for features the Sender does not use.
+// priority, the limit changeable while running (adaptive pace). Hand-written because a general-purpose queue pays
+// per task for what the Sender does not use (ids, events, timestamps, a promise per task), and this runs once per
+// request (docs/benchmarks.md).
 //
 // Each priority's queue is a ring that reuses its array. The queue is long-lived, so its array sits in V8's old
 // generation while the tasks in it are young; an array that is replaced (grown, or compacted with slice) stays
 // behind as old garbage that still points at tasks, and V8's young-generation collector keeps whatever old objects
-// point at — dead or not — until the next full collection. A plain array with a moving head, compacted with slice
-// every ~1,000 tasks, was measured to keep requests' objects alive long enough to be promoted (docs/benchmarks.md,
-// step 9). The ring clears each slot as it is taken and grows only when the queue does.
+// point at — dead or not — until the next full collection. So a plain array with a moving head, compacted now and
+// then, keeps requests' objects alive long enough to be promoted (docs/benchmarks.md). The ring clears each slot as
+// it is taken and grows only when the queue does.
 
 /** First in, first out, on a power-of-two ring. */
 class Ring<T> {

@@ -12,7 +12,7 @@ import { configOf, limiterOf } from './config.js';
 import { idsOf, requestsPerJob } from './job.js';
 import { keysOf, queueNameOf, redactUrl, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
 import { checkRedisUrl, closeRedis, connectRedis, type BpRedis } from './redis.js';
-import { QueueSink } from './sink.js';
+import { QueueRequestSink } from './request-sink.js';
 
 export interface QueueFlags {
   queue?: string;
@@ -55,7 +55,7 @@ export async function openQueueRun(
   checkRedisUrl(url, '--queue');
   const name = queueNameOf(flags.queueName, options.runId);
   const keys = keysOf(name);
-  let sink: QueueSink | null = null;
+  let sink: QueueRequestSink | null = null;
   const redis = await connectRedis(url, `batchpost-run-${name}`, (up, error) => sink?.redisState(up, error));
   const token = `${os.hostname()}/${process.pid}/${randomBytes(6).toString('base64url')}`;
   let queue: Queue | null = null;
@@ -118,7 +118,7 @@ export async function openQueueRun(
   return {
     name,
     sender: (_senderOptions, stats) =>
-      (sink = new QueueSink({
+      (sink = new QueueRequestSink({
         name,
         queue: q,
         redis,

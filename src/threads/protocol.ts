@@ -4,7 +4,7 @@
 // to write and the main thread to parse: a Result travels as its result line, a request's headers only when they
 // differ from the previous request's (on the plain path every request shares one headers object).
 import type { SenderConfig } from '../engine/sender-config.js';
-import type { Throttle } from '../engine/types.js';
+import type { OutgoingRequest, Throttle } from '../engine/types.js';
 import type { TransportConfig } from '../transport/config.js';
 
 /** What a sender thread is started with (workerData). */
@@ -17,11 +17,80 @@ export interface ThreadSetup {
   paceAt: number;
 }
 
-/** Fields per request in a `submit` message: id, method, url, headers (null: the previous request's), body, key, hash. */
-export const REQUEST_STRIDE = 7;
+/**
+ * The requests of a `submit` message: per request, in this order, id, method, url, headers (null: the previous
+ * request's), body, key, hash. Flat, not an object per request: cheaper to build, clone and read. Written only by
+ * RequestWriter and read only by RequestReader, so the layout lives here alone.
+ */
+export type RequestBatch = (string | Record<string, string> | OutgoingRequest['body'] | undefined)[];
+
+const REQUEST_FIELDS = 7;
+
+/** Builds one thread's next RequestBatch; remembers the headers that thread last got. */
+export class RequestWriter {
+  private batch: RequestBatch = [];
+  private lastHeaders: Record<string, string> | null = null;
+
+  /** Requests written since the last `take`. */
+  get count(): number {
+    return this.batch.length / REQUEST_FIELDS;
+  }
+
+  push(id: string, request: OutgoingRequest, key: string | undefined, hash: string | undefined): void {
+    const headers = request.headers === this.lastHeaders ? null : (this.lastHeaders = request.headers);
+    this.batch.push(id, request.method, request.url, headers, request.body, key, hash);
+  }
+
+  /** The batch so far, for a message; the writer starts a new one. */
+  take(): RequestBatch {
+    const batch = this.batch;
+    this.batch = [];
+    return batch;
+  }
+}
+
+/** What a thread does with each request it is handed. */
+export type OnRequest = (
+  id: string,
+  request: OutgoingRequest,
+  key: string | undefined,
+  hash: string | undefined,
+) => void;
+
+/** A thread's reading side of RequestWriter: the headers last sent stay for the requests that send null. */
+export class RequestReader {
+  private headers: Record<string, string> = {};
+
+  /** Calls `each` for every request of `batch`, in order. */
+  read(batch: RequestBatch, each: OnRequest): void {
+    for (let i = 0; i < batch.length; i += REQUEST_FIELDS) {
+      const headers = batch[i + 3] as Record<string, string> | null;
+      if (headers !== null) this.headers = headers;
+      const request: OutgoingRequest = {
+        method: batch[i + 1] as string,
+        url: batch[i + 2] as string,
+        headers: this.headers,
+        body: batch[i + 4] as OutgoingRequest['body'],
+      };
+      each(batch[i] as string, request, batch[i + 5] as string | undefined, batch[i + 6] as string | undefined);
+    }
+  }
+}
+
+/** Requests settled on a thread: per request its id, then its result line, or null when a stop dropped it. */
+export type SettledBatch = (string | null)[];
+
+export function pushSettled(batch: SettledBatch, id: string, line: string | null): void {
+  batch.push(id, line);
+}
+
+/** Calls `each` for every settled request of `batch`, in order. */
+export function readSettled(batch: SettledBatch, each: (id: string, line: string | null) => void): void {
+  for (let i = 0; i < batch.length; i += 2) each(batch[i] as string, batch[i + 1] as string | null);
+}
 
 export type ToThread =
-  | { t: 'submit'; requests: unknown[] }
+  | { t: 'submit'; requests: RequestBatch }
   /** A pace signal another thread's sender saw (adaptive pace acts for the whole run). */
   | { t: 'relay'; pausedUntil: number; reasons: string[] }
   | { t: 'stop' }
@@ -37,6 +106,6 @@ export interface ThreadCounters {
 }
 
 export type FromThread =
-  /** Requests settled since the last message (id, then its result line, or null when a stop dropped it), and the counters now. */
-  | { t: 'settled'; items: (string | null)[]; counters: ThreadCounters }
+  /** Requests settled since the last message, and the counters now. */
+  | { t: 'settled'; items: SettledBatch; counters: ThreadCounters }
   | { t: 'signal'; pausedUntil: number; reasons: string[] };

@@ -3,11 +3,20 @@
 // timeouts, retries, adaptive pace, --expect and --transform) is the local Sender's, unchanged.
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileSender } from '../engine/sender-config.js';
-import { Sender, type OnSettled } from '../engine/sender.js';
-import type { OutgoingRequest } from '../engine/types.js';
+import type { OnSettled } from '../engine/request-sink.js';
+import { Sender } from '../engine/sender.js';
 import { resultToJson } from '../output/result-json.js';
 import { createTransport } from '../transport/index.js';
-import { REQUEST_STRIDE, type FromThread, type ThreadCounters, type ThreadSetup, type ToThread } from './protocol.js';
+import {
+  pushSettled,
+  RequestReader,
+  type FromThread,
+  type OnRequest,
+  type SettledBatch,
+  type ThreadCounters,
+  type ThreadSetup,
+  type ToThread,
+} from './protocol.js';
 
 /** While requests are in flight but none settles, the counters still reach the progress display this often. */
 const COUNTERS_MS = 100;
@@ -23,8 +32,8 @@ const sender = new Sender(
   counters,
 );
 
-let items: (string | null)[] = [];
-let headers: Record<string, string> = {};
+let items: SettledBatch = [];
+const reader = new RequestReader();
 let scheduled = false;
 let lastStarted = -1;
 let lastInFlight = -1;
@@ -38,7 +47,7 @@ function flush(): void {
 }
 
 const settled: OnSettled = (result, id) => {
-  items.push(id, result === null ? null : resultToJson(result));
+  pushSettled(items, id, result === null ? null : resultToJson(result));
   if (!scheduled) {
     scheduled = true;
     setImmediate(flush);
@@ -50,26 +59,14 @@ const ticker = setInterval(() => {
 }, COUNTERS_MS);
 ticker.unref();
 
+const submit: OnRequest = (id, request, key, hash) => sender.submit(id, request, settled, { key, hash });
+
 let closing = false;
 port.on('message', (m: ToThread) => {
   switch (m.t) {
-    case 'submit': {
-      const r = m.requests;
-      for (let i = 0; i < r.length; i += REQUEST_STRIDE) {
-        if (r[i + 3] !== null) headers = r[i + 3] as Record<string, string>;
-        const request: OutgoingRequest = {
-          method: r[i + 1] as string,
-          url: r[i + 2] as string,
-          headers,
-          body: r[i + 4] as string | null,
-        };
-        sender.submit(r[i] as string, request, settled, {
-          key: r[i + 5] as string | undefined,
-          hash: r[i + 6] as string | undefined,
-        });
-      }
+    case 'submit':
+      reader.read(m.requests, submit);
       break;
-    }
     case 'relay':
       sender.relay(m.pausedUntil, m.reasons);
       break;

@@ -1,7 +1,12 @@
 // --threads N: the run's requests are sent by N sender threads (worker_threads), each a local Sender with its own
 // undici pools, while the main thread reads payloads, builds requests and writes results. The main thread hands
 // each request to the thread with the fewest outstanding, or, with --serialize-by, always to the thread its key
-// hashes to (one Sender keeps a key's order). Exactness across threads:
+// hashes to. Exactness across threads:
+// - --serialize-by: all requests of a key go to one thread, in submission order (a thread reads its messages in the
+//   order they were posted), and that thread's Sender holds the key (KeyGate) as a local run's does. Keys are not
+//   gated here: each next request of a key would wait for a message from a thread and one back, and the key table
+//   would sit on the main thread, the one the threads exist to relieve. The main thread only waits for room
+//   (Backpressure): its backlog, every request outstanding at the threads, includes those held behind a key.
 // - concurrency: each thread gets a share and its Sender never exceeds it; the shares add up to --concurrency.
 // - rate: each thread paces rate/N on a grid offset by 1/rate from the previous thread's, so the starts of all
 //   threads interleave evenly.
@@ -12,14 +17,22 @@
 // stops the run, and `failure` says why.
 import { Worker } from 'node:worker_threads';
 import { BatchpostError } from '../engine/errors.js';
+import { Backpressure } from '../engine/key-gate.js';
+import type { OnSettled, RequestSink, SubmitOptions } from '../engine/request-sink.js';
 import type { SenderConfig } from '../engine/sender-config.js';
-import type { OnSettled, RequestSink, SubmitOptions } from '../engine/sender.js';
 import type { OutgoingRequest, Result, RunStats, Throttle } from '../engine/types.js';
 import type { TransportConfig } from '../transport/config.js';
-import type { FromThread, ThreadCounters, ThreadSetup, ToThread } from './protocol.js';
+import {
+  readSettled,
+  RequestWriter,
+  type FromThread,
+  type ThreadCounters,
+  type ThreadSetup,
+  type ToThread,
+} from './protocol.js';
 
-/** Flush a thread's outbox at once past this many fields, whatever the turn: bounds a message's size. */
-const MAX_OUTBOX = 7 * 512;
+/** Flush a thread's outbox at once past this many requests, whatever the turn: bounds a message's size. */
+const MAX_OUTBOX = 512;
 /** After close, a thread gets this long to finish and exit before it is terminated. */
 const EXIT_GRACE_MS = 10_000;
 
@@ -27,9 +40,7 @@ interface Thread {
   worker: Worker;
   /** Submitted to this thread and not settled yet. */
   pending: Map<string, OnSettled>;
-  outbox: unknown[];
-  /** The headers object last sent to this thread: the next request with the same one sends null instead. */
-  lastHeaders: Record<string, string> | null;
+  outbox: RequestWriter;
   counters: ThreadCounters;
   exited: Promise<void>;
   dead: boolean;
@@ -39,7 +50,8 @@ export class ThreadedSender implements RequestSink {
   private readonly threads: Thread[];
   private outstanding = 0;
   private flushScheduled = false;
-  private wakeSubmitter: (() => void) | null = null;
+  /** The submitter goes on once about twice the concurrency is outstanding. */
+  private readonly backpressure = new Backpressure(() => this.outstanding <= 2 * this.concurrency);
   private stopping = false;
   private closed = false;
   private readonly concurrency: number;
@@ -93,9 +105,8 @@ export class ThreadedSender implements RequestSink {
     if (thread.dead) return settled(null, id);
     thread.pending.set(id, settled);
     this.outstanding++;
-    const headers = request.headers === thread.lastHeaders ? null : (thread.lastHeaders = request.headers);
-    thread.outbox.push(id, request.method, request.url, headers, request.body, options.key, options.hash);
-    if (thread.outbox.length >= MAX_OUTBOX) this.flushThread(thread);
+    thread.outbox.push(id, request, options.key, options.hash);
+    if (thread.outbox.count >= MAX_OUTBOX) this.flushThread(thread);
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -104,14 +115,11 @@ export class ThreadedSender implements RequestSink {
 
   /** Enough requests wait (beyond those that can be in flight) that the reader should pause. */
   full(highWater: number): boolean {
-    return this.outstanding >= highWater + this.concurrency;
+    return this.backpressure.full(this.outstanding >= highWater + this.concurrency);
   }
 
   room(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wakeSubmitter = resolve;
-      this.notifyRoom();
-    });
+    return this.backpressure.room();
   }
 
   stop(): void {
@@ -156,8 +164,7 @@ export class ThreadedSender implements RequestSink {
     const thread: Thread = {
       worker,
       pending: new Map(),
-      outbox: [],
-      lastHeaders: null,
+      outbox: new RequestWriter(),
       counters: { started: 0, inFlight: 0, retries: 0, throttle: null },
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
       dead: false,
@@ -180,12 +187,11 @@ export class ThreadedSender implements RequestSink {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    for (const t of this.threads) if (t.outbox.length > 0) this.flushThread(t);
+    for (const t of this.threads) if (t.outbox.count > 0) this.flushThread(t);
   };
 
   private flushThread(t: Thread): void {
-    const requests = t.outbox;
-    t.outbox = [];
+    const requests = t.outbox.take();
     if (!t.dead) t.worker.postMessage({ t: 'submit', requests } satisfies ToThread);
   }
 
@@ -197,17 +203,15 @@ export class ThreadedSender implements RequestSink {
     if (m.t === 'signal') return this.broadcast({ t: 'relay', pausedUntil: m.pausedUntil, reasons: m.reasons }, thread);
     thread.counters = m.counters;
     this.count();
-    const items = m.items;
-    for (let i = 0; i < items.length; i += 2) {
-      const id = items[i] as string;
-      const settled = thread.pending.get(id);
-      if (settled === undefined) continue;
-      thread.pending.delete(id);
+    const pending = thread.pending;
+    readSettled(m.items, (id, line) => {
+      const settled = pending.get(id);
+      if (settled === undefined) return;
+      pending.delete(id);
       this.outstanding--;
-      const line = items[i + 1]!;
       settled(line === null ? null : (JSON.parse(line) as Result), id);
-    }
-    this.notifyRoom();
+    });
+    this.backpressure.notify();
   }
 
   /** The run's counters: the sum of the threads'. */
@@ -230,14 +234,6 @@ export class ThreadedSender implements RequestSink {
       );
   }
 
-  private notifyRoom(): void {
-    if (this.wakeSubmitter !== null && this.outstanding <= 2 * this.concurrency) {
-      const wake = this.wakeSubmitter;
-      this.wakeSubmitter = null;
-      wake();
-    }
-  }
-
   private onDeath(thread: Thread, err: Error): void {
     if (thread.dead) return;
     thread.dead = true;
@@ -253,7 +249,7 @@ export class ThreadedSender implements RequestSink {
     thread.pending.clear();
     this.outstanding -= lost.length;
     for (const [id, settled] of lost) settled(null, id);
-    this.notifyRoom();
+    this.backpressure.notify();
   }
 }
 

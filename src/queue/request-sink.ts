@@ -4,7 +4,8 @@
 // Results arrive on a Redis stream the run reads; workers also keep each one in a hash until the run has recorded
 // it, so a run restarted with --resume collects what finished while it was away.
 import type { Queue } from 'bullmq';
-import { KEY_BACKLOG, type OnSettled, type RequestSink, type SubmitOptions } from '../engine/sender.js';
+import { KeyGate } from '../engine/key-gate.js';
+import type { OnSettled, RequestSink, SubmitOptions } from '../engine/request-sink.js';
 import type { OutgoingRequest, Result, RunStats } from '../engine/types.js';
 import { failedJobResult, idsOf, jobOf, parseResult } from './job.js';
 import type { QueueKeys } from './names.js';
@@ -15,7 +16,7 @@ const CHUNK = 500;
 const POLL_MS = 1_000;
 const CLEANUP_MS = 250;
 
-export interface QueueSinkOptions {
+export interface QueueRequestSinkOptions {
   name: string;
   queue: Queue;
   /** Commands. */
@@ -46,15 +47,17 @@ interface Entry {
   key: string | undefined;
 }
 
-export class QueueSink implements RequestSink {
+export class QueueRequestSink implements RequestSink {
   /** Submitted and not settled: in `buffer`, or on the queue. */
   private readonly pending = new Map<string, Entry>();
   /** Not yet on the queue. */
   private buffer: Entry[] = [];
-  private readonly keyed = new Map<string, Entry[]>();
-  private keyWaiting = 0;
+  /**
+   * --serialize-by across every worker: a key's next request goes on the queue once the last one settled. And the
+   * submitter's wait: it goes on once a quarter of `maxOutstanding` has settled.
+   */
+  private readonly gate: KeyGate<Entry>;
   private flushing = false;
-  private wakeSubmitter: (() => void) | null = null;
   private stopping = false;
   private aborted = false;
   private closed = false;
@@ -72,7 +75,8 @@ export class QueueSink implements RequestSink {
   private redisError: string | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
 
-  constructor(private readonly o: QueueSinkOptions) {
+  constructor(private readonly o: QueueRequestSinkOptions) {
+    this.gate = new KeyGate(() => this.pending.size <= (o.maxOutstanding * 3) / 4);
     const poll = setInterval(() => void this.poll(), POLL_MS);
     const cleanup = setInterval(() => void this.cleanup(), CLEANUP_MS);
     poll.unref();
@@ -83,7 +87,7 @@ export class QueueSink implements RequestSink {
 
   /** True when every request submitted was settled with a result and nothing stopped the run: its keys may go. */
   get completed(): boolean {
-    return !this.stopping && this.pending.size === 0 && this.keyWaiting === 0;
+    return !this.stopping && this.pending.size === 0 && this.gate.waiting === 0;
   }
 
   /** Redis went away or came back (from the connection's events). */
@@ -95,28 +99,17 @@ export class QueueSink implements RequestSink {
   submit(id: string, request: OutgoingRequest, settled: OnSettled, options: SubmitOptions = {}): void {
     if (this.stopping) return settled(null, id);
     const entry: Entry = { id, request, settled, hash: options.hash, key: options.key };
-    if (entry.key !== undefined) {
-      // --serialize-by across every worker: the next request for a key goes on the queue when the last one settled.
-      const waiting = this.keyed.get(entry.key);
-      if (waiting !== undefined) {
-        waiting.push(entry);
-        this.keyWaiting++;
-        return;
-      }
-      this.keyed.set(entry.key, []);
-    }
+    if (entry.key !== undefined && !this.gate.admit(entry.key, entry)) return; // held until its key's request settles
     this.enqueue(entry);
   }
 
-  full(_highWater: number): boolean {
-    return this.pending.size >= this.o.maxOutstanding || this.keyWaiting >= KEY_BACKLOG;
+  /** `maxOutstanding` bounds what the queue holds, whatever the run's high-water mark. */
+  full(): boolean {
+    return this.gate.full(this.pending.size >= this.o.maxOutstanding);
   }
 
   room(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wakeSubmitter = resolve;
-      this.notifyRoom();
-    });
+    return this.gate.room();
   }
 
   /**
@@ -127,9 +120,7 @@ export class QueueSink implements RequestSink {
     if (this.stopping) return;
     this.stopping = true;
     // Requests behind a busy key first, so settling the buffer does not move them into it.
-    for (const waiting of this.keyed.values()) for (const entry of waiting.splice(0)) entry.settled(null, entry.id);
-    this.keyed.clear();
-    this.keyWaiting = 0;
+    for (const entry of this.gate.clear()) entry.settled(null, entry.id);
     for (const entry of this.buffer.splice(0)) this.finish(entry, null);
     void this.drain();
   }
@@ -142,6 +133,7 @@ export class QueueSink implements RequestSink {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.o.stats.hold = null;
@@ -251,26 +243,11 @@ export class QueueSink implements RequestSink {
       if (this.idlePolls > 0) this.workerArrived();
     }
     if (entry.key !== undefined) {
-      const next = this.keyed.get(entry.key)?.shift();
-      if (next !== undefined) {
-        this.keyWaiting--;
-        this.enqueue(next);
-      } else this.keyed.delete(entry.key);
+      const next = this.gate.release(entry.key);
+      if (next !== undefined) this.enqueue(next);
     }
     entry.settled(result, entry.id);
-    this.notifyRoom();
-  }
-
-  private notifyRoom(): void {
-    if (
-      this.wakeSubmitter &&
-      this.pending.size <= (this.o.maxOutstanding * 3) / 4 &&
-      this.keyWaiting < KEY_BACKLOG / 2
-    ) {
-      const wake = this.wakeSubmitter;
-      this.wakeSubmitter = null;
-      wake();
-    }
+    this.gate.notify();
   }
 
   /** Once a second: are workers there, how many requests are they sending, did BullMQ give up on any. */
@@ -329,7 +306,7 @@ export class QueueSink implements RequestSink {
   }
 
   private waitingForWorkers(): boolean {
-    return this.idlePolls >= 2 && (this.pending.size > 0 || this.keyWaiting > 0) && !this.stopping;
+    return this.idlePolls >= 2 && (this.pending.size > 0 || this.gate.waiting > 0) && !this.stopping;
   }
 
   private updateHold(): void {
