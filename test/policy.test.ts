@@ -3,7 +3,8 @@ import { Governor } from '../src/engine/adaptive.js';
 import { Pacer } from '../src/engine/pacer.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from '../src/engine/retry.js';
 import { commandLine } from '../src/cli/command-line.js';
-import { parseDuration, parseFailOn, parseHeaders, parseRate, shellQuote } from '../src/cli/parse.js';
+import { parseDuration, parseFailOn, parseHeaders, parseRate } from '../src/cli/parse.js';
+import { shellQuote } from '../src/util/shell-quote.js';
 import { failedExitCode } from '../src/cli/exit.js';
 import type { Summary } from '../src/engine/types.js';
 
@@ -186,7 +187,7 @@ describe('Governor (adaptive pace)', () => {
     return { g, changes, advance: (ms: number) => (t += ms), now: () => t };
   };
 
-  test('a 429 with Retry-After pauses starts, halves concurrency once per second, then recovers additively', async () => {
+  test('a 429 with Retry-After pauses starts, halves concurrency once per second, then recovers additively', () => {
     const { g, changes, advance } = make(8);
     expect(g.gate()).toBeNull();
     g.observe(429, { 'retry-after': '2' });

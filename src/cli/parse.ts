@@ -64,7 +64,3 @@ export function parseChoice<T extends string>(value: string, option: string, cho
   return value as T;
 }
 
-/** POSIX-shell quoting for the commands batchpost prints for the user to paste. */
-export function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}

@@ -13,6 +13,7 @@ import { idsOf, requestsPerJob } from './job.js';
 import { keysOf, queueNameOf, redactUrl, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
 import { checkRedisUrl, closeRedis, connectRedis, type BpRedis } from './redis.js';
 import { QueueSink } from './sink.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface QueueFlags {
   queue?: string;
@@ -188,11 +189,6 @@ async function lock(redis: BpRedis, keys: QueueKeys, name: string, token: string
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-}
-
-/** POSIX-shell quoting for the command printed for the user to paste. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 function alive(pid: number): boolean {

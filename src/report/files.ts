@@ -90,10 +90,6 @@ export async function countLines(file: string): Promise<number> {
   return last === 10 ? lines : lines + 1;
 }
 
-export function quoteArg(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 /** `orders.ndjson` → `batchpost.orders`: a JUnit classname without the dots that Jenkins reads as packages. */
 export function junitClassname(file: string | null): string {
   if (file === null || file === '-') return 'batchpost.stdin';

@@ -9,6 +9,7 @@ import { REPORT_SCRIPT } from './html-script.js';
 import { REPORT_CSS } from './html-style.js';
 import { redactUrls } from './redact.js';
 import type { RequestRef } from './slowest.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface HtmlOptions {
   /** The results file relative to the report's folder, as a URL path, for links to lines; null: no links. */
@@ -294,7 +295,7 @@ function failuresSection(s: ReportSnapshot, ctx: ReportContext, options: HtmlOpt
   const file = ctx.results && ctx.results.format === 'ndjson' ? ctx.results.path : 'results.ndjson';
   const leftOut =
     s.failuresLeftOut > 0
-      ? `<p class="note" id="failures-left-out" data-left-out="${s.failuresLeftOut}">${formatCount(s.failuresLeftOut)} more failure${s.failuresLeftOut === 1 ? ' is' : 's are'} not listed (a report lists at most ${formatCount(s.failures.length)}, taking turns between error codes). All of them: <code>jq -c 'select(.ok == false)' ${esc(shellArg(file))}</code></p>`
+      ? `<p class="note" id="failures-left-out" data-left-out="${s.failuresLeftOut}">${formatCount(s.failuresLeftOut)} more failure${s.failuresLeftOut === 1 ? ' is' : 's are'} not listed (a report lists at most ${formatCount(s.failures.length)}, taking turns between error codes). All of them: <code>jq -c 'select(.ok == false)' ${esc(shellQuote(file))}</code></p>`
       : '';
   return `<section id="failures">
 <h2>Failures</h2>
@@ -365,8 +366,4 @@ function bucketLabel(ms: number): string {
 
 function baseName(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
-}
-
-function shellArg(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

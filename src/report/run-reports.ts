@@ -13,7 +13,6 @@ import {
   checkTargets,
   countLines,
   junitClassname,
-  quoteArg,
   relativeHref,
   writeFileAtomic,
   type ReportTargets,
@@ -24,6 +23,7 @@ import { redactArgv, redactHeaders, redactUrls } from './redact.js';
 import { summaryJsonText } from './summary-json.js';
 import { teeSink, type TeeSink } from './tee-sink.js';
 import { ThrottleSpans } from './throttle-spans.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface RunReportsSetup {
   targets: ReportTargets;
@@ -243,7 +243,7 @@ export class RunReports {
       exitCode,
       interrupted: summary.interrupted,
       target: `${o.method} ${redactUrls(o.url)}`,
-      command: ['batchpost', ...redactArgv(argv)].map(quoteArg).join(' '),
+      command: ['batchpost', ...redactArgv(argv)].map(shellQuote).join(' '),
       parameters: params,
       skipped: summary.skipped,
       stopped,
