@@ -4,6 +4,7 @@
 import { createHash, hash } from 'node:crypto';
 import { compileExpr, compileTemplate, TemplateError, type Expr, type Template } from '../expr/index.js';
 import { BatchpostError } from './errors.js';
+import { hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
 import type { InputRecord, OutgoingRequest } from './types.js';
 
@@ -23,7 +24,7 @@ export class RequestBuilder {
     this.sendsBody = !BODYLESS_METHODS.has(o.method);
     this.body = o.body === undefined ? null : compileExpr(o.body, '--body');
     const headers: Record<string, string> = {};
-    if (this.sendsBody && !Object.keys(o.headers).some((k) => k.toLowerCase() === 'content-type')) {
+    if (this.sendsBody && !hasHeader(o.headers, 'content-type')) {
       headers['content-type'] = 'application/json';
     }
     Object.assign(headers, o.headers);

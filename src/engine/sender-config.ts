@@ -2,6 +2,7 @@
 // and be compiled there: sender threads (src/threads) and distributed workers (src/queue) build their Senders from
 // it, a local run compiles it in place.
 import { compileExpr } from '../expr/index.js';
+import { hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
 import { IDEMPOTENT_METHODS, RETRY_DEFAULTS, type RetryPolicy } from './retry.js';
 import type { SenderOptions } from './sender.js';
@@ -18,7 +19,7 @@ export interface SenderConfig {
 }
 
 export function retryPolicyOf(o: ResolvedOptions): RetryPolicy {
-  const hasKey = o.idempotencyKey || Object.keys(o.headers).some((h) => h.toLowerCase() === 'idempotency-key');
+  const hasKey = o.idempotencyKey || hasHeader(o.headers, 'idempotency-key');
   return {
     retries: o.retries,
     repeatable: o.retryUnsafe || hasKey || IDEMPOTENT_METHODS.has(o.method),

@@ -5,6 +5,7 @@
 // at any other origin is answered 403 and never contacted; an item whose dependency failed is answered 424.
 // Bodies are JSON when the item's Content-Type is JSON or absent, a string for text/*, base64 otherwise, both ways.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasHeader, headerValue } from '../engine/headers.js';
 import { idempotencyKey } from '../engine/request.js';
 import type { OutgoingRequest, Result, TransportResponse } from '../engine/types.js';
 import { compileTemplate, TemplateError, type Template } from '../expr/index.js';
@@ -193,11 +194,6 @@ function refusal(id: string, status: number, code: string, message: string): ODa
   return { id, status, headers: { ...JSON_HEADERS }, body: errorBody(code, message) };
 }
 
-function hasHeader(headers: Record<string, string>, lower: string): boolean {
-  for (const k of Object.keys(headers)) if (k.toLowerCase() === lower) return true;
-  return false;
-}
-
 const invalid = (message: string) => new HttpError(400, 'INVALID_BATCH', message);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -329,8 +325,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function itemBody(body: unknown, headers: Record<string, string>, at: string): string | Uint8Array | null {
   if (body === undefined || body === null) return null;
-  const ct = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
-  const media = mediaTypeOf(ct);
+  const media = mediaTypeOf(headerValue(headers, 'content-type'));
   if (media === null || isJsonType(media.type)) return JSON.stringify(body);
   if (typeof body !== 'string')
     throw invalid(
