@@ -319,7 +319,7 @@ export function inferCsvValue(text: string): string | number | boolean {
 }
 
 /** csv-parse's error as a sentence without its location (the record's line is given apart). */
-export function describeCsvError(err: Error, header: string[] | null): string {
+function describeCsvError(err: Error, header: string[] | null): string {
   const error = err as CsvError;
   const index = typeof error.index === 'number' ? error.index : null;
   const name = index === null ? undefined : header?.[index];

@@ -3,5 +3,4 @@
 export { openQueueRun, type QueueFlags, type QueueRun, type QueueRunContext } from './run.js';
 export { WorkerPool, type WorkerCounts, type WorkerPoolOptions } from './worker.js';
 export { checkRedisUrl, closeRedis, connectRedis } from './redis.js';
-export { jobIdOf, keysOf, queueNameOf, redactUrl, PREFIX, REGISTRY_KEY } from './names.js';
-export { limiterOf } from './config.js';
+export { queueNameOf, redactUrl } from './names.js';

@@ -10,8 +10,6 @@ export interface ReportTargets {
   summary: string | null;
 }
 
-export const NO_TARGETS: ReportTargets = { html: null, junit: null, summary: null };
-
 export function hasTargets(t: ReportTargets): boolean {
   return t.html !== null || t.junit !== null || t.summary !== null;
 }

@@ -10,8 +10,4 @@ export {
   writeSummaryReport,
   type FileReport,
 } from './file-reports.js';
-export { checkTargets, hasTargets, NO_TARGETS, type ReportTargets } from './files.js';
-export { teeSink } from './tee-sink.js';
-export { junitCase, junitHead, JUNIT_TAIL } from './junit.js';
-export { renderReportHtml } from './html-page.js';
-export { redactArgv, redactHeaders, redactUrls } from './redact.js';
+export { checkTargets, hasTargets, type ReportTargets } from './files.js';

@@ -168,13 +168,6 @@ export class RunReports {
     return ok;
   }
 
-  /** Removes the temporary JUnit file (a run that ends without finish). */
-  async discard(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.junit?.discard();
-  }
-
   /**
    * One look at adaptive pace. An episode seen active is recorded from its start to its end (its start plus the
    * time it added to the total); an episode that began and ended between two looks is placed just before now.

@@ -185,7 +185,7 @@ export class Gateway {
  * The origin of --url, which must not depend on the payload: a template may fill the path or the query, never
  * the scheme, host or port, so no item can be steered to another server.
  */
-export function fixedOrigin(url: string): string {
+function fixedOrigin(url: string): string {
   const originWith = (fill: string): string | null => {
     try {
       return new URL(url.replace(/\{\{.*?\}\}/g, fill)).origin;

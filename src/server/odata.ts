@@ -198,7 +198,7 @@ const invalid = (message: string) => new HttpError(400, 'INVALID_BATCH', message
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks a whole $batch and resolves its items; any fault refuses the batch with nothing sent. */
-export function parseBatch(text: string, maxItems: number, base: string, origin: string): Item[] {
+function parseBatch(text: string, maxItems: number, base: string, origin: string): Item[] {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
