@@ -1,4 +1,4 @@
-// The library API (DESIGN §3) against the fixture server: `runBatch(payloads, options)` as a user imports it.
+// The library API against the fixture server: `runBatch(payloads, options)` as a user imports it.
 import { Readable } from 'node:stream';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import {

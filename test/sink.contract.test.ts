@@ -1,6 +1,6 @@
-// The Sink contract (DESIGN §6): every result written appears exactly once in the output after close(), a write
-// after close() throws (or the implementation documents why it cannot happen), close() is idempotent. Run against
-// the three file formats (read back from disk) and against runBatch's result channel (through the public API).
+// The Sink contract: every result written appears exactly once in the output after close(), a write after close()
+// throws (or the implementation documents why it cannot happen), close() is idempotent. Run against the three file
+// formats (read back from disk) and against runBatch's result channel (through the public API).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -233,7 +233,7 @@ function fileDriver(format: OutputFormat, parse: (text: string) => Result[]): ()
     return {
       write: (r) => sink.write(r),
       close: () => sink.close(),
-      output: async () => parse(fs.readFileSync(file, 'utf8')),
+      output: () => Promise.resolve(parse(fs.readFileSync(file, 'utf8'))),
       peek: () => fs.readFileSync(file, 'utf8'),
     };
   };
@@ -404,9 +404,9 @@ function channelDriver(): SinkDriver {
       // Iterating an ended run again yields nothing: no result is handed out twice.
       for await (const r of run) out.push(r);
     },
-    async output() {
+    output() {
       expect(out).toHaveLength(recorded); // everything the run recorded was yielded, nothing more
-      return out;
+      return Promise.resolve(out);
     },
     peek: () => null,
   };

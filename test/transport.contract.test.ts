@@ -1,5 +1,5 @@
-// The Transport contract (DESIGN §6: every swappable part is one interface, its implementations, and one shared
-// contract test). Every transport must pass all of it; adding one is one line at the bottom of this file.
+// The Transport contract: every swappable part is one interface, its implementations, and one shared contract
+// test. Every transport must pass all of it; adding one is one line at the bottom of this file.
 import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { TransportError } from '../src/engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../src/engine/types.js';

@@ -236,8 +236,8 @@ export class CsvSplitter {
 const QUOTE = 0x22;
 
 /**
- * countPayloads for CSV: data rows counted on raw bytes, parsing nothing (csv-parse would cost as much as reading
- * the file, ~5 s per million rows, on the thread that sends the requests). In valid CSV a quote toggles
+ * countPayloads for CSV: data rows counted on raw bytes, parsing nothing (csv-parse would parse the whole file a
+ * second time, on the thread that sends the requests). In valid CSV a quote toggles
  * "inside a quoted field" (a doubled quote toggles twice), and only a line end outside quotes ends a row; blank
  * and whitespace-only rows and the header are not counted, as the reader skips them. On a malformed file the
  * count runs past the row where the reader stops: it is only a progress total. Retains nothing, so the caller may

@@ -1,8 +1,8 @@
 // The one place results leave the process. Two forces pull against each other: a `kill -9` must lose at most the
-// requests in flight, and a run of 20k+ results/s cannot afford a syscall per result. So write() only queues text
-// and the queue is handed to the kernel once per event-loop turn (setImmediate): results written in one turn
-// reach the kernel before the next turn starts, which is all the crash safety a killed process can have (the page
-// cache survives the process; only a power loss would need fsync, which we do not pay for).
+// requests in flight, and a syscall per result would cap the rate a run can reach (docs/benchmarks.md). So write()
+// only queues text and the queue is handed to the kernel once per event-loop turn (setImmediate): results written in
+// one turn reach the kernel before the next turn starts, which is all the crash safety a killed process can have
+// (the page cache survives the process; only a power loss would need fsync, which we do not pay for).
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 

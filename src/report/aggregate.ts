@@ -79,7 +79,7 @@ export interface ReportSnapshot {
   /** First start and last completion seen, epoch ms; null when no result carried a startedAt. */
   firstStartedAt: number | null;
   lastEndedAt: number | null;
-  /** Results without startedAt (files from before it existed): counted everywhere but in the time charts. */
+  /** Results without startedAt (a results file need not carry it): counted everywhere but in the time charts. */
   untimed: number;
   bucketMs: number;
   series: TimePoint[];

@@ -1,7 +1,6 @@
 // The reports of a `run`: the results sink is wrapped so every result also reaches the aggregator (and, with
 // --junit, a temporary file of test cases) as it is written; adaptive pace's throttle state is watched while the
-// run goes; and when the summary is known the requested files are written. With no report asked for, every
-// method is a no-op and the sink is returned as is.
+// run goes; and when the summary is known the requested files are written.
 import path from 'node:path';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { RunStats, Sink, Summary, Throttle } from '../engine/types.js';
