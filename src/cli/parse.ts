@@ -63,4 +63,3 @@ export function parseChoice<T extends string>(value: string, option: string, cho
     throw usage(`${option} "${value}": expected one of ${choices.join(', ')}`);
   return value as T;
 }
-
