@@ -5,8 +5,8 @@
 #   bash bench/queue.sh                         # from the project root, after npm run build
 #   N=50000 CONC=64 REPS=3 bash bench/queue.sh
 #
-# Work: N payloads (NDJSON, small JSON objects, as ../shared/bench/cli-compare.sh makes them) POSTed to an nginx
-# upstream answering small JSON, so the upstream is never the bottleneck. CONC requests in flight per worker (and in
+# Work: N payloads (NDJSON, small JSON objects) POSTed to an nginx upstream answering small JSON (NGINX_CONF, see
+# bench/README.md), so the upstream is never the bottleneck. CONC requests in flight per worker (and in
 # the local run). Each mode runs REPS times; the figure is the median.
 #   rate      payloads/s of the `run` process, start to exit (Redis set-up and teardown included); workers are
 #             started (and ready) before the clock starts, as they would be in production.

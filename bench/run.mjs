@@ -226,7 +226,7 @@ async function engine() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Upstream: nginx (the shared bench config on a temp prefix and a free port), else the fixture server's /echo.
+// Upstream: nginx (NGINX_CONF, see bench/README.md, on a temp prefix and a free port), else the fixture server's /echo.
 
 function freePort() {
   return new Promise((resolve, reject) => {

@@ -3,6 +3,7 @@
 import { resolveOptions, type RunOptions } from './engine/options.js';
 import { Run } from './engine/run.js';
 import type { InputRecord, Result, RunStats, Sink, Summary, Transport } from './engine/types.js';
+import { isRecordStream } from './input/index.js';
 import { createTransport, transportConfigOf } from './transport/index.js';
 
 export type { RunOptions } from './engine/options.js';
@@ -39,8 +40,9 @@ const HIGH_WATER = 1024;
 
 /**
  * Sends each payload (any JSON value) as a request. Iterate the returned object to get results in completion
- * order; the run pauses while more than ~1,000 results wait unread. Input records from `readPayloads` are
- * accepted too (their source text is sent as is).
+ * order; the run pauses while more than ~1,000 results wait unread. What `readPayloads` returns is accepted as
+ * is: each payload's source text is sent unchanged. The items of any other iterable are payloads, whatever their
+ * shape.
  */
 export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, options: RunBatchOptions): BatchRun {
   const resolved = resolveOptions(options);
@@ -49,7 +51,8 @@ export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, o
   // A consumer that breaks out of its loop is gone: wind the run down rather than send to nobody.
   const channel = new ResultChannel(() => run.stop());
   const run = new Run(resolved, { transport, sink: channel });
-  const summary = run.execute(toRecords(payloads)).finally(async () => {
+  const records = isRecordStream(payloads) ? payloads : toRecords(payloads);
+  const summary = run.execute(records).finally(async () => {
     channel.end();
     if (ownTransport) await transport.close();
   });
@@ -67,20 +70,7 @@ export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, o
 
 async function* toRecords(payloads: Iterable<unknown> | AsyncIterable<unknown>): AsyncGenerator<InputRecord> {
   let line = 0;
-  for await (const p of payloads) {
-    line++;
-    yield isInputRecord(p) ? p : { line, value: p };
-  }
-}
-
-function isInputRecord(p: unknown): p is InputRecord {
-  return (
-    typeof p === 'object' &&
-    p !== null &&
-    typeof (p as InputRecord).line === 'number' &&
-    ('value' in p || 'error' in p) &&
-    'raw' in p
-  );
+  for await (const value of payloads) yield { line: ++line, value };
 }
 
 /** A Sink the library user pulls from, with backpressure towards the run. */

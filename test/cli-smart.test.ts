@@ -1,5 +1,5 @@
-// The smarter run (DESIGN §2.1) end to end: adaptive pace, per-key ordering, assertions, re-running what matched,
-// and resume noticing edited payloads.
+// The smarter run end to end: adaptive pace, per-key ordering, assertions, re-running what matched, and resume noticing
+// edited payloads.
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';

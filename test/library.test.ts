@@ -1,6 +1,14 @@
-// The library API (DESIGN §3) against the fixture server: `runBatch(payloads, options)` as a user imports it.
+// The library API against the fixture server: `runBatch(payloads, options)` as a user imports it.
+import { Readable } from 'node:stream';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { BatchpostError, runBatch, type BatchRun, type Result, type RunBatchOptions } from '../src/index.js';
+import {
+  BatchpostError,
+  readPayloads,
+  runBatch,
+  type BatchRun,
+  type Result,
+  type RunBatchOptions,
+} from '../src/index.js';
 
 let server: FixtureServer;
 
@@ -110,6 +118,24 @@ describe('results', () => {
     const fastLast = Math.max(...seen.filter((s) => s.id !== '1').map((s) => s.at));
     expect(fastLast).toBeLessThan(1000); // not held back until the slow one is done
     expect(seen[seen.length - 1]!.at).toBeGreaterThanOrEqual(1400);
+  });
+});
+
+describe('payloads and input records', () => {
+  it('a payload shaped like an input record is still a payload: sent as itself, not its `raw`', async () => {
+    const payload = { line: 1, value: 2, raw: 'x' };
+    const results = await collect(runBatch([payload], { url: `${server.url}/echo` }));
+    expect(results[0]).toMatchObject({ ok: true, status: 200 });
+    expect(server.requests[0]!.body).toBe(JSON.stringify(payload));
+  });
+
+  it("readPayloads records: each payload's source text is sent byte for byte", async () => {
+    const lines = ['{"a": 1.0,  "b" : [1,2]}', '{"s":"\\u00e9 é \\"q\\""}', '  {"line": 7, "value": 8, "raw": "y"} '];
+    // Chunks that split the first payload: records carry their text across chunk boundaries.
+    const text = Readable.from([lines[0]!.slice(0, 5), `${lines[0]!.slice(5)}\n${lines[1]}\n`, `${lines[2]}\n`]);
+    const results = await collect(runBatch(readPayloads(text), { url: `${server.url}/echo`, concurrency: 1 }));
+    expect(results.map((r) => r.id)).toEqual(['1', '2', '3']);
+    expect(server.requests.map((r) => r.body)).toEqual(lines.map((l) => l.trim()));
   });
 });
 

@@ -3,8 +3,8 @@ import { Governor } from '../src/engine/adaptive.js';
 import { Pacer } from '../src/engine/pacer.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry, type RetryPolicy } from '../src/engine/retry.js';
 import { commandLine } from '../src/cli/command-line.js';
-import { shellQuote } from '../src/cli/parse.js';
 import { parseDuration, parseFailOn, parseHeaders, parseRate } from '../src/options/parse.js';
+import { shellQuote } from '../src/util/shell-quote.js';
 import { failedExitCode } from '../src/cli/exit.js';
 import type { Summary } from '../src/engine/types.js';
 

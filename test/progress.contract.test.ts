@@ -1,6 +1,6 @@
-// The Progress contract (DESIGN §6), run against every display: bar, lines and none. A display is started with
-// live RunStats and stopped once the run is over; it must never keep the process alive, must stop drawing when
-// stopped, must let every note through, and must tolerate stop() twice.
+// The Progress contract, run against every display: bar, lines and none. A display is started with live RunStats and
+// stopped once the run is over; it must never keep the process alive, must stop drawing when stopped, must let every
+// note through, and must tolerate stop() twice.
 import { createStats } from '../src/engine/stats.js';
 import { jest } from '@jest/globals';
 import type { Progress, RunStats } from '../src/engine/types.js';

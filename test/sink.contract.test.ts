@@ -1,6 +1,6 @@
-// The Sink contract (DESIGN §6): every result written appears exactly once in the output after close(), a write
-// after close() throws (or the implementation documents why it cannot happen), close() is idempotent. Run against
-// the three file formats (read back from disk) and against runBatch's result channel (through the public API).
+// The Sink contract: every result written appears exactly once in the output after close(), a write after close()
+// throws (or the implementation documents why it cannot happen), close() is idempotent. Run against the three file
+// formats (read back from disk) and against runBatch's result channel (through the public API).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

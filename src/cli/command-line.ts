@@ -1,6 +1,6 @@
 // The command the user typed, re-quoted for pasting, with the flag that continues it: printed after an
 // interrupt (--resume) and after failures (--retry-failed).
-import { shellQuote } from './parse.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 const CONTINUATION_FLAGS = new Set(['--resume', '--retry-failed', '--overwrite', '--resend-changed']);
 const CONTINUATION_OPTIONS = new Set(['--rerun-where']);

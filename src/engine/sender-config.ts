@@ -4,6 +4,7 @@
 import { compileExpr } from '../expr/index.js';
 import type { SenderKey } from '../options/types.js';
 import { SENDER_KEYS } from '../options/values.js';
+import { hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
 import { IDEMPOTENT_METHODS, RETRY_DEFAULTS, type RetryPolicy } from './retry.js';
 import type { SenderOptions } from './sender.js';
@@ -14,7 +15,7 @@ type Plain<T> = { [K in keyof T]-?: undefined extends T[K] ? Exclude<T[K], undef
 export type SenderConfig = Plain<Pick<ResolvedOptions, SenderKey>> & { policy: RetryPolicy };
 
 export function retryPolicyOf(o: ResolvedOptions): RetryPolicy {
-  const hasKey = o.idempotencyKey || Object.keys(o.headers).some((h) => h.toLowerCase() === 'idempotency-key');
+  const hasKey = o.idempotencyKey || hasHeader(o.headers, 'idempotency-key');
   return {
     retries: o.retries,
     repeatable: o.retryUnsafe || hasKey || IDEMPOTENT_METHODS.has(o.method),

@@ -236,8 +236,8 @@ export class CsvSplitter {
 const QUOTE = 0x22;
 
 /**
- * countPayloads for CSV: data rows counted on raw bytes, parsing nothing (csv-parse would cost as much as reading
- * the file, ~5 s per million rows, on the thread that sends the requests). In valid CSV a quote toggles
+ * countPayloads for CSV: data rows counted on raw bytes, parsing nothing (csv-parse would parse the whole file a
+ * second time, on the thread that sends the requests). In valid CSV a quote toggles
  * "inside a quoted field" (a doubled quote toggles twice), and only a line end outside quotes ends a row; blank
  * and whitespace-only rows and the header are not counted, as the reader skips them. On a malformed file the
  * count runs past the row where the reader stops: it is only a progress total. Retains nothing, so the caller may
@@ -319,7 +319,7 @@ export function inferCsvValue(text: string): string | number | boolean {
 }
 
 /** csv-parse's error as a sentence without its location (the record's line is given apart). */
-export function describeCsvError(err: Error, header: string[] | null): string {
+function describeCsvError(err: Error, header: string[] | null): string {
   const error = err as CsvError;
   const index = typeof error.index === 'number' ? error.index : null;
   const name = index === null ? undefined : header?.[index];

@@ -106,10 +106,7 @@ export class ArraySplitter implements Splitter {
       if (isJsonSpace(c)) continue;
       if (phase === BEFORE_ELEMENT) {
         if (c === COMMA || (c === CLOSE_BRACKET && this.afterComma)) {
-          const what =
-            c === COMMA ? 'an empty array element (two commas in a row?)' : 'a trailing comma before the closing ]';
-          out.push({ line, error: `not valid JSON (${what} at column ${this.base + i - lineStart + 1})`, fatal: true });
-          return this.stop();
+          return this.fail(out, line, emptyElement(c, this.base + i - lineStart + 1));
         }
         if (c === CLOSE_BRACKET) {
           phase = AFTER_ARRAY; // "[]": an empty array
@@ -130,18 +127,7 @@ export class ArraySplitter implements Splitter {
         this.openLine = line;
         continue;
       }
-      // A stray character before the array (forced json format) or after it. Its raw is the rest of the line
-      // as far as this chunk goes: enough to show, and garbage never needs to be passed on whole.
-      const column = this.base + i - lineStart + 1;
-      const nl = text.indexOf('\n', i);
-      const raw = trimJsonEnd(text.slice(i, nl === -1 ? n : nl));
-      const error =
-        phase === BEFORE_ARRAY
-          ? `not a JSON array: it should start with [ (found ${JSON.stringify(String.fromCodePoint(text.codePointAt(i)!))} at column ${column})`
-          : `unexpected text after the array's closing ] at column ${column}` +
-            (line > this.closeLine ? '; if each line is a payload of its own, read the input as ndjson' : '');
-      out.push({ line, raw, error, fatal: true });
-      return this.stop();
+      return this.stray(text, i, phase === BEFORE_ARRAY, line, this.base + i - lineStart + 1, out);
     }
     if (phase === IN_ELEMENT && this.keepText && start < n) this.parts.push(start === 0 ? text : text.slice(start));
     this.phase = phase;
@@ -151,6 +137,26 @@ export class ArraySplitter implements Splitter {
     this.line = line;
     this.lineStart = lineStart;
     this.base += n;
+  }
+
+  /**
+   * A stray character at text[i], before the array (forced json format) or after it. Its raw is the rest of the
+   * line as far as this chunk goes: enough to show, and garbage never needs to be passed on whole.
+   */
+  private stray(text: string, i: number, beforeArray: boolean, line: number, column: number, out: InputRecord[]): void {
+    const nl = text.indexOf('\n', i);
+    const raw = trimJsonEnd(text.slice(i, nl === -1 ? text.length : nl));
+    const error = beforeArray
+      ? `not a JSON array: it should start with [ (found ${JSON.stringify(String.fromCodePoint(text.codePointAt(i)!))} at column ${column})`
+      : `unexpected text after the array's closing ] at column ${column}` +
+        (line > this.closeLine ? '; if each line is a payload of its own, read the input as ndjson' : '');
+    out.push({ line, raw, error, fatal: true });
+    this.stop();
+  }
+
+  private fail(out: InputRecord[], line: number, error: string): void {
+    out.push({ line, error, fatal: true });
+    this.stop();
   }
 
   end(out: InputRecord[]): void {
@@ -194,4 +200,10 @@ export class ArraySplitter implements Splitter {
     this.phase = STOPPED;
     this.parts = [];
   }
+}
+
+/** Where an element should start, c (a comma, or ] after a comma) leaves it empty. */
+function emptyElement(c: number, column: number): string {
+  const what = c === COMMA ? 'an empty array element (two commas in a row?)' : 'a trailing comma before the closing ]';
+  return `not valid JSON (${what} at column ${column})`;
 }

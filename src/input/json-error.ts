@@ -44,102 +44,125 @@ function where(text: string, position: number, origin: Origin): string {
 
 /** Offset at which `text` stops being one JSON value (text.length when it ends too early), or -1 if it is valid. */
 export function jsonErrorOffset(text: string): number {
-  const n = text.length;
-  let i = 0;
-  const at = (): number => text.charCodeAt(i); // NaN past the end, which matches nothing below
-  const space = (): void => {
-    while (i < n && isJsonSpace(text.charCodeAt(i))) i++;
-  };
-  const digits = (): boolean => {
-    const from = i;
-    while (at() >= 0x30 && at() <= 0x39) i++;
-    return i > from;
-  };
-  const word = (w: string): boolean => {
-    for (let k = 0; k < w.length; k++, i++) if (at() !== w.charCodeAt(k)) return false;
-    return true;
-  };
-  const number = (): boolean => {
-    if (at() === 0x2d) i++;
-    if (at() === 0x30) i++;
-    else if (!digits()) return false;
-    if (at() === 0x2e) {
-      i++;
-      if (!digits()) return false;
-    }
-    if (at() === 0x65 || at() === 0x45) {
-      i++;
-      if (at() === 0x2b || at() === 0x2d) i++;
-      if (!digits()) return false;
-    }
-    return true;
-  };
-  const string = (): boolean => {
-    i++; // the opening quote
-    for (;;) {
-      const c = at();
-      if (!(c >= 0x20)) return false; // control character, or the end of the text
-      if (c === 0x22) {
-        i++;
-        return true;
-      }
-      if (c === 0x5c) {
-        i++;
-        const e = text[i];
-        if (e === 'u') {
-          for (let k = 0; k < 4; k++) {
-            i++;
-            if (!/[0-9a-fA-F]/.test(text[i] ?? '')) return false;
-          }
-        } else if (e === undefined || !'"\\/bfnrt'.includes(e)) return false;
-      }
-      i++;
-    }
-  };
-  const value = (): boolean => {
-    space();
-    const c = at();
-    if (c === 0x22) return string();
-    if (c === 0x7b || c === 0x5b) {
-      const object = c === 0x7b;
-      const close = object ? 0x7d : 0x5d;
-      i++;
-      space();
-      if (at() === close) {
-        i++;
-        return true;
-      }
-      for (;;) {
-        if (object) {
-          space();
-          if (at() !== 0x22 || !string()) return false;
-          space();
-          if (at() !== 0x3a) return false;
-          i++;
-        }
-        if (!value()) return false;
-        space();
-        if (at() === close) {
-          i++;
-          return true;
-        }
-        if (at() !== 0x2c) return false;
-        i++;
-      }
-    }
-    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return number();
-    if (c === 0x74) return word('true');
-    if (c === 0x66) return word('false');
-    if (c === 0x6e) return word('null');
-    return false;
-  };
+  const scan = new StrictScanner(text);
   try {
-    if (value()) {
-      space();
-      if (i === n) return -1;
+    if (scan.value()) {
+      scan.space();
+      if (scan.i === text.length) return -1;
     }
   } catch {
     return -1; // nesting deep enough to overflow the stack: no column rather than a crash
   }
-  return Math.min(i, n);
+  return Math.min(scan.i, text.length);
+}
+
+/** A JSON grammar walk that stops where the text stops being valid: each method returns false there. */
+class StrictScanner {
+  i = 0;
+
+  constructor(private readonly text: string) {}
+
+  value(): boolean {
+    this.space();
+    const c = this.at();
+    if (c === 0x22) return this.string();
+    if (c === 0x7b || c === 0x5b) return this.container(c === 0x7b);
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+    if (c === 0x74) return this.word('true');
+    if (c === 0x66) return this.word('false');
+    if (c === 0x6e) return this.word('null');
+    return false;
+  }
+
+  space(): void {
+    while (this.i < this.text.length && isJsonSpace(this.text.charCodeAt(this.i))) this.i++;
+  }
+
+  /** NaN past the end, which matches nothing the scanner looks for. */
+  private at(): number {
+    return this.text.charCodeAt(this.i);
+  }
+
+  /** An object or an array, from its opening bracket. */
+  private container(object: boolean): boolean {
+    const close = object ? 0x7d : 0x5d;
+    this.i++;
+    this.space();
+    if (this.at() === close) {
+      this.i++;
+      return true;
+    }
+    for (;;) {
+      if (object) {
+        this.space();
+        if (this.at() !== 0x22 || !this.string()) return false;
+        this.space();
+        if (this.at() !== 0x3a) return false;
+        this.i++;
+      }
+      if (!this.value()) return false;
+      this.space();
+      if (this.at() === close) {
+        this.i++;
+        return true;
+      }
+      if (this.at() !== 0x2c) return false;
+      this.i++;
+    }
+  }
+
+  private string(): boolean {
+    this.i++; // the opening quote
+    for (;;) {
+      const c = this.at();
+      if (!(c >= 0x20)) return false; // control character, or the end of the text
+      if (c === 0x22) {
+        this.i++;
+        return true;
+      }
+      if (c === 0x5c && !this.escape()) return false;
+      this.i++;
+    }
+  }
+
+  /** From the backslash to the escape's last character. */
+  private escape(): boolean {
+    this.i++;
+    const e = this.text[this.i];
+    if (e === 'u') {
+      for (let k = 0; k < 4; k++) {
+        this.i++;
+        if (!/[0-9a-fA-F]/.test(this.text[this.i] ?? '')) return false;
+      }
+      return true;
+    }
+    return e !== undefined && '"\\/bfnrt'.includes(e);
+  }
+
+  private number(): boolean {
+    if (this.at() === 0x2d) this.i++;
+    if (this.at() === 0x30) this.i++;
+    else if (!this.digits()) return false;
+    if (this.at() === 0x2e) {
+      this.i++;
+      if (!this.digits()) return false;
+    }
+    if (this.at() === 0x65 || this.at() === 0x45) {
+      this.i++;
+      if (this.at() === 0x2b || this.at() === 0x2d) this.i++;
+      if (!this.digits()) return false;
+    }
+    return true;
+  }
+
+  private digits(): boolean {
+    const from = this.i;
+    while (this.at() >= 0x30 && this.at() <= 0x39) this.i++;
+    return this.i > from;
+  }
+
+  private word(w: string): boolean {
+    for (let k = 0; k < w.length; k++, this.i++) if (this.at() !== w.charCodeAt(k)) return false;
+    return true;
+  }
 }

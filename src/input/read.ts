@@ -19,10 +19,23 @@ export interface ReadOptions extends CsvReadOptions {
   onFormat?: (format: 'ndjson' | 'json') => void;
 }
 
-export async function* readPayloads(
+// Marks the iterables readPayloads returns: runBatch sends their records' source text, while the items of any other
+// iterable are payloads, whatever their shape. One mark per iterable, nothing per record.
+const RECORDS: unique symbol = Symbol('batchpost.records');
+
+export function readPayloads(
   source: AsyncIterable<Buffer | string>,
   options: ReadOptions = {},
 ): AsyncGenerator<InputRecord> {
+  return Object.assign(readRecords(source, options), { [RECORDS]: true });
+}
+
+/** Whether `payloads` came from readPayloads, so its items are InputRecords rather than payloads. */
+export function isRecordStream(payloads: unknown): payloads is AsyncIterable<InputRecord> {
+  return typeof payloads === 'object' && payloads !== null && (payloads as { [RECORDS]?: true })[RECORDS] === true;
+}
+
+async function* readRecords(source: AsyncIterable<Buffer | string>, options: ReadOptions): AsyncGenerator<InputRecord> {
   const out: InputRecord[] = [];
   if (options.format === 'csv') {
     // CSV is parsed from bytes (csv-parse decodes each field), so text chunks are encoded back, carrying a

@@ -2,8 +2,8 @@
 // a line JSON.parse would reject must not become "blank" and vanish, and the byte-level counter in count.ts
 // must agree with the readers on what a blank line is.
 
-export const LF = 0x0a;
-export const CR = 0x0d;
+const LF = 0x0a;
+const CR = 0x0d;
 export const BOM = '\ufeff';
 
 export function isJsonSpace(c: number): boolean {

@@ -1,6 +1,6 @@
-// csv-stringify and csv-parse take ~14 ms to load as ES modules, which every run would pay at start-up; only
-// `--format csv` and a CSV failures file need them. So they are required on first use, from the CommonJS builds
-// the packages ship (the same code, one file each, loaded synchronously where the caller needs a row).
+// Loading csv-stringify and csv-parse as ES modules is a noticeable share of start-up (docs/benchmarks.md), which every
+// run would pay; only `--format csv` and a CSV failures file need them. So they are required on first use, from the
+// CommonJS builds the packages ship (the same code, one file each, loaded synchronously where the caller needs a row).
 import { createRequire } from 'node:module';
 import type { stringify as Stringify } from 'csv-stringify/sync';
 import type { parse as Parse } from 'csv-parse/sync';

@@ -97,6 +97,9 @@ function serialise(record: InputRecord): string {
   return json;
 }
 
+/** A field of a parsed payload: a JSON value (an object or array is written as JSON text). */
+type JsonCell = string | number | boolean | object | null | undefined;
+
 /** A CSV row for a record that has a value but no source: the value's fields in header order. */
 function csvRow(columns: string[], record: InputRecord): string {
   const value = record.value;
@@ -104,7 +107,7 @@ function csvRow(columns: string[], record: InputRecord): string {
     throw new Error(`the payload from line ${record.line} is not an object, so it cannot become a CSV row`);
   }
   const cells = columns.map((name) => {
-    const cell = (value as Record<string, string | number | boolean | object | null | undefined>)[name];
+    const cell = (value as Record<string, JsonCell>)[name];
     if (cell === undefined || cell === null) return '';
     return typeof cell === 'object' ? JSON.stringify(cell) : String(cell);
   });

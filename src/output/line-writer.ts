@@ -1,8 +1,8 @@
 // The one place results leave the process. Two forces pull against each other: a `kill -9` must lose at most the
-// requests in flight, and a run of 20k+ results/s cannot afford a syscall per result. So write() only queues text
-// and the queue is handed to the kernel once per event-loop turn (setImmediate): results written in one turn
-// reach the kernel before the next turn starts, which is all the crash safety a killed process can have (the page
-// cache survives the process; only a power loss would need fsync, which we do not pay for).
+// requests in flight, and a syscall per result would cap the rate a run can reach (docs/benchmarks.md). So write()
+// only queues text and the queue is handed to the kernel once per event-loop turn (setImmediate): results written in
+// one turn reach the kernel before the next turn starts, which is all the crash safety a killed process can have
+// (the page cache survives the process; only a power loss would need fsync, which we do not pay for).
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 
@@ -25,116 +25,130 @@ export interface LineWriter {
 const MAX_PENDING_CHARS = 1 << 20;
 
 export function createLineWriter(target: LineWriterTarget): LineWriter {
-  const isFile = 'path' in target;
-  const label = isFile ? target.path : 'stdout';
-  const stream = isFile ? null : target.stream;
-  const fd = isFile ? openFile(target.path, target.append) : target.fd;
+  return new QueuedLineWriter(target);
+}
 
-  let pending: string[] = [];
-  let pendingChars = 0;
-  let immediate: NodeJS.Immediate | null = null;
-  let error: Error | null = null;
-  const errorCallbacks: Array<(error: Error) => void> = [];
-  let closing: Promise<void> | null = null;
-  // Stream writes still owned by the stream; close() waits for them so nothing is cut off at exit.
-  let streamWritesInFlight = 0;
-  let streamSettled: (() => void) | null = null;
+class QueuedLineWriter implements LineWriter {
+  private readonly label: string;
+  private readonly isFile: boolean;
+  /** Null for a file, written with writeSync on `fd`. */
+  private readonly stream: NodeJS.WritableStream | null;
+  private readonly fd: number;
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private immediate: NodeJS.Immediate | null = null;
+  private failure: Error | null = null;
+  private readonly errorCallbacks: Array<(error: Error) => void> = [];
+  private closing: Promise<void> | null = null;
+  /** Stream writes still owned by the stream; close() waits for them so nothing is cut off at exit. */
+  private streamWritesInFlight = 0;
+  private streamSettled: (() => void) | null = null;
 
-  function fail(cause: unknown): void {
-    if (error) return;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    const failure = new BatchpostError(
-      'OUTPUT_FAILED',
-      `cannot write results to ${label}: ${reason}`,
-      isFile ? 'Check free disk space and permissions, then run again with --resume.' : undefined,
-    );
-    failure.cause = cause;
-    error = failure;
-    // What was queued can no longer be written anywhere; keeping it would only grow memory.
-    pending = [];
-    pendingChars = 0;
-    for (const callback of errorCallbacks) callback(failure);
-    streamSettled?.();
+  constructor(target: LineWriterTarget) {
+    this.isFile = 'path' in target;
+    this.label = 'path' in target ? target.path : 'stdout';
+    this.stream = 'path' in target ? null : target.stream;
+    this.fd = 'path' in target ? openFile(target.path, target.append) : target.fd;
+    // A process.exit() anywhere (an uncaught error path, a second Ctrl-C) must not drop what is queued.
+    process.on('exit', this.flushOnExit);
+    if (this.stream) this.stream.on('error', this.fail);
   }
 
-  function onStreamWritten(err?: Error | null): void {
-    streamWritesInFlight--;
-    if (err) fail(err);
-    if (streamWritesInFlight === 0 && streamSettled) streamSettled();
+  write(text: string): void {
+    if (this.closing) throw new Error(`results writer for ${this.label} is closed`);
+    if (this.failure) return;
+    this.pending.push(text);
+    this.pendingChars += text.length;
+    if (this.pendingChars >= MAX_PENDING_CHARS) this.flushSync();
+    else if (this.immediate === null) this.immediate = setImmediate(this.flushOnTurn);
   }
 
-  function flushSync(): void {
-    if (immediate) {
-      clearImmediate(immediate);
-      immediate = null;
+  flushSync(): void {
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
     }
-    if (pending.length === 0 || error) return;
-    const text = pending.length === 1 ? pending[0]! : pending.join('');
-    pending = [];
-    pendingChars = 0;
-    if (stream) {
-      // process.stdout is synchronous for files and pipes on Linux; a failure (EPIPE when `| head` exits) comes
-      // back through the callback or the 'error' event, both routed to fail().
-      streamWritesInFlight++;
-      stream.write(text, onStreamWritten);
-      return;
-    }
+    if (this.pending.length === 0 || this.failure) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.pendingChars = 0;
+    if (this.stream) this.writeToStream(this.stream, text);
+    else this.writeToFile(text);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.release();
+    return this.closing;
+  }
+
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  onError(callback: (error: Error) => void): void {
+    if (this.failure) callback(this.failure);
+    else this.errorCallbacks.push(callback);
+  }
+
+  private readonly flushOnTurn = (): void => {
+    this.immediate = null;
+    this.flushSync();
+  };
+
+  private readonly flushOnExit = (): void => this.flushSync();
+
+  private writeToStream(stream: NodeJS.WritableStream, text: string): void {
+    // process.stdout is synchronous for files and pipes on Linux; a failure (EPIPE when `| head` exits) comes
+    // back through the callback or the 'error' event, both routed to fail().
+    this.streamWritesInFlight++;
+    stream.write(text, this.onStreamWritten);
+  }
+
+  private writeToFile(text: string): void {
     const bytes = Buffer.from(text, 'utf8');
     try {
       let offset = 0;
       // writeSync may write less than asked (e.g. disk nearly full); a line cut short here would be torn.
-      while (offset < bytes.length) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
+      while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset, bytes.length - offset);
     } catch (err) {
-      fail(err);
+      this.fail(err);
     }
   }
 
-  const flushOnTurn = (): void => {
-    immediate = null;
-    flushSync();
+  private readonly onStreamWritten = (err?: Error | null): void => {
+    this.streamWritesInFlight--;
+    if (err) this.fail(err);
+    if (this.streamWritesInFlight === 0 && this.streamSettled) this.streamSettled();
   };
 
-  // A process.exit() anywhere (an uncaught error path, a second Ctrl-C) must not drop what is queued.
-  const flushOnExit = (): void => flushSync();
-  process.on('exit', flushOnExit);
-  if (stream) stream.on('error', fail);
-
-  return {
-    write(text: string): void {
-      if (closing) throw new Error(`results writer for ${label} is closed`);
-      if (error) return;
-      pending.push(text);
-      pendingChars += text.length;
-      if (pendingChars >= MAX_PENDING_CHARS) flushSync();
-      else if (immediate === null) immediate = setImmediate(flushOnTurn);
-    },
-
-    flushSync,
-
-    close(): Promise<void> {
-      closing ??= (async () => {
-        flushSync();
-        process.removeListener('exit', flushOnExit);
-        if (stream) {
-          if (streamWritesInFlight > 0 && !error) {
-            await new Promise<void>((resolve) => (streamSettled = resolve));
-          }
-          return; // fd 1 belongs to the process, not to us
-        }
-        await new Promise<void>((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
-      })();
-      return closing;
-    },
-
-    get error(): Error | null {
-      return error;
-    },
-
-    onError(callback: (error: Error) => void): void {
-      if (error) callback(error);
-      else errorCallbacks.push(callback);
-    },
+  private readonly fail = (cause: unknown): void => {
+    if (this.failure) return;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const failure = new BatchpostError(
+      'OUTPUT_FAILED',
+      `cannot write results to ${this.label}: ${reason}`,
+      this.isFile ? 'Check free disk space and permissions, then run again with --resume.' : undefined,
+    );
+    failure.cause = cause;
+    this.failure = failure;
+    // What was queued can no longer be written anywhere; keeping it would only grow memory.
+    this.pending = [];
+    this.pendingChars = 0;
+    for (const callback of this.errorCallbacks) callback(failure);
+    this.streamSettled?.();
   };
+
+  private async release(): Promise<void> {
+    this.flushSync();
+    process.removeListener('exit', this.flushOnExit);
+    if (this.stream) {
+      if (this.streamWritesInFlight > 0 && !this.failure) {
+        await new Promise<void>((resolve) => (this.streamSettled = resolve));
+      }
+      return; // fd 1 belongs to the process, not to us
+    }
+    await new Promise<void>((resolve, reject) => fs.close(this.fd, (err) => (err ? reject(err) : resolve())));
+  }
 }
 
 function openFile(path: string, append: boolean): number {

@@ -37,23 +37,40 @@ const CHUNK_BYTES = 1 << 20;
 export async function openResume(path: string, options: ResumeOptions): Promise<ResumeState> {
   const { mode, signal } = options;
   signal?.throwIfAborted();
-  const state: ResumeState = {
-    done: new Set(),
-    hashes: new Map(),
-    kept: 0,
-    resend: 0,
-    repairedTornLine: false,
-    lines: 0,
-  };
-  const where = options.where;
-  const resend: (line: ResultHead) => boolean =
-    mode === 'resume' ? () => false : mode === 'retry-failed' ? (h) => !h.ok : (h) => where!(h.value);
+  const stat = await statResults(path);
+  const index = new ResumeIndex(resendTest(options));
+  if (stat === null) return index.state();
 
+  const scan = await scanLines(path, signal, (buf, start, end, lineNo) => {
+    const head = readResultHead(buf, start, end);
+    if (head === null) return;
+    if (typeof head === 'string') throw corrupt(path, lineNo, head);
+    index.record(head, lineNo);
+  });
+  const repairedTornLine = await repairTail(path, scan, index);
+
+  const { keepIds, resendIds, lastLineOfRepeated } = index;
+  if (mode !== 'resume' && (resendIds.size > 0 || lastLineOfRepeated.size > 0)) {
+    await rewriteKeeping(path, stat.mode, keepIds, lastLineOfRepeated, signal);
+  }
+  return { ...index.state(), repairedTornLine };
+}
+
+/** Whether a recorded line's id is to be sent again, by mode. */
+function resendTest(options: ResumeOptions): (line: ResultHead) => boolean {
+  const where = options.where;
+  if (options.mode === 'resume') return () => false;
+  if (options.mode === 'retry-failed') return (h) => !h.ok;
+  return (h) => where!(h.value);
+}
+
+/** The results file's stat, or null when there is none yet; anything but a regular file is refused. */
+async function statResults(path: string): Promise<fs.Stats | null> {
   let stat: fs.Stats;
   try {
     stat = await fs.promises.stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return state;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
   if (!stat.isFile()) {
@@ -63,59 +80,65 @@ export async function openResume(path: string, options: ResumeOptions): Promise<
       'Give --out a file path.',
     );
   }
+  return stat;
+}
 
-  // Last record wins, so an id moves between the two sets as its lines are read.
-  const keepIds = new Set<string>();
-  const resendIds = new Set<string>();
-  const hashes = state.hashes;
-  // Only ids seen more than once get an entry (the line of their last record): the rewrite keeps that line alone.
-  const lastLineOfRepeated = new Map<string, number>();
+/** The ids of the results file as its lines are read: last record wins, so an id moves between the two sets. */
+class ResumeIndex {
+  readonly keepIds = new Set<string>();
+  readonly resendIds = new Set<string>();
+  readonly hashes = new Map<string, string>();
+  /** Only ids seen more than once get an entry (the line of their last record): the rewrite keeps that line alone. */
+  readonly lastLineOfRepeated = new Map<string, number>();
+  private lines = 0;
 
-  const record = (parsed: ResultHead, lineNo: number): void => {
-    if (keepIds.has(parsed.id) || resendIds.has(parsed.id)) lastLineOfRepeated.set(parsed.id, lineNo);
-    if (!resend(parsed)) {
-      resendIds.delete(parsed.id);
-      keepIds.add(parsed.id);
-      if (parsed.hash !== undefined) hashes.set(parsed.id, parsed.hash);
-      else hashes.delete(parsed.id);
+  constructor(private readonly resend: (line: ResultHead) => boolean) {}
+
+  record(parsed: ResultHead, lineNo: number): void {
+    if (this.keepIds.has(parsed.id) || this.resendIds.has(parsed.id)) this.lastLineOfRepeated.set(parsed.id, lineNo);
+    if (!this.resend(parsed)) {
+      this.resendIds.delete(parsed.id);
+      this.keepIds.add(parsed.id);
+      if (parsed.hash !== undefined) this.hashes.set(parsed.id, parsed.hash);
+      else this.hashes.delete(parsed.id);
     } else {
-      keepIds.delete(parsed.id);
-      resendIds.add(parsed.id);
-      hashes.delete(parsed.id);
+      this.keepIds.delete(parsed.id);
+      this.resendIds.add(parsed.id);
+      this.hashes.delete(parsed.id);
     }
-    state.lines++;
-  };
-
-  const scan = await scanLines(path, signal, (buf, start, end, lineNo) => {
-    const head = readResultHead(buf, start, end);
-    if (head === null) return;
-    if (typeof head === 'string') throw corrupt(path, lineNo, head);
-    record(head, lineNo);
-  });
-
-  if (scan.tail.length > 0) {
-    const tailLine = scan.lines + 1;
-    const head = readResultHead(scan.tail, 0, scan.tail.length);
-    if (head === null || head === 'not valid JSON') {
-      // A write cut short by a crash: what was not fully written was never recorded, so it is sent again.
-      await fs.promises.truncate(path, scan.bytes - scan.tail.length);
-      state.repairedTornLine = true;
-    } else if (typeof head === 'string') {
-      throw corrupt(path, tailLine, head);
-    } else {
-      // A whole record that only lacks its newline: appending to it as is would glue two records together.
-      await fs.promises.appendFile(path, '\n');
-      record(head, tailLine);
-    }
+    this.lines++;
   }
 
-  state.kept = keepIds.size;
-  state.resend = resendIds.size;
-  state.done = keepIds;
-  if (mode !== 'resume' && (resendIds.size > 0 || lastLineOfRepeated.size > 0)) {
-    await rewriteKeeping(path, stat.mode, keepIds, lastLineOfRepeated, signal);
+  state(): ResumeState {
+    return {
+      done: this.keepIds,
+      hashes: this.hashes,
+      kept: this.keepIds.size,
+      resend: this.resendIds.size,
+      repairedTornLine: false,
+      lines: this.lines,
+    };
   }
-  return state;
+}
+
+/**
+ * The bytes after the last newline: a torn write is cut off (true), a whole record that only lacks its newline
+ * gets one and is recorded, and anything else is RESULTS_CORRUPT.
+ */
+async function repairTail(path: string, scan: ScanResult, index: ResumeIndex): Promise<boolean> {
+  if (scan.tail.length === 0) return false;
+  const tailLine = scan.lines + 1;
+  const head = readResultHead(scan.tail, 0, scan.tail.length);
+  if (head === null || head === 'not valid JSON') {
+    // A write cut short by a crash: what was not fully written was never recorded, so it is sent again.
+    await fs.promises.truncate(path, scan.bytes - scan.tail.length);
+    return true;
+  }
+  if (typeof head === 'string') throw corrupt(path, tailLine, head);
+  // A whole record that only lacks its newline: appending to it as is would glue two records together.
+  await fs.promises.appendFile(path, '\n');
+  index.record(head, tailLine);
+  return false;
 }
 
 /** Throws OUTPUT_EXISTS rather than silently overwriting or appending to results from another run. */

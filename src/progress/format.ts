@@ -3,7 +3,7 @@
 
 // en-US whatever the machine's locale: the output is read in CI logs and pasted into issues, where a stable
 // shape matters more than local convention. Grouped by hand rather than with Intl.NumberFormat: creating one loads
-// ICU's locale data, ~7 MB of resident memory and ~15 ms of every start-up for three commas.
+// ICU's locale data, memory and start-up time every run would pay for three commas (docs/benchmarks.md).
 
 /** `1234567` → `1,234,567` (rounded to a whole number). */
 export function formatCount(n: number): string {

@@ -39,7 +39,7 @@ export function createProgress(mode: ProgressMode, options: ProgressOptions): Pr
 }
 
 export { BarProgress, formatBarLine } from './bar.js';
-export { LinesProgress, formatPlainLine, DEFAULT_LINES_INTERVAL_MS } from './lines.js';
+export { LinesProgress } from './lines.js';
 export { NoneProgress } from './none.js';
 export { useColor } from './color.js';
 export { formatSummary, type SummaryOptions } from './summary.js';

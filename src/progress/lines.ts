@@ -6,13 +6,13 @@ import { RateMeter } from './rate.js';
 import { writeLine, type ProgressStream } from './stream.js';
 import { viewOf, type ProgressView } from './view.js';
 
-export const DEFAULT_LINES_INTERVAL_MS = 5000;
+const DEFAULT_LINES_INTERVAL_MS = 5000;
 
 /**
  * `batchpost: 40,000/200,000 (20%) 1,851/s ok 39,990 failed 10 eta 1m26s`, or without a known total
  * `batchpost: 40,000 done 1,851/s ok 39,990 failed 10`. Words, not symbols: logs are grepped.
  */
-export function formatPlainLine(view: ProgressView): string {
+function formatPlainLine(view: ProgressView): string {
   const parts = ['batchpost:'];
   if (view.total !== null) {
     parts.push(

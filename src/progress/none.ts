@@ -1,6 +1,6 @@
 // --progress none: no counters at all, but notes ("stopping…", the resume command) are still messages the user
 // needs, so they are printed.
-import type { Progress, RunStats } from '../engine/types.js';
+import type { Progress } from '../engine/types.js';
 import { writeLine, type ProgressStream } from './stream.js';
 
 export class NoneProgress implements Progress {
@@ -10,7 +10,7 @@ export class NoneProgress implements Progress {
     this.#stream = options.stream;
   }
 
-  start(_stats: RunStats): void {}
+  start(): void {}
 
   note(message: string): void {
     writeLine(this.#stream, message);

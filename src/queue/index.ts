@@ -1,7 +1,6 @@
-// Distributed mode (DESIGN §5): `run --queue` puts built requests on a BullMQ queue in Redis, `batchpost worker`
-// sends them. See docs/distributed.md.
+// Distributed mode: `run --queue` puts built requests on a BullMQ queue in Redis, `batchpost worker` sends them. See
+// docs/distributed.md.
 export { openQueueRun, type QueueFlags, type QueueRun, type QueueRunContext } from './run.js';
 export { WorkerPool, type WorkerCounts, type WorkerPoolOptions } from './worker.js';
 export { checkRedisUrl, closeRedis, connectRedis } from './redis.js';
-export { jobIdOf, keysOf, queueNameOf, redactUrl, PREFIX, REGISTRY_KEY } from './names.js';
-export { limiterOf } from './config.js';
+export { queueNameOf, redactUrl } from './names.js';

@@ -13,6 +13,7 @@ import { idsOf, requestsPerJob } from './job.js';
 import { keysOf, queueNameOf, redactUrl, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
 import { checkRedisUrl, closeRedis, connectRedis, type BpRedis } from './redis.js';
 import { QueueRequestSink } from './request-sink.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface QueueFlags {
   queue?: string;
@@ -58,49 +59,82 @@ export async function openQueueRun(
   let sink: QueueRequestSink | null = null;
   const redis = await connectRedis(url, `batchpost-run-${name}`, (up, error) => sink?.redisState(up, error));
   const token = `${os.hostname()}/${process.pid}/${randomBytes(6).toString('base64url')}`;
-  let queue: Queue | null = null;
-  let reader: BpRedis | null = null;
+  const hold: QueueHold = { redis, keys, name, token };
+  const parts = await setUpQueue(hold, options, ctx.resume);
+  const workerCommand = ['batchpost', 'worker', '--queue', redactUrl(url), '--queue-name', name]
+    .map(shellQuote)
+    .join(' ');
+  let closing: Promise<void> | null = null;
+  return {
+    name,
+    sender: (_senderOptions, stats) =>
+      (sink = new QueueRequestSink({
+        name,
+        queue: parts.queue,
+        redis,
+        reader: parts.reader,
+        keys,
+        gen: parts.gen,
+        stats,
+        maxOutstanding: MAX_OUTSTANDING,
+        perJob: requestsPerJob(options.concurrency, options.rate),
+        resumed: ctx.resume,
+        adopted: parts.adopted,
+        note: ctx.note,
+        workerCommand,
+      })),
+    close() {
+      closing ??= (async () => {
+        sink?.close();
+        await tearDown(hold, parts, sink?.completed ?? false);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** What a run process holds in Redis: its connection, its queue's keys, and the token of its lock. */
+interface QueueHold {
+  redis: BpRedis;
+  keys: QueueKeys;
+  name: string;
+  token: string;
+}
+
+/** The queue as set up for this run. */
+interface QueueParts {
+  queue: Queue;
+  /** A second connection, for the blocking reads of results. */
+  reader: BpRedis;
+  /** Renews the lock while the run holds the queue. */
+  renew: NodeJS.Timeout;
+  /** The logical run: kept across --resume. */
+  gen: string;
+  /** Requests still queued from the interrupted run (resume only). */
+  adopted: Set<string>;
+}
+
+/** Takes the queue and readies it for this run; on failure lets go of everything, the connection included. */
+async function setUpQueue(hold: QueueHold, options: ResolvedOptions, resume: boolean): Promise<QueueParts> {
+  const { redis, keys, token } = hold;
   let renew: NodeJS.Timeout | null = null;
-  let gen = '';
-  let adopted = new Set<string>();
+  let queue: Queue | null = null;
   try {
-    await lock(redis, keys, name, token);
+    await lock(redis, keys, hold.name, token);
     renew = setInterval(() => void redis.bpLock(keys.lock, token, LOCK_TTL_MS).catch(() => {}), LOCK_TTL_MS / 3);
     renew.unref();
-    queue = new Queue(name, {
+    queue = new Queue(hold.name, {
       connection: redis,
       prefix: PREFIX,
       defaultJobOptions: { removeOnComplete: true, removeOnFail: false, attempts: 1 },
     });
     queue.on('error', () => {}); // connection trouble shows through the sink's hold; BullMQ retries
-    const previous = ctx.resume ? await redis.hget(keys.config, 'gen') : null;
-    gen = previous ?? randomBytes(9).toString('base64url');
-    if (previous === null) {
-      // A fresh run: whatever an earlier run of this name left (interrupted, never resumed) goes.
-      await queue.obliterate({ force: true });
-      await redis.del(keys.results, keys.done, keys.config);
-    }
-    if (previous !== null) adopted = await queuedIds(queue);
-    if (adopted.size > 0) {
-      process.stderr.write(
-        `batchpost: ${adopted.size} request${adopted.size === 1 ? ' is' : 's are'} still queued from the interrupted run; they are not queued again\n`,
-      );
-    }
-    await redis.hset(keys.config, { gen, rev: token, json: JSON.stringify(configOf(options)) });
-    if (options.rate !== null) {
-      const { max, duration } = limiterOf(options.rate);
-      await queue.setGlobalRateLimit(max, duration);
-    } else {
-      await queue.removeGlobalRateLimit();
-    }
-    await redis.hset(
-      REGISTRY_KEY,
-      name,
-      JSON.stringify({ method: options.method, url: options.url, since: Date.now(), by: token }),
-    );
+    const { gen, adopted } = await generation(hold, queue, resume);
+    await register(hold, queue, gen, options);
     await queue.resume();
-    reader = redis.duplicate() as BpRedis;
+    const reader = redis.duplicate() as BpRedis;
     reader.on('error', () => {});
+    return { queue, reader, renew, gen, adopted };
   } catch (err) {
     if (renew) clearInterval(renew);
     await queue?.close().catch(() => {});
@@ -108,55 +142,62 @@ export async function openQueueRun(
     await closeRedis(redis);
     throw err;
   }
+}
 
-  const workerCommand = ['batchpost', 'worker', '--queue', redactUrl(url), '--queue-name', name]
-    .map(shellQuote)
-    .join(' ');
-  const q = queue;
-  const r = reader;
-  let closing: Promise<void> | null = null;
-  return {
-    name,
-    sender: (_senderOptions, stats) =>
-      (sink = new QueueRequestSink({
-        name,
-        queue: q,
-        redis,
-        reader: r,
-        keys,
-        gen,
-        stats,
-        maxOutstanding: MAX_OUTSTANDING,
-        perJob: requestsPerJob(options.concurrency, options.rate),
-        resumed: ctx.resume,
-        adopted,
-        note: ctx.note,
-        workerCommand,
-      })),
-    close() {
-      closing ??= (async () => {
-        sink?.close();
-        if (renew) clearInterval(renew);
-        try {
-          if (sink?.completed) {
-            await q.obliterate({ force: true });
-            await redis.del(keys.results, keys.done, keys.config, keys.workers);
-            await redis.hdel(REGISTRY_KEY, name);
-          } else {
-            // Interrupted: workers leave it alone (the queue is paused) until --resume.
-            await redis.hdel(REGISTRY_KEY, name);
-          }
-        } catch {
-          // Redis went away: an interrupted run's keys stay; a finished run's are cleaned by the next run of this name
-        }
-        await redis.bpUnlock(keys.lock, token).catch(() => {});
-        await q.close().catch(() => {});
-        await closeRedis(r);
-        await closeRedis(redis);
-      })();
-      return closing;
-    },
-  };
+/** A resumed run keeps its generation and adopts the requests still queued; a fresh one starts from nothing. */
+async function generation(
+  { redis, keys }: QueueHold,
+  queue: Queue,
+  resume: boolean,
+): Promise<{ gen: string; adopted: Set<string> }> {
+  const previous = resume ? await redis.hget(keys.config, 'gen') : null;
+  if (previous === null) {
+    // A fresh run: whatever an earlier run of this name left (interrupted, never resumed) goes.
+    await queue.obliterate({ force: true });
+    await redis.del(keys.results, keys.done, keys.config);
+    return { gen: randomBytes(9).toString('base64url'), adopted: new Set() };
+  }
+  const adopted = await queuedIds(queue);
+  if (adopted.size > 0) {
+    process.stderr.write(
+      `batchpost: ${adopted.size} request${adopted.size === 1 ? ' is' : 's are'} still queued from the interrupted run; they are not queued again\n`,
+    );
+  }
+  return { gen: previous, adopted };
+}
+
+/** Publishes the run's config and --rate for the workers, and lists the run among those waiting for workers. */
+async function register(hold: QueueHold, queue: Queue, gen: string, options: ResolvedOptions): Promise<void> {
+  const { redis, keys, name, token } = hold;
+  await redis.hset(keys.config, { gen, rev: token, json: JSON.stringify(configOf(options)) });
+  if (options.rate !== null) {
+    const { max, duration } = limiterOf(options.rate);
+    await queue.setGlobalRateLimit(max, duration);
+  } else {
+    await queue.removeGlobalRateLimit();
+  }
+  const entry = { method: options.method, url: options.url, since: Date.now(), by: token };
+  await redis.hset(REGISTRY_KEY, name, JSON.stringify(entry));
+}
+
+/** Deletes a finished run's keys (an interrupted one's stay, its queue paused, for --resume) and lets go. */
+async function tearDown(hold: QueueHold, parts: QueueParts, completed: boolean): Promise<void> {
+  const { redis, keys, name, token } = hold;
+  clearInterval(parts.renew);
+  try {
+    if (completed) {
+      await parts.queue.obliterate({ force: true });
+      await redis.del(keys.results, keys.done, keys.config, keys.workers);
+    }
+    // Either way the run stops waiting for workers; workers leave a paused queue alone until --resume.
+    await redis.hdel(REGISTRY_KEY, name);
+  } catch {
+    // Redis went away: an interrupted run's keys stay; a finished run's are cleaned by the next run of this name
+  }
+  await redis.bpUnlock(keys.lock, token).catch(() => {});
+  await parts.queue.close().catch(() => {});
+  await closeRedis(parts.reader);
+  await closeRedis(redis);
 }
 
 /** Takes the queue, waiting up to the lock's TTL for a run that crashed (or steals it from a dead process here). */
@@ -188,11 +229,6 @@ async function lock(redis: BpRedis, keys: QueueKeys, name: string, token: string
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-}
-
-/** POSIX-shell quoting for the command printed for the user to paste. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 function alive(pid: number): boolean {

@@ -79,7 +79,7 @@ export interface ReportSnapshot {
   /** First start and last completion seen, epoch ms; null when no result carried a startedAt. */
   firstStartedAt: number | null;
   lastEndedAt: number | null;
-  /** Results without startedAt (files from before it existed): counted everywhere but in the time charts. */
+  /** Results without startedAt (a results file need not carry it): counted everywhere but in the time charts. */
   untimed: number;
   bucketMs: number;
   series: TimePoint[];
@@ -188,50 +188,6 @@ export class ReportAggregator {
   /** Plain data; the aggregator can go on taking results afterwards. */
   snapshot(): ReportSnapshot {
     const timed = this.firstStartedAt !== Infinity;
-    const sent = this.hdr.count;
-    const us = (v: number) => Math.round(v / 100) / 10;
-    const latencyMs: LatencyStats =
-      sent === 0
-        ? { p50: 0, p90: 0, p95: 0, p99: 0, min: 0, max: 0, mean: 0 }
-        : {
-            p50: us(this.hdr.percentile(50)),
-            p90: us(this.hdr.percentile(90)),
-            p95: us(this.hdr.percentile(95)),
-            p99: us(this.hdr.percentile(99)),
-            min: us(this.hdr.min),
-            max: us(this.hdr.max),
-            mean: us(this.hdr.mean),
-          };
-    const bucketMs = this.buckets.widthMs;
-    const round = (v: number) => Math.round(v * 10) / 10;
-    const series: TimePoint[] = this.buckets.entries().map(([t, b]) => {
-      const pct = (p: number) => (b.started === 0 ? null : round(binPercentile(b.latency, b.started, p, b.latencyMax)));
-      return {
-        t,
-        started: b.started,
-        completed: b.completed,
-        failed: b.failed,
-        retried: b.retried,
-        throttled: b.throttled,
-        p50: pct(50),
-        p95: pct(95),
-        p99: pct(99),
-        max: b.started === 0 ? null : round(b.latencyMax),
-      };
-    });
-    let lo = 0;
-    let hi = BIN_COUNT - 1;
-    while (lo < BIN_COUNT && this.bins[lo] === 0) lo++;
-    while (hi > lo && this.bins[hi] === 0) hi--;
-    const histogram: HistogramBar[] = [];
-    for (let i = lo; i <= hi && i < BIN_COUNT; i++) {
-      const upper = binUpperMs(i);
-      histogram.push({
-        lowerMs: round3(binLowerMs(i)),
-        upperMs: upper === Infinity ? null : round3(upper),
-        count: this.bins[i]!,
-      });
-    }
     const failures = this.failures.list();
     return {
       total: this.total,
@@ -248,13 +204,13 @@ export class ReportAggregator {
           .map(([k, v]) => [k === MAX_ATTEMPTS_KEY ? `${k}+` : String(k), v]),
       ),
       noStatus: this.noStatus,
-      latencyMs,
+      latencyMs: this.latencyStats(),
       firstStartedAt: timed ? this.firstStartedAt : null,
       lastEndedAt: timed ? Math.round(this.lastEndedAt) : null,
       untimed: this.untimed,
-      bucketMs,
-      series,
-      histogram,
+      bucketMs: this.buckets.widthMs,
+      series: this.series(),
+      histogram: this.histogram(),
       throttle: {
         source: 'results',
         ms: Math.round(this.throttle.totalMs()),
@@ -266,6 +222,58 @@ export class ReportAggregator {
       failures,
       failuresLeftOut: this.failures.total - failures.length,
     };
+  }
+
+  /** From the HDR histogram, which holds microseconds: milliseconds to one decimal. */
+  private latencyStats(): LatencyStats {
+    if (this.hdr.count === 0) return { p50: 0, p90: 0, p95: 0, p99: 0, min: 0, max: 0, mean: 0 };
+    const ms = (us: number) => Math.round(us / 100) / 10;
+    return {
+      p50: ms(this.hdr.percentile(50)),
+      p90: ms(this.hdr.percentile(90)),
+      p95: ms(this.hdr.percentile(95)),
+      p99: ms(this.hdr.percentile(99)),
+      min: ms(this.hdr.min),
+      max: ms(this.hdr.max),
+      mean: ms(this.hdr.mean),
+    };
+  }
+
+  private series(): TimePoint[] {
+    return this.buckets.entries().map(([t, b]) => {
+      const pct = (p: number) =>
+        b.started === 0 ? null : round1(binPercentile(b.latency, b.started, p, b.latencyMax));
+      return {
+        t,
+        started: b.started,
+        completed: b.completed,
+        failed: b.failed,
+        retried: b.retried,
+        throttled: b.throttled,
+        p50: pct(50),
+        p95: pct(95),
+        p99: pct(99),
+        max: b.started === 0 ? null : round1(b.latencyMax),
+      };
+    });
+  }
+
+  /** The latency bins from the first to the last that holds a request. */
+  private histogram(): HistogramBar[] {
+    let lo = 0;
+    let hi = BIN_COUNT - 1;
+    while (lo < BIN_COUNT && this.bins[lo] === 0) lo++;
+    while (hi > lo && this.bins[hi] === 0) hi--;
+    const histogram: HistogramBar[] = [];
+    for (let i = lo; i <= hi && i < BIN_COUNT; i++) {
+      const upper = binUpperMs(i);
+      histogram.push({
+        lowerMs: round3(binLowerMs(i)),
+        upperMs: upper === Infinity ? null : round3(upper),
+        count: this.bins[i]!,
+      });
+    }
+    return histogram;
   }
 
   /** Requests never sent (attempts 0) made no retry, though they count toward total. */
@@ -300,4 +308,5 @@ export function summaryFromSnapshot(s: ReportSnapshot): Summary {
   };
 }
 
+const round1 = (v: number) => Math.round(v * 10) / 10;
 const round3 = (v: number) => Math.round(v * 1000) / 1000;

@@ -10,7 +10,8 @@ export interface FailureRef extends RequestRef {
 const MESSAGE_CHARS = 300;
 
 export class FailureSample {
-  private readonly byCode = new Map<string, Array<FailureRef & { seq: number }>>();
+  /** Each kept failure with its place among all failures, to list them in the order they came. */
+  private readonly byCode = new Map<string, Array<{ seq: number; ref: FailureRef }>>();
   private count = 0;
 
   constructor(
@@ -34,13 +35,13 @@ export class FailureSample {
     }
     if (list.length >= this.perCode) return;
     const text = message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS)}…` : message;
-    list.push({ ...ref, message: text, seq: this.count });
+    list.push({ seq: this.count, ref: { ...ref, message: text } });
   }
 
   /** At most `limit` failures: codes take turns (most frequent code first), then in the order they came. */
   list(): FailureRef[] {
     const lists = [...this.byCode.values()].sort((a, b) => b.length - a.length);
-    const picked: Array<FailureRef & { seq: number }> = [];
+    const picked: Array<{ seq: number; ref: FailureRef }> = [];
     for (let round = 0; picked.length < this.limit; round++) {
       let any = false;
       for (const list of lists) {
@@ -51,6 +52,6 @@ export class FailureSample {
       }
       if (!any) break;
     }
-    return picked.sort((a, b) => a.seq - b.seq).map(({ seq: _seq, ...ref }) => ref);
+    return picked.sort((a, b) => a.seq - b.seq).map((p) => p.ref);
   }
 }

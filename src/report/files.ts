@@ -10,8 +10,6 @@ export interface ReportTargets {
   summary: string | null;
 }
 
-export const NO_TARGETS: ReportTargets = { html: null, junit: null, summary: null };
-
 export function hasTargets(t: ReportTargets): boolean {
   return t.html !== null || t.junit !== null || t.summary !== null;
 }
@@ -90,10 +88,6 @@ export async function countLines(file: string): Promise<number> {
     throw err;
   }
   return last === 10 ? lines : lines + 1;
-}
-
-export function quoteArg(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** `orders.ndjson` → `batchpost.orders`: a JUnit classname without the dots that Jenkins reads as packages. */

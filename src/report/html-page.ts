@@ -9,6 +9,7 @@ import { REPORT_SCRIPT } from './html-script.js';
 import { REPORT_CSS } from './html-style.js';
 import { redactUrls } from './redact.js';
 import type { RequestRef } from './slowest.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface HtmlOptions {
   /** The results file relative to the report's folder, as a URL path, for links to lines; null: no links. */
@@ -93,11 +94,12 @@ function kpi(key: string, label: string, value: string, raw: number | string, de
 }
 
 function kpis(s: ReportSnapshot, ctx: ReportContext): string {
-  const peak = (s.series.reduce((m, p) => Math.max(m, p.completed), 0) * 1000) / s.bucketMs;
-  const t = s.throttle;
-  // After the fact, the duration is the results' time span: unknown when they carry no startedAt.
-  const untimed = ctx.source === 'report' && s.firstStartedAt === null && s.total > 0;
-  const cards = [
+  const cards = [...countCards(s, ctx), ...timeCards(s, ctx), ...latencyCards(s), ...retryCards(s)];
+  return `<section class="kpis" id="kpis" style="margin-top:0">${cards.join('\n')}</section>`;
+}
+
+function countCards(s: ReportSnapshot, ctx: ReportContext): string[] {
+  return [
     kpi(
       'total',
       'Requests',
@@ -107,45 +109,46 @@ function kpis(s: ReportSnapshot, ctx: ReportContext): string {
     ),
     kpi('ok', 'Succeeded', formatCount(s.ok), s.ok, percent(s.ok, s.total), s.ok > 0 ? 'ok' : ''),
     kpi('failed', 'Failed', formatCount(s.failed), s.failed, percent(s.failed, s.total), s.failed > 0 ? 'fail' : ''),
-    untimed
-      ? kpi('duration', 'Duration', '–', '', 'unknown: no startedAt')
-      : kpi(
-          'duration',
-          'Duration',
-          esc(formatDuration(ctx.durationMs)),
-          ctx.durationMs,
-          ctx.source === 'report' ? 'first start to last answer' : '',
-        ),
-    untimed
-      ? kpi('rate', 'Throughput', '–', '')
-      : kpi(
-          'rate',
-          'Throughput',
-          esc(formatRate(ctx.ratePerSec)),
-          ctx.ratePerSec,
-          peak > 0 ? `peak ${esc(formatRate(peak))}` : '',
-        ),
+  ];
+}
+
+function timeCards(s: ReportSnapshot, ctx: ReportContext): string[] {
+  // After the fact, the duration is the results' time span: unknown when they carry no startedAt.
+  if (ctx.source === 'report' && s.firstStartedAt === null && s.total > 0)
+    return [kpi('duration', 'Duration', '–', '', 'unknown: no startedAt'), kpi('rate', 'Throughput', '–', '')];
+  const peak = (s.series.reduce((m, p) => Math.max(m, p.completed), 0) * 1000) / s.bucketMs;
+  return [
     kpi(
-      'p50',
-      'Latency p50',
-      esc(formatLatency(s.latencyMs.p50)),
-      s.latencyMs.p50,
-      `mean ${esc(formatLatency(s.latencyMs.mean))}`,
+      'duration',
+      'Duration',
+      esc(formatDuration(ctx.durationMs)),
+      ctx.durationMs,
+      ctx.source === 'report' ? 'first start to last answer' : '',
     ),
     kpi(
-      'p95',
-      'Latency p95',
-      esc(formatLatency(s.latencyMs.p95)),
-      s.latencyMs.p95,
-      `p90 ${esc(formatLatency(s.latencyMs.p90))}`,
+      'rate',
+      'Throughput',
+      esc(formatRate(ctx.ratePerSec)),
+      ctx.ratePerSec,
+      peak > 0 ? `peak ${esc(formatRate(peak))}` : '',
     ),
-    kpi(
-      'p99',
-      'Latency p99',
-      esc(formatLatency(s.latencyMs.p99)),
-      s.latencyMs.p99,
-      `max ${esc(formatLatency(s.latencyMs.max))}`,
-    ),
+  ];
+}
+
+function latencyCards(s: ReportSnapshot): string[] {
+  const l = s.latencyMs;
+  return [
+    kpi('p50', 'Latency p50', esc(formatLatency(l.p50)), l.p50, `mean ${esc(formatLatency(l.mean))}`),
+    kpi('p95', 'Latency p95', esc(formatLatency(l.p95)), l.p95, `p90 ${esc(formatLatency(l.p90))}`),
+    kpi('p99', 'Latency p99', esc(formatLatency(l.p99)), l.p99, `max ${esc(formatLatency(l.max))}`),
+  ];
+}
+
+function retryCards(s: ReportSnapshot): string[] {
+  const t = s.throttle;
+  const throttleDetail =
+    t.reasons.length > 0 ? esc(t.reasons.join(', ')) : t.requests > 0 ? `${formatCount(t.requests)} ended 429/503` : '';
+  return [
     kpi(
       'retries',
       'Retries',
@@ -153,19 +156,8 @@ function kpis(s: ReportSnapshot, ctx: ReportContext): string {
       s.retries,
       `${formatCount(s.retried)} request${s.retried === 1 ? '' : 's'} retried`,
     ),
-    kpi(
-      'throttled',
-      'Throttled',
-      t.ms > 0 ? esc(formatDuration(t.ms)) : 'none',
-      t.ms,
-      t.reasons.length > 0
-        ? esc(t.reasons.join(', '))
-        : t.requests > 0
-          ? `${formatCount(t.requests)} ended 429/503`
-          : '',
-    ),
+    kpi('throttled', 'Throttled', t.ms > 0 ? esc(formatDuration(t.ms)) : 'none', t.ms, throttleDetail),
   ];
-  return `<section class="kpis" id="kpis" style="margin-top:0">${cards.join('\n')}</section>`;
 }
 
 function timeNote(s: ReportSnapshot): string {
@@ -294,7 +286,7 @@ function failuresSection(s: ReportSnapshot, ctx: ReportContext, options: HtmlOpt
   const file = ctx.results && ctx.results.format === 'ndjson' ? ctx.results.path : 'results.ndjson';
   const leftOut =
     s.failuresLeftOut > 0
-      ? `<p class="note" id="failures-left-out" data-left-out="${s.failuresLeftOut}">${formatCount(s.failuresLeftOut)} more failure${s.failuresLeftOut === 1 ? ' is' : 's are'} not listed (a report lists at most ${formatCount(s.failures.length)}, taking turns between error codes). All of them: <code>jq -c 'select(.ok == false)' ${esc(shellArg(file))}</code></p>`
+      ? `<p class="note" id="failures-left-out" data-left-out="${s.failuresLeftOut}">${formatCount(s.failuresLeftOut)} more failure${s.failuresLeftOut === 1 ? ' is' : 's are'} not listed (a report lists at most ${formatCount(s.failures.length)}, taking turns between error codes). All of them: <code>jq -c 'select(.ok == false)' ${esc(shellQuote(file))}</code></p>`
       : '';
   return `<section id="failures">
 <h2>Failures</h2>
@@ -365,8 +357,4 @@ function bucketLabel(ms: number): string {
 
 function baseName(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
-}
-
-function shellArg(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

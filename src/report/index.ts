@@ -1,6 +1,6 @@
-// Reports of a run (DESIGN §2.2): an HTML page with charts, JUnit XML, a JSON summary. `run` feeds results as they
-// are written (run-reports.ts); `batchpost report` reads a results file after the fact (file-reports.ts). Both go
-// through the one aggregator, so the two agree.
+// Reports of a run: an HTML page with charts, JUnit XML, a JSON summary. `run` feeds results as they are written
+// (run-reports.ts); `batchpost report` reads a results file after the fact (file-reports.ts). Both go through the one
+// aggregator, so the two agree.
 export { ReportAggregator, summaryFromSnapshot, type ReportSnapshot, type AggregateLimits } from './aggregate.js';
 export { RunReports, type RunReportsSetup } from './run-reports.js';
 export {
@@ -10,8 +10,4 @@ export {
   writeSummaryReport,
   type FileReport,
 } from './file-reports.js';
-export { checkTargets, hasTargets, NO_TARGETS, type ReportTargets } from './files.js';
-export { teeSink } from './tee-sink.js';
-export { junitCase, junitHead, JUNIT_TAIL } from './junit.js';
-export { renderReportHtml } from './html-page.js';
-export { redactArgv, redactHeaders, redactUrls } from './redact.js';
+export { checkTargets, hasTargets, type ReportTargets } from './files.js';

@@ -41,7 +41,7 @@ export function junitCase(r: Result, classname: string): string {
   return `${head}>\n      <failure type="${xmlAttr(code)}" message="${xmlAttr(message)}">${xmlText(details)}</failure>\n    </testcase>\n`;
 }
 
-export function junitHead(s: JunitSuite): string {
+function junitHead(s: JunitSuite): string {
   const time = s.timeSec.toFixed(3);
   const timestamp = s.timestamp === null ? '' : ` timestamp="${new Date(s.timestamp).toISOString().slice(0, 19)}"`;
   const counts = `tests="${s.tests}" failures="${s.failures}" errors="0" skipped="0" time="${time}"`;
@@ -57,7 +57,7 @@ export function junitHead(s: JunitSuite): string {
   return out;
 }
 
-export const JUNIT_TAIL = '  </testsuite>\n</testsuites>\n';
+const JUNIT_TAIL = '  </testsuite>\n</testsuites>\n';
 
 /**
  * Writes `target` from a header, a stream of test-case text and the tail, through `target.tmp-PID` renamed into
@@ -93,7 +93,7 @@ export async function assembleJunit(
 
 /**
  * Test cases written as results arrive, into a temporary file beside the target (same file system, so nothing
- * large is copied across disks). Removed when the report is written, discarded, or the process exits.
+ * large is copied across disks). Removed when the report is written or the process exits.
  */
 export class JunitCases {
   readonly path: string;
@@ -137,6 +137,7 @@ export class JunitCases {
     }
   }
 
+  /** Removes the temporary file; also what a run that ends without finish() calls. */
   async discard(): Promise<void> {
     this.closed = true;
     await this.writer.close();

@@ -2,9 +2,9 @@
 // doubling). One array of counts per time bucket gives p50/p95/p99 over time; one for the whole run draws the
 // histogram. Overall percentiles come from an HDR histogram instead (aggregate.ts), which is finer.
 
-export const BINS_PER_OCTAVE = 8;
+const BINS_PER_OCTAVE = 8;
 /** Everything at or below this lands in bin 0. */
-export const MIN_MS = 0.1;
+const MIN_MS = 0.1;
 /** 0.1 ms × 2^24 ≈ 28 minutes; the last bin is open-ended. */
 const OCTAVES = 24;
 export const BIN_COUNT = 1 + BINS_PER_OCTAVE * OCTAVES;
@@ -26,7 +26,7 @@ export function binUpperMs(i: number): number {
 }
 
 /** A representative value of bin i: its geometric middle (bin 0: MIN_MS; the last bin: its lower edge). */
-export function binMidMs(i: number): number {
+function binMidMs(i: number): number {
   if (i <= 0) return MIN_MS;
   if (i >= BIN_COUNT - 1) return binLowerMs(i);
   return MIN_MS * 2 ** ((i - 0.5) / BINS_PER_OCTAVE);

@@ -25,6 +25,24 @@ export async function readResults(
   onResult: (r: Result, line: number) => void,
   afterChunk?: () => Promise<void>,
 ): Promise<ReadOutcome> {
+  checkResultsFile(file);
+  const reader = new ResultLines(file, onResult);
+  const { lines, tail } = await forEachLine(file, (text, line) => reader.line(text, line), afterChunk);
+  let tornLine: number | null = null;
+  if (tail.trim() !== '') {
+    const last = lines + 1;
+    try {
+      reader.line(tail, last);
+    } catch (err) {
+      // A write cut short by a crash: the request it recorded is not counted (and --resume sends it again).
+      if (!(err instanceof BatchpostError) || !err.message.includes('not valid JSON')) throw err;
+      tornLine = last;
+    }
+  }
+  return { results: reader.count, format: reader.format ?? 'ndjson', tornLine };
+}
+
+function checkResultsFile(file: string): void {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
@@ -36,24 +54,43 @@ export async function readResults(
     );
   }
   if (stat.isDirectory()) throw new BatchpostError('INPUT_NOT_FOUND', `${file}: is a directory, not a results file`);
+}
 
-  let format: 'ndjson' | 'json' | null = null;
-  let lineNo = 0;
-  let count = 0;
-  const onLine = (text: string, line: number): void => {
-    if (format === null) {
+/** Turns lines into results, telling the format from the first non-blank line. */
+class ResultLines {
+  format: 'ndjson' | 'json' | null = null;
+  count = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly onResult: (r: Result, line: number) => void,
+  ) {}
+
+  line(text: string, line: number): void {
+    if (this.format === null) {
       if (text.trim() === '') return;
-      format = text.trim() === '{' ? 'json' : 'ndjson';
-      if (format === 'json') return;
+      this.format = text.trim() === '{' ? 'json' : 'ndjson';
+      if (this.format === 'json') return;
     }
-    const r = format === 'json' ? parseJsonEntry(text) : parseNdjsonLine(text);
+    const r = this.format === 'json' ? parseJsonEntry(text) : parseNdjsonLine(text);
     if (r === null) return;
-    if (typeof r === 'string') throw corrupt(file, line, r);
-    count++;
-    onResult(r, line);
-  };
+    if (typeof r === 'string') throw corrupt(this.file, line, r);
+    this.count++;
+    this.onResult(r, line);
+  }
+}
 
-  // Split on bytes (a newline byte never occurs inside a UTF-8 sequence); only a line spanning chunks is copied.
+/**
+ * Calls `onLine` with each newline-terminated line (1-based); returns how many there were and the text after the
+ * last newline. Split on bytes (a newline byte never occurs inside a UTF-8 sequence); only a line spanning chunks
+ * is copied.
+ */
+async function forEachLine(
+  file: string,
+  onLine: (text: string, line: number) => void,
+  afterChunk?: () => Promise<void>,
+): Promise<{ lines: number; tail: string }> {
+  let lineNo = 0;
   let carry: Buffer[] = [];
   const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -74,20 +111,7 @@ export async function readResults(
     if (start < chunk.length) carry.push(chunk.subarray(start));
     if (afterChunk) await afterChunk();
   }
-  const tail = Buffer.concat(carry).toString('utf8');
-
-  let tornLine: number | null = null;
-  if (tail.trim() !== '') {
-    const last = ++lineNo;
-    try {
-      onLine(tail, last);
-    } catch (err) {
-      // A write cut short by a crash: the request it recorded is not counted (and --resume sends it again).
-      if (!(err instanceof BatchpostError) || !err.message.includes('not valid JSON')) throw err;
-      tornLine = last;
-    }
-  }
-  return { results: count, format: format ?? 'ndjson', tornLine };
+  return { lines: lineNo, tail: Buffer.concat(carry).toString('utf8') };
 }
 
 function parseNdjsonLine(text: string): Result | string | null {

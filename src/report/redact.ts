@@ -4,7 +4,7 @@
 const SECRET_NAME = /authorization|cookie|token|secret|key|password|passw|pwd|auth|session|credential|signature|^sig$/i;
 export const REDACTED = '[redacted]';
 
-export function isSecretName(name: string): boolean {
+function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
@@ -16,7 +16,7 @@ export function redactHeaders(headers: Record<string, string>): Record<string, s
 }
 
 /** One "Name: value" header as given to -H. */
-export function redactHeaderArg(header: string): string {
+function redactHeaderArg(header: string): string {
   const i = header.indexOf(':');
   if (i <= 0) return header;
   return isSecretName(header.slice(0, i).trim()) ? `${header.slice(0, i)}: ${REDACTED}` : header;

@@ -1,29 +1,28 @@
 // The reports of a `run`: the results sink is wrapped so every result also reaches the aggregator (and, with
 // --junit, a temporary file of test cases) as it is written; adaptive pace's throttle state is watched while the
-// run goes; and when the summary is known the requested files are written. With no report asked for, every
-// method is a no-op and the sink is returned as is.
+// run goes; and when the summary is known the requested files are written.
 import path from 'node:path';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { RunStats, Sink, Summary, Throttle } from '../engine/types.js';
 import { formatDuration } from '../progress/format.js';
 import { painter } from '../progress/color.js';
-import { ReportAggregator } from './aggregate.js';
+import { ReportAggregator, type ReportSnapshot } from './aggregate.js';
 import { batchpostVersion, type ReportContext } from './context.js';
 import {
   checkTargets,
   countLines,
   junitClassname,
-  quoteArg,
   relativeHref,
   writeFileAtomic,
   type ReportTargets,
 } from './files.js';
 import { renderReportHtml } from './html-page.js';
-import { JunitCases } from './junit.js';
+import { JunitCases, type JunitSuite } from './junit.js';
 import { redactArgv, redactHeaders, redactUrls } from './redact.js';
 import { summaryJsonText } from './summary-json.js';
 import { teeSink, type TeeSink } from './tee-sink.js';
 import { ThrottleSpans } from './throttle-spans.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface RunReportsSetup {
   targets: ReportTargets;
@@ -106,6 +105,47 @@ export class RunReports {
    * one could not be written (said on `stream`); the run's exit code is the caller's.
    */
   async finish(summary: Summary, exitCode: number, o: FinishOptions): Promise<boolean> {
+    this.stopWatching();
+    const t = this.setup.targets;
+    const snapshot = this.snapshot(summary);
+    const ctx = this.context(summary, exitCode, snapshot.firstStartedAt);
+    const incomplete = this.tee?.observerError ?? null;
+    if (incomplete !== null) o.stream.write(`batchpost: reports are incomplete: ${incomplete.message}\n`);
+    const resultsHref = (file: string) =>
+      ctx.linkLines && this.setup.out !== null ? relativeHref(file, this.setup.out) : null;
+    const written = [
+      await writeReport(o, 'report', t.html, (file) =>
+        writeFileAtomic(file, renderReportHtml(snapshot, ctx, { resultsHref: resultsHref(file) })),
+      ),
+      await writeReport(o, 'junit', t.junit, (file) => this.junit!.finish(file, this.suite(summary, snapshot, ctx))),
+      await writeReport(o, 'summary', t.summary, (file) =>
+        writeFileAtomic(file, summaryJsonText(summary, snapshot, ctx)),
+      ),
+    ];
+    return incomplete === null && written.every(Boolean);
+  }
+
+  private suite(summary: Summary, snapshot: ReportSnapshot, ctx: ReportContext): JunitSuite {
+    return {
+      name: `batchpost run ${this.setup.input === '-' ? 'stdin' : path.basename(this.setup.input)}`,
+      classname: junitClassname(this.setup.input),
+      tests: snapshot.total,
+      failures: snapshot.failed,
+      timeSec: summary.durationMs / 1000,
+      timestamp: ctx.startedAt,
+      properties: ctx.parameters,
+    };
+  }
+
+  /** For a run that ends before finish (its setup failed): stops watching and removes the temporary JUnit file. */
+  async discard(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.junit?.discard();
+  }
+
+  /** Takes a last look at adaptive pace and closes an episode still open. */
+  private stopWatching(): void {
     this.tick();
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
@@ -113,7 +153,9 @@ export class RunReports {
       this.watched.add(this.episode.since, Date.now(), this.episode.reasons);
       this.episode = null;
     }
-    const t = this.setup.targets;
+  }
+
+  private snapshot(summary: Summary): ReportSnapshot {
     const snapshot = this.aggregator.snapshot();
     if (summary.throttle !== null) {
       // Adaptive pace's own account is the authority on when the run was held back.
@@ -125,54 +167,7 @@ export class RunReports {
         spans: this.watched.list(),
       };
     }
-    const ctx = this.context(summary, exitCode, snapshot.firstStartedAt);
-    const c = painter(o.color);
-    const label = (name: string) => `  ${c.dim(name)}${' '.repeat(Math.max(1, 9 - name.length))}`;
-    let ok = true;
-    const attempt = async (flag: string, file: string | null, write: (file: string) => Promise<void>) => {
-      if (file === null) return;
-      try {
-        await write(file);
-        o.stream.write(`${label(flag)}${file}\n`);
-      } catch (err) {
-        ok = false;
-        o.stream.write(
-          `batchpost: --${flag} ${file} could not be written: ${(err as Error).message} [OUTPUT_FAILED]\n`,
-        );
-      }
-    };
-    if (this.tee?.observerError) {
-      o.stream.write(`batchpost: reports are incomplete: ${this.tee.observerError.message}\n`);
-      ok = false;
-    }
-    await attempt('report', t.html, (file) =>
-      writeFileAtomic(
-        file,
-        renderReportHtml(snapshot, ctx, {
-          resultsHref: ctx.linkLines && this.setup.out !== null ? relativeHref(file, this.setup.out) : null,
-        }),
-      ),
-    );
-    await attempt('junit', t.junit, (file) =>
-      this.junit!.finish(file, {
-        name: `batchpost run ${this.setup.input === '-' ? 'stdin' : path.basename(this.setup.input)}`,
-        classname: junitClassname(this.setup.input),
-        tests: snapshot.total,
-        failures: snapshot.failed,
-        timeSec: summary.durationMs / 1000,
-        timestamp: ctx.startedAt,
-        properties: ctx.parameters,
-      }),
-    );
-    await attempt('summary', t.summary, (file) => writeFileAtomic(file, summaryJsonText(summary, snapshot, ctx)));
-    return ok;
-  }
-
-  /** Removes the temporary JUnit file (a run that ends without finish). */
-  async discard(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.junit?.discard();
+    return snapshot;
   }
 
   /**
@@ -199,54 +194,81 @@ export class RunReports {
   }
 
   private context(summary: Summary, exitCode: number, firstStartedAt: number | null): ReportContext {
-    const { input, out, format, options: o, argv } = this.setup;
-    const extra = o as unknown as Record<string, unknown>;
-    const params: Array<[string, string]> = [
-      ['input', input === '-' ? 'stdin' : input],
-      ['results', out === null ? `stdout (${format})` : `${out} (${format})`],
-      ['method', o.method],
-      ['url', redactUrls(o.url)],
-    ];
-    for (const [name, value] of Object.entries(redactHeaders(o.headers))) params.push(['header', `${name}: ${value}`]);
-    params.push(
-      ['concurrency', String(o.concurrency)],
-      ['rate', o.rate === null ? 'unpaced' : `${Math.round(o.rate * 1000) / 1000}/s`],
-      ['timeout', formatDuration(o.timeoutMs)],
-      ['retries', String(o.retries)],
-      ['max Retry-After', formatDuration(o.maxRetryAfterMs)],
-      ['retry unsafe', o.retryUnsafe ? 'yes' : 'no'],
-      ['idempotency key', o.idempotencyKey ? 'yes' : 'no'],
-    );
-    if (typeof extra.adaptive === 'boolean') params.push(['adaptive pace', extra.adaptive ? 'on' : 'off']);
-    const expressions: Array<[string, string]> = [
-      ['body', 'body'],
-      ['id field', 'idField'],
-      ['transform', 'transform'],
-      ['expect', 'expect'],
-      ['serialize by', 'serializeBy'],
-    ];
-    for (const [label, key] of expressions) if (typeof extra[key] === 'string') params.push([label, extra[key]]);
-    const startedAt = this.stats?.startedAt ?? firstStartedAt;
-    let stopped: string | null = null;
-    if (summary.inputError !== null)
-      stopped = `an input error at line ${summary.inputError.line} (${summary.inputError.code})`;
-    else if (summary.interrupted) stopped = 'interrupted (SIGINT or SIGTERM); --resume continues the run';
+    const { out, format, options: o, argv } = this.setup;
     return {
       source: 'run',
       version: batchpostVersion(),
       generatedAt: Date.now(),
       results: out === null ? null : { path: out, format },
       linkLines: this.lineOffset !== null,
-      startedAt,
+      startedAt: this.stats?.startedAt ?? firstStartedAt,
       durationMs: summary.durationMs,
       ratePerSec: summary.ratePerSec,
       exitCode,
       interrupted: summary.interrupted,
       target: `${o.method} ${redactUrls(o.url)}`,
-      command: ['batchpost', ...redactArgv(argv)].map(quoteArg).join(' '),
-      parameters: params,
+      command: ['batchpost', ...redactArgv(argv)].map(shellQuote).join(' '),
+      parameters: runParameters(this.setup),
       skipped: summary.skipped,
-      stopped,
+      stopped: stoppedReason(summary),
     };
+  }
+}
+
+/** The parameters section: the run's options as label → value rows, secrets redacted. */
+function runParameters({ input, out, format, options: o }: RunReportsSetup): Array<[string, string]> {
+  const extra = o as unknown as Record<string, unknown>;
+  const params: Array<[string, string]> = [
+    ['input', input === '-' ? 'stdin' : input],
+    ['results', out === null ? `stdout (${format})` : `${out} (${format})`],
+    ['method', o.method],
+    ['url', redactUrls(o.url)],
+  ];
+  for (const [name, value] of Object.entries(redactHeaders(o.headers))) params.push(['header', `${name}: ${value}`]);
+  params.push(
+    ['concurrency', String(o.concurrency)],
+    ['rate', o.rate === null ? 'unpaced' : `${Math.round(o.rate * 1000) / 1000}/s`],
+    ['timeout', formatDuration(o.timeoutMs)],
+    ['retries', String(o.retries)],
+    ['max Retry-After', formatDuration(o.maxRetryAfterMs)],
+    ['retry unsafe', o.retryUnsafe ? 'yes' : 'no'],
+    ['idempotency key', o.idempotencyKey ? 'yes' : 'no'],
+  );
+  if (typeof extra.adaptive === 'boolean') params.push(['adaptive pace', extra.adaptive ? 'on' : 'off']);
+  for (const [label, key] of EXPRESSIONS) if (typeof extra[key] === 'string') params.push([label, extra[key]]);
+  return params;
+}
+
+const EXPRESSIONS: ReadonlyArray<[string, string]> = [
+  ['body', 'body'],
+  ['id field', 'idField'],
+  ['transform', 'transform'],
+  ['expect', 'expect'],
+  ['serialize by', 'serializeBy'],
+];
+
+function stoppedReason(summary: Summary): string | null {
+  if (summary.inputError !== null)
+    return `an input error at line ${summary.inputError.line} (${summary.inputError.code})`;
+  if (summary.interrupted) return 'interrupted (SIGINT or SIGTERM); --resume continues the run';
+  return null;
+}
+
+/** Writes one requested report and names it under the summary; false (said on the stream) when it failed. */
+async function writeReport(
+  o: FinishOptions,
+  flag: string,
+  file: string | null,
+  write: (file: string) => Promise<void>,
+): Promise<boolean> {
+  if (file === null) return true;
+  try {
+    await write(file);
+    const c = painter(o.color);
+    o.stream.write(`  ${c.dim(flag)}${' '.repeat(Math.max(1, 9 - flag.length))}${file}\n`);
+    return true;
+  } catch (err) {
+    o.stream.write(`batchpost: --${flag} ${file} could not be written: ${(err as Error).message} [OUTPUT_FAILED]\n`);
+    return false;
   }
 }

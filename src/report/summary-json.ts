@@ -5,9 +5,9 @@ import type { Summary } from '../engine/types.js';
 import type { ReportSnapshot } from './aggregate.js';
 import type { ReportContext } from './context.js';
 
-export const SUMMARY_SCHEMA_VERSION = 1;
+const SUMMARY_SCHEMA_VERSION = 1;
 
-export function buildSummaryJson(summary: Summary, s: ReportSnapshot, ctx: ReportContext): Record<string, unknown> {
+function buildSummaryJson(summary: Summary, s: ReportSnapshot, ctx: ReportContext): Record<string, unknown> {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     batchpost: ctx.version,

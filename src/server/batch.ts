@@ -145,7 +145,7 @@ class NdjsonAnswer implements Answer {
 }
 
 /** The payloads of a batch, each with its exact source text; a 400 for bad JSON, a 413 past --max-items. */
-export function splitBatch(text: string, ndjson: boolean, maxItems: number): InputRecord[] {
+function splitBatch(text: string, ndjson: boolean, maxItems: number): InputRecord[] {
   if (text.startsWith(BOM)) text = text.slice(1);
   const records: InputRecord[] = [];
   const splitter = ndjson ? new NdjsonSplitter() : new ArraySplitter(true);
@@ -193,7 +193,7 @@ function idsOf(records: InputRecord[], idField: string | undefined): string[] {
 }
 
 /** True when the Accept header asks for NDJSON (with a q above 0). */
-export function wantsNdjson(accept: string | undefined): boolean {
+function wantsNdjson(accept: string | undefined): boolean {
   if (accept === undefined) return false;
   for (const part of accept.split(',')) {
     const [type, ...params] = part.split(';');
@@ -209,7 +209,7 @@ export function single(v: string | string[] | undefined): string | undefined {
 }
 
 /** A payload answered without being sent, in run's shape for it. */
-export function unsent(id: string, code: string, message: string): Result {
+function unsent(id: string, code: string, message: string): Result {
   return {
     id,
     ok: false,

@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { BatchpostError } from '../engine/errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { RequestBuilder } from '../engine/request.js';
+import { hasHeader } from '../engine/headers.js';
 import { IDEMPOTENT_METHODS, type RetryPolicy } from '../engine/retry.js';
 import { retryPolicyOf, senderOptionsOf } from '../engine/sender-config.js';
 import { Sender } from '../engine/sender.js';
@@ -110,7 +111,7 @@ export class Gateway {
 
   /** The retry policy for an item with its own method and headers ($batch), as `run` would apply it. */
   policyFor(method: string, headers: Record<string, string>): RetryPolicy {
-    const hasKey = this.o.run.idempotencyKey || Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key');
+    const hasKey = this.o.run.idempotencyKey || hasHeader(headers, 'idempotency-key');
     const cacheKey = `${method} ${hasKey || IDEMPOTENT_METHODS.has(method)}`;
     let policy = this.policies.get(cacheKey);
     if (policy === undefined) {
@@ -184,7 +185,7 @@ export class Gateway {
  * The origin of --url, which must not depend on the payload: a template may fill the path or the query, never
  * the scheme, host or port, so no item can be steered to another server.
  */
-export function fixedOrigin(url: string): string {
+function fixedOrigin(url: string): string {
   const originWith = (fill: string): string | null => {
     try {
       return new URL(url.replace(/\{\{.*?\}\}/g, fill)).origin;

@@ -94,7 +94,7 @@ const SPECIAL_CASE: Record<string, string> = {
 };
 
 /** "content-type" → "Content-Type", "x-ratelimit-remaining" → "X-Ratelimit-Remaining", "etag" → "ETag". */
-export function canonicalName(name: string): string {
+function canonicalName(name: string): string {
   const n = name.toLowerCase();
   return SPECIAL_CASE[n] ?? n.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
 }

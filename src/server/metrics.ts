@@ -10,7 +10,7 @@ export type ItemClass = '2xx' | '3xx' | '4xx' | '5xx' | 'none';
 
 const CLASSES: readonly ItemClass[] = ['2xx', '3xx', '4xx', '5xx', 'none'];
 
-export function itemClass(status: number | null): ItemClass {
+function itemClass(status: number | null): ItemClass {
   if (status === null || status < 200 || status > 599) return 'none';
   return `${Math.floor(status / 100)}xx` as ItemClass;
 }

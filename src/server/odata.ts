@@ -1,36 +1,20 @@
-// POST …/$batch: the OData 4.01 JSON batch format Microsoft Graph uses. {"requests":[{id, method, url, headers,
-// body, dependsOn}]} in, {"responses":[{id, status, headers, body}]} out, in request order. The batch is checked
-// whole first (shape, unique ids, known and acyclic dependencies: else 400, nothing sent); then every item goes
-// out as soon as what it depends on has succeeded. Relative URLs resolve against --url's origin; an item aimed
-// at any other origin is answered 403 and never contacted; an item whose dependency failed is answered 424.
-// Bodies are JSON when the item's Content-Type is JSON or absent, a string for text/*, base64 otherwise, both ways.
+// POST …/$batch: the OData 4.01 JSON batch format Microsoft Graph uses. {"requests":[{id, method, url, headers, body,
+// dependsOn}]} in, {"responses":[{id, status, headers, body}]} out, in request order. The batch is checked whole first
+// (odata-parse.ts: shape, unique ids, known and acyclic dependencies: else 400, nothing sent); then every item goes out
+// as soon as what it depends on has succeeded. Relative URLs resolve against --url's origin; an item aimed at any other
+// origin is answered 403 and never contacted; an item whose dependency failed is answered 424. Bodies are JSON when the
+// item's Content-Type is JSON or absent, a string for text/*, base64 otherwise, both ways.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasHeader } from '../engine/headers.js';
 import { idempotencyKey } from '../engine/request.js';
 import type { OutgoingRequest, Result, TransportResponse } from '../engine/types.js';
 import { compileTemplate, TemplateError, type Template } from '../expr/index.js';
 import { isJsonType, mediaTypeOf, readBody, requireMediaType } from './body.js';
 import { single } from './batch.js';
 import type { BatchScope, Gateway } from './gateway.js';
-import { answerHeaders, fillIn, headerProblem, inheritedHeaders, isHopByHop } from './headers.js';
-import { errorBody, HttpError } from './reply.js';
-
-/** One item of a $batch, checked and resolved. */
-interface Item {
-  id: string;
-  method: string;
-  /** The URL it is sent to; null when it is refused (see `refused`). */
-  url: string | null;
-  /** Why it is answered without being sent: another origin (403). */
-  refused: string | null;
-  /** Its own headers, hop-by-hop ones left out. */
-  headers: Record<string, string>;
-  /** The body to send (JSON text, text, or decoded base64), or null. */
-  body: string | Uint8Array | null;
-  /** Its body as given, for templated -H headers. */
-  value: unknown;
-  dependsOn: number[];
-  dependents: number[];
-}
+import { answerHeaders, fillIn, inheritedHeaders } from './headers.js';
+import { parseBatch, type Item } from './odata-parse.js';
+import { errorBody } from './reply.js';
 
 export interface ODataResponse {
   id: string;
@@ -47,7 +31,6 @@ export interface ODataOutcome {
 }
 
 const NO_BODY_STATUSES: ReadonlySet<number> = new Set([204, 205, 304]);
-const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;
 
 export class ODataEndpoint {
@@ -73,70 +56,14 @@ export class ODataEndpoint {
     const scope = gw.scope(n, single(req.headers['idempotency-key']));
     const inherited = inheritedHeaders(req.headers, gw.o.inherit);
     scope.watch(res);
-    const responses = new Array<ODataResponse>(n);
-    const answered = new Array<boolean>(n).fill(false);
-    const waitingOn = items.map((it) => it.dependsOn.length);
-    const complete = (i: number, response: ODataResponse | null): void => {
-      if (answered[i]) return;
-      answered[i] = true;
-      const success = response !== null && response.status >= 200 && response.status < 300;
-      if (response !== null) responses[i] = response;
-      for (const d of items[i]!.dependents) {
-        if (answered[d]) continue;
-        if (!success) {
-          gw.unsent('odata');
-          const why = response === null ? 'was not answered' : `answered ${response.status}`;
-          complete(
-            d,
-            refusal(items[d]!.id, 424, 'FAILED_DEPENDENCY', `not sent: "${items[i]!.id}", which it depends on, ${why}`),
-          );
-        } else if (--waitingOn[d]! === 0) launch(d);
-      }
-      scope.count(response === null ? null : success);
-    };
-
-    const launch = (i: number): void => {
-      const item = items[i]!;
-      if (item.refused !== null) {
-        gw.unsent('odata');
-        return complete(i, refusal(item.id, 403, 'FORBIDDEN_ORIGIN', item.refused));
-      }
-      let request: OutgoingRequest;
-      try {
-        request = this.request(item, inherited, scope);
-      } catch (err) {
-        if (!(err instanceof TemplateError)) throw err;
-        gw.unsent('odata');
-        return complete(i, refusal(item.id, 400, 'TEMPLATE_ERROR', err.message));
-      }
-      gw.send(
-        'odata',
-        scope,
-        item.id,
-        request,
-        (result, response) => complete(i, result === null ? null : answerOf(item.id, result, response)),
-        {
-          policy: gw.policyFor(item.method, request.headers),
-          raw: true,
-        },
-      );
-    };
-
+    const batch = new ODataRun(gw, items, scope, (item) => this.request(item, inherited, scope));
     gw.metrics.itemsTaken(n);
-    for (let i = 0; i < n; i++) if (items[i]!.dependsOn.length === 0) launch(i);
+    batch.start();
     await scope.settled;
 
     const cut = scope.cut();
     if (cut !== null) res.destroy();
-    else {
-      const out = JSON.stringify({ responses });
-      res.writeHead(200, {
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(out)),
-        'odata-version': '4.0',
-      });
-      res.end(out);
-    }
+    else sendResponses(res, batch.responses);
     return { items: n, ok: scope.ok, failed: scope.failed, cut };
   }
 
@@ -157,6 +84,89 @@ export class ODataEndpoint {
     }
     return { method: item.method, url: item.url!, headers, body: item.body };
   }
+}
+
+/**
+ * One $batch being sent: the items nothing holds back go out first, each dependent once all it depends on has
+ * succeeded; one that failed (or went unanswered) answers its dependents 424 without sending them.
+ */
+class ODataRun {
+  /** In request order, filled as items are answered. */
+  readonly responses: ODataResponse[];
+  private readonly answered: boolean[];
+  /** Per item: how many of its dependencies have yet to succeed. */
+  private readonly waitingOn: number[];
+
+  constructor(
+    private readonly gw: Gateway,
+    private readonly items: Item[],
+    private readonly scope: BatchScope,
+    private readonly requestOf: (item: Item) => OutgoingRequest,
+  ) {
+    this.responses = new Array<ODataResponse>(items.length);
+    this.answered = new Array<boolean>(items.length).fill(false);
+    this.waitingOn = items.map((it) => it.dependsOn.length);
+  }
+
+  start(): void {
+    for (let i = 0; i < this.items.length; i++) if (this.items[i]!.dependsOn.length === 0) this.launch(i);
+  }
+
+  private launch(i: number): void {
+    const gw = this.gw;
+    const item = this.items[i]!;
+    if (item.refused !== null) {
+      gw.unsent('odata');
+      return this.complete(i, refusal(item.id, 403, 'FORBIDDEN_ORIGIN', item.refused));
+    }
+    let request: OutgoingRequest;
+    try {
+      request = this.requestOf(item);
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      gw.unsent('odata');
+      return this.complete(i, refusal(item.id, 400, 'TEMPLATE_ERROR', err.message));
+    }
+    gw.send(
+      'odata',
+      this.scope,
+      item.id,
+      request,
+      (result, response) => this.complete(i, result === null ? null : answerOf(item.id, result, response)),
+      {
+        policy: gw.policyFor(item.method, request.headers),
+        raw: true,
+      },
+    );
+  }
+
+  /** Item i's answer (null: dropped unanswered); releases or refuses its dependents. */
+  private complete(i: number, response: ODataResponse | null): void {
+    if (this.answered[i]) return;
+    this.answered[i] = true;
+    const success = response !== null && response.status >= 200 && response.status < 300;
+    if (response !== null) this.responses[i] = response;
+    for (const d of this.items[i]!.dependents) {
+      if (this.answered[d]) continue;
+      if (!success) {
+        this.gw.unsent('odata');
+        const why = response === null ? 'was not answered' : `answered ${response.status}`;
+        const message = `not sent: "${this.items[i]!.id}", which it depends on, ${why}`;
+        this.complete(d, refusal(this.items[d]!.id, 424, 'FAILED_DEPENDENCY', message));
+      } else if (--this.waitingOn[d]! === 0) this.launch(d);
+    }
+    this.scope.count(response === null ? null : success);
+  }
+}
+
+function sendResponses(res: ServerResponse, responses: ODataResponse[]): void {
+  const out = JSON.stringify({ responses });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(out)),
+    'odata-version': '4.0',
+  });
+  res.end(out);
 }
 
 /** An item's answer from the sender's result and the upstream's last answer (null when none came). */
@@ -191,154 +201,4 @@ function encodeBody(res: TransportResponse, parsed: unknown): unknown {
 
 function refusal(id: string, status: number, code: string, message: string): ODataResponse {
   return { id, status, headers: { ...JSON_HEADERS }, body: errorBody(code, message) };
-}
-
-function hasHeader(headers: Record<string, string>, lower: string): boolean {
-  for (const k of Object.keys(headers)) if (k.toLowerCase() === lower) return true;
-  return false;
-}
-
-const invalid = (message: string) => new HttpError(400, 'INVALID_BATCH', message);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Checks a whole $batch and resolves its items; any fault refuses the batch with nothing sent. */
-export function parseBatch(text: string, maxItems: number, base: string, origin: string): Item[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, 'INPUT_INVALID_JSON', `not valid JSON (${(err as Error).message})`);
-  }
-  if (!isObject(doc) || !Array.isArray(doc.requests)) {
-    throw invalid(
-      'expected {"requests":[…]} (the OData JSON batch format); for a JSON array of payloads POST to /batch',
-    );
-  }
-  const raw: unknown[] = doc.requests;
-  if (raw.length > maxItems) {
-    throw new HttpError(
-      413,
-      'TOO_MANY_ITEMS',
-      `${raw.length} requests: this server takes at most ${maxItems} per batch (--max-items)`,
-    );
-  }
-  const byId = new Map<string, number>();
-  const dependencyIds: string[][] = [];
-  const items = raw.map((r, i): Item => {
-    const where = `requests[${i}]`;
-    if (!isObject(r)) throw invalid(`${where}: expected an object`);
-    if (typeof r.id !== 'string' || r.id === '') throw invalid(`${where}: "id" must be a non-empty string`);
-    const at = `${where} (id ${JSON.stringify(r.id)})`;
-    const earlier = byId.get(r.id.toLowerCase());
-    if (earlier !== undefined)
-      throw invalid(`${at}: the id repeats that of requests[${earlier}]; ids must be unique, whatever their case`);
-    byId.set(r.id.toLowerCase(), i);
-    if (typeof r.method !== 'string' || !/^[A-Za-z]+$/.test(r.method))
-      throw invalid(`${at}: "method" must be an HTTP method such as GET or POST`);
-    const method = r.method.toUpperCase();
-    if (method === 'CONNECT') throw invalid(`${at}: CONNECT cannot be batched`);
-    if (typeof r.url !== 'string' || r.url === '') throw invalid(`${at}: "url" must be a non-empty string`);
-    let url: URL;
-    try {
-      url = new URL(r.url, base);
-    } catch {
-      throw invalid(`${at}: "url" ${JSON.stringify(r.url)} is not a valid URL`);
-    }
-    const headers = itemHeaders(r.headers, at);
-    const dependsOn = r.dependsOn ?? [];
-    if (!Array.isArray(dependsOn) || !dependsOn.every((d) => typeof d === 'string'))
-      throw invalid(`${at}: "dependsOn" must be an array of ids`);
-    const foreign = url.origin !== origin;
-    dependencyIds.push(dependsOn);
-    return {
-      id: r.id,
-      method,
-      url: foreign ? null : url.href,
-      refused: foreign
-        ? `${method} ${url.href}: not on ${origin}, the only origin this server sends to; not contacted`
-        : null,
-      headers,
-      body: BODYLESS_METHODS.has(method) ? null : itemBody(r.body, headers, at),
-      value: r.body ?? null,
-      dependsOn: [],
-      dependents: [],
-    };
-  });
-  items.forEach((item, i) => {
-    item.dependsOn = dependencyIds[i]!.map((d) => {
-      const j = byId.get(d.toLowerCase());
-      if (j === undefined) {
-        throw new HttpError(
-          400,
-          'UNKNOWN_DEPENDENCY',
-          `requests[${i}] (id ${JSON.stringify(item.id)}): dependsOn ${JSON.stringify(d)}, which is not an id of this batch`,
-        );
-      }
-      if (j === i)
-        throw new HttpError(
-          400,
-          'DEPENDENCY_CYCLE',
-          `requests[${i}] (id ${JSON.stringify(item.id)}) depends on itself`,
-        );
-      items[j]!.dependents.push(i);
-      return j;
-    });
-  });
-  checkAcyclic(items);
-  return items;
-}
-
-/** Kahn's algorithm: whatever cannot be ordered lies on (or behind) a cycle. */
-function checkAcyclic(items: Item[]): void {
-  const indegree = items.map((it) => it.dependsOn.length);
-  const ready = indegree.flatMap((d, i) => (d === 0 ? [i] : []));
-  let seen = 0;
-  while (ready.length > 0) {
-    const i = ready.pop()!;
-    seen++;
-    for (const d of items[i]!.dependents) if (--indegree[d]! === 0) ready.push(d);
-  }
-  if (seen === items.length) return;
-  const stuck = items.filter((_, i) => indegree[i]! > 0).map((it) => JSON.stringify(it.id));
-  throw new HttpError(400, 'DEPENDENCY_CYCLE', `dependsOn forms a cycle among ${stuck.join(', ')}`);
-}
-
-function itemHeaders(value: unknown, at: string): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (!isObject(value)) throw invalid(`${at}: "headers" must be an object of names to strings`);
-  const connection =
-    typeof value.connection === 'string' || typeof value.Connection === 'string'
-      ? new Set(
-          String(value.connection ?? value.Connection)
-            .split(',')
-            .map((s) => s.trim().toLowerCase()),
-        )
-      : undefined;
-  const out: Record<string, string> = {};
-  for (const [name, v] of Object.entries(value)) {
-    if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`${at}: header ${name} must be a string`);
-    const text = String(v);
-    const problem = headerProblem(name, text);
-    if (problem !== null) throw new HttpError(400, 'INVALID_HEADER', `${at}: ${problem}`);
-    if (!isHopByHop(name, connection)) out[name] = text;
-  }
-  return out;
-}
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function itemBody(body: unknown, headers: Record<string, string>, at: string): string | Uint8Array | null {
-  if (body === undefined || body === null) return null;
-  const ct = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
-  const media = mediaTypeOf(ct);
-  if (media === null || isJsonType(media.type)) return JSON.stringify(body);
-  if (typeof body !== 'string')
-    throw invalid(
-      `${at}: with Content-Type ${media.type} the body must be a string (${media.type.startsWith('text/') ? 'the text' : 'base64'})`,
-    );
-  if (media.type.startsWith('text/')) return body;
-  const compact = body.replace(/\s+/g, '');
-  if (!BASE64.test(compact) || compact.length % 4 === 1)
-    throw invalid(`${at}: with Content-Type ${media.type} the body must be base64`);
-  return Buffer.from(compact, 'base64');
 }

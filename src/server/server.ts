@@ -39,142 +39,26 @@ const ROUTES = 'POST /batch, POST /$batch (or any path ending in /$batch), GET /
 export async function startBatchServer(o: BatchServerOptions): Promise<BatchServer> {
   const transport = o.transport ?? createTransport(transportConfigOf(o.run));
   const gw = new Gateway(o, transport);
-  const odata = new ODataEndpoint(gw);
-  const log = o.log ?? (() => {});
-  let draining = false;
-
-  const batch = (
-    endpoint: Endpoint,
-    req: IncomingMessage,
-    res: ServerResponse,
-    work: (taken: () => void) => Promise<BatchOutcome | ODataOutcome>,
-  ) => {
-    const t0 = performance.now();
-    let taken = false;
-    const onTaken = () => {
-      taken = true;
-      gw.metrics.batchStarted(endpoint);
-    };
-    const answered = work(onTaken).then(
-      (outcome) => {
-        gw.metrics.batchAnswered(endpoint, outcome.cut === null ? 200 : 499, taken);
-        const cut = outcome.cut === null ? '' : `; ${outcome.cut}`;
-        log(
-          `${head(req, outcome.cut === null ? 200 : 499, t0)}: ${outcome.items} item${outcome.items === 1 ? '' : 's'}, ${outcome.ok} ok, ${outcome.failed} failed${cut}`,
-        );
-      },
-      (err: unknown) => {
-        if (err instanceof HttpError) {
-          // A refused body may still be arriving: answer, then close rather than read the rest.
-          if (err.status === 413) res.setHeader('connection', 'close');
-          sendError(res, err);
-          gw.metrics.batchAnswered(endpoint, err.status, taken);
-          log(`${head(req, err.status, t0)}: ${err.code} ${err.message}`);
-        } else if (err instanceof ClientClosed) {
-          gw.metrics.batchAnswered(endpoint, 499, taken);
-          log(`${head(req, 499, t0)}: ${err.message}`);
-        } else {
-          if (!res.headersSent)
-            sendJson(res, 500, JSON.stringify(errorBody('INTERNAL_ERROR', String((err as Error)?.message ?? err))));
-          else res.destroy();
-          gw.metrics.batchAnswered(endpoint, 500, taken);
-          log(`${head(req, 500, t0)}: internal error: ${(err as Error)?.stack ?? String(err)}`);
-        }
-      },
-    );
-    // A batch counts as done once its answer has left (or the connection is gone): what close() waits for.
-    void gw.track(
-      answered.then(() =>
-        res.writableFinished || res.destroyed ? undefined : new Promise((r) => res.once('close', r)),
-      ),
-    );
-  };
-
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = pathOf(req.url ?? '/');
-    const method = req.method ?? 'GET';
-    if (draining) {
-      res.setHeader('connection', 'close');
-      return sendError(
-        res,
-        new HttpError(
-          503,
-          'SHUTTING_DOWN',
-          'the server is shutting down: batches already taken finish, new ones are refused',
-        ),
-      );
-    }
-    const isBatch = path === '/batch';
-    const isOData = path === '/$batch' || path.endsWith('/$batch');
-    if (isBatch || isOData) {
-      if (method !== 'POST')
-        return sendError(
-          res,
-          new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: batches are POSTed`, { allow: 'POST' }),
-        );
-      if (isBatch) return batch('batch', req, res, (taken) => handleBatch(req, res, gw, taken));
-      return batch('odata', req, res, (taken) => odata.handle(req, res, path, taken));
-    }
-    if (path === '/healthz' || path === '/metrics') {
-      if (method !== 'GET' && method !== 'HEAD')
-        return sendError(
-          res,
-          new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: use GET`, { allow: 'GET, HEAD' }),
-        );
-      if (path === '/healthz') {
-        return sendJson(
-          res,
-          200,
-          JSON.stringify({ status: 'ok', batchesInFlight: gw.batchesInProgress, itemsInFlight: gw.stats.inFlight }),
-        );
-      }
-      return void gw.metrics.text().then(
-        (text) => {
-          res.writeHead(200, {
-            'content-type': gw.metrics.contentType,
-            'content-length': String(Buffer.byteLength(text)),
-          });
-          res.end(method === 'HEAD' ? undefined : text);
-        },
-        (err: unknown) => sendJson(res, 500, JSON.stringify(errorBody('INTERNAL_ERROR', String(err)))),
-      );
-    }
-    sendError(res, new HttpError(404, 'NOT_FOUND', `no endpoint ${method} ${path}: serve answers ${ROUTES}`));
-  };
-
-  const server: Server = createServer(handler);
+  const routes = new Routes(gw, o.log ?? (() => {}));
+  const server: Server = createServer(routes.handle);
   // A body is read only once it is known to fit (readBody answers 100-continue itself).
-  server.on('checkContinue', handler);
+  server.on('checkContinue', routes.handle);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, o.port, o.host);
   server.on('error', () => {});
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let closing: Promise<void> | null = null;
   const shutDown = (hard: boolean): Promise<void> => {
-    draining = true;
+    routes.draining = true;
     if (hard) gw.abort();
-    closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await gw.drain();
-      server.closeAllConnections();
-      await stopped;
-      await gw.close();
-    })();
+    closing ??= closeServer(server, gw);
     return closing;
   };
-
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
@@ -182,6 +66,141 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
     close: () => shutDown(false),
     abort: () => shutDown(true),
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops listening, lets the batches taken be answered, then closes the connections and the gateway. */
+async function closeServer(server: Server, gw: Gateway): Promise<void> {
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await gw.drain();
+  server.closeAllConnections();
+  await stopped;
+  await gw.close();
+}
+
+type BatchWork = (taken: () => void) => Promise<BatchOutcome | ODataOutcome>;
+
+/** Every request the server answers: the two batch endpoints, health and metrics, and the refusals. */
+class Routes {
+  /** Set once close() or abort() is called: requests still arriving on open connections are answered 503. */
+  draining = false;
+  private readonly odata: ODataEndpoint;
+
+  constructor(
+    private readonly gw: Gateway,
+    private readonly log: (line: string) => void,
+  ) {
+    this.odata = new ODataEndpoint(gw);
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = pathOf(req.url ?? '/');
+    const method = req.method ?? 'GET';
+    if (this.draining) {
+      res.setHeader('connection', 'close');
+      return sendError(res, new HttpError(503, 'SHUTTING_DOWN', SHUTTING_DOWN));
+    }
+    const isBatch = path === '/batch';
+    if (isBatch || path === '/$batch' || path.endsWith('/$batch')) {
+      if (method !== 'POST') return sendError(res, notAllowed(`${method} ${path}: batches are POSTed`, 'POST'));
+      if (isBatch) return this.batch('batch', req, res, (taken) => handleBatch(req, res, this.gw, taken));
+      return this.batch('odata', req, res, (taken) => this.odata.handle(req, res, path, taken));
+    }
+    if (path === '/healthz' || path === '/metrics') {
+      if (method !== 'GET' && method !== 'HEAD')
+        return sendError(res, notAllowed(`${method} ${path}: use GET`, 'GET, HEAD'));
+      return path === '/healthz' ? this.health(res) : this.metrics(res, method === 'HEAD');
+    }
+    sendError(res, new HttpError(404, 'NOT_FOUND', `no endpoint ${method} ${path}: serve answers ${ROUTES}`));
+  };
+
+  /** Runs one batch, counts it and logs one line for it, and keeps track of it until its answer has left. */
+  private batch(endpoint: Endpoint, req: IncomingMessage, res: ServerResponse, work: BatchWork): void {
+    const t0 = performance.now();
+    let taken = false;
+    const onTaken = () => {
+      taken = true;
+      this.gw.metrics.batchStarted(endpoint);
+    };
+    const answered = work(onTaken).then(
+      (outcome) => {
+        const status = outcome.cut === null ? 200 : 499;
+        this.gw.metrics.batchAnswered(endpoint, status, taken);
+        const cut = outcome.cut === null ? '' : `; ${outcome.cut}`;
+        const items = `${outcome.items} item${outcome.items === 1 ? '' : 's'}`;
+        this.log(`${head(req, status, t0)}: ${items}, ${outcome.ok} ok, ${outcome.failed} failed${cut}`);
+      },
+      (err: unknown) => this.failed(endpoint, taken, req, res, err, t0),
+    );
+    // A batch counts as done once its answer has left (or the connection is gone): what close() waits for.
+    void this.gw.track(
+      answered.then(() =>
+        res.writableFinished || res.destroyed ? undefined : new Promise((r) => res.once('close', r)),
+      ),
+    );
+  }
+
+  /** A batch that failed as a whole: answered (when the connection still allows), counted and logged. */
+  private failed(
+    endpoint: Endpoint,
+    taken: boolean,
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: unknown,
+    t0: number,
+  ): void {
+    if (err instanceof HttpError) {
+      // A refused body may still be arriving: answer, then close rather than read the rest.
+      if (err.status === 413) res.setHeader('connection', 'close');
+      sendError(res, err);
+      this.gw.metrics.batchAnswered(endpoint, err.status, taken);
+      this.log(`${head(req, err.status, t0)}: ${err.code} ${err.message}`);
+    } else if (err instanceof ClientClosed) {
+      this.gw.metrics.batchAnswered(endpoint, 499, taken);
+      this.log(`${head(req, 499, t0)}: ${err.message}`);
+    } else {
+      if (!res.headersSent)
+        sendJson(res, 500, JSON.stringify(errorBody('INTERNAL_ERROR', String((err as Error)?.message ?? err))));
+      else res.destroy();
+      this.gw.metrics.batchAnswered(endpoint, 500, taken);
+      this.log(`${head(req, 500, t0)}: internal error: ${(err as Error)?.stack ?? String(err)}`);
+    }
+  }
+
+  private health(res: ServerResponse): void {
+    const gw = this.gw;
+    const body = { status: 'ok', batchesInFlight: gw.batchesInProgress, itemsInFlight: gw.stats.inFlight };
+    sendJson(res, 200, JSON.stringify(body));
+  }
+
+  private metrics(res: ServerResponse, headOnly: boolean): void {
+    void this.gw.metrics.text().then(
+      (text) => {
+        res.writeHead(200, {
+          'content-type': this.gw.metrics.contentType,
+          'content-length': String(Buffer.byteLength(text)),
+        });
+        res.end(headOnly ? undefined : text);
+      },
+      (err: unknown) => sendJson(res, 500, JSON.stringify(errorBody('INTERNAL_ERROR', String(err)))),
+    );
+  }
+}
+
+const SHUTTING_DOWN = 'the server is shutting down: batches already taken finish, new ones are refused';
+
+function notAllowed(message: string, allow: string): HttpError {
+  return new HttpError(405, 'METHOD_NOT_ALLOWED', message, { allow });
 }
 
 function pathOf(url: string): string {
