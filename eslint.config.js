@@ -19,6 +19,11 @@ export default tseslint.config(
     },
   },
   {
+    // Short functions: one that outgrows this is doing several things.
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 100 }] },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
