@@ -7,6 +7,7 @@ import { BatchpostError } from './errors.js';
 import { hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
 import type { InputRecord, OutgoingRequest } from './types.js';
+import { tryUrl } from '../util/url.js';
 
 const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
@@ -82,10 +83,8 @@ export function idempotencyKey(runId: string, id: string): string {
 }
 
 function checkUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
+  const u = tryUrl(url);
+  if (u === null) {
     throw new BatchpostError(
       'USAGE',
       `--url "${url}": not an absolute URL`,

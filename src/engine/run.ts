@@ -9,6 +9,7 @@ import { RequestBuilder, requestHash } from './request.js';
 import type { RequestSink } from './request-sink.js';
 import { Sender, type SenderOptions } from './sender.js';
 import { senderOptionsOf } from './sender-config.js';
+import { unsentResult } from './unsent.js';
 import { buildSummary, countResult, createStats, Latency } from './stats.js';
 import type { InputError, InputRecord, Result, RunStats, Sink, Summary, Transport } from './types.js';
 
@@ -127,7 +128,7 @@ export class Run {
         }
         if (record.error !== undefined) {
           // Only a JSON line can be skipped: a broken CSV row or JSON array is fatal (IdAssigner stops on it).
-          this.record(unsent(id, 'INVALID_JSON', `line ${record.line}: ${record.error}`), record);
+          this.record(unsentResult(id, 'INVALID_JSON', `line ${record.line}: ${record.error}`), record);
           continue;
         }
         let request;
@@ -135,7 +136,7 @@ export class Run {
           request = this.builder.build(record, id, this.o.method);
         } catch (err) {
           if (!(err instanceof TemplateError)) throw err;
-          this.record(unsent(id, 'TEMPLATE_ERROR', `line ${record.line}: ${err.message}`), record);
+          this.record(unsentResult(id, 'TEMPLATE_ERROR', `line ${record.line}: ${err.message}`), record);
           continue;
         }
         this.outstanding++;
@@ -227,18 +228,4 @@ export class Run {
   private recount(): void {
     if (this.readingDone && this.outstanding === 0) this.settle?.();
   }
-}
-
-/** A payload that never became a request: recorded as failed with no attempt. */
-function unsent(id: string, code: string, message: string): Result {
-  return {
-    id,
-    ok: false,
-    status: null,
-    attempts: 0,
-    durationMs: 0,
-    response: null,
-    error: { code, message },
-    startedAt: Date.now(),
-  };
 }

@@ -4,6 +4,7 @@
 // BullMQ's limiter counts jobs. Short field names: there are many of these.
 import { createHash } from 'node:crypto';
 import type { OutgoingRequest, Result } from '../engine/types.js';
+import { unsentResult } from '../engine/unsent.js';
 import { jobIdOf } from './names.js';
 
 export interface JobData {
@@ -100,19 +101,11 @@ export function parseResult(id: string, json: string): Result {
   } catch {
     // fall through
   }
-  return {
+  return unsentResult(
     id,
-    ok: false,
-    status: null,
-    attempts: 0,
-    durationMs: 0,
-    response: null,
-    error: {
-      code: 'QUEUE_JOB_FAILED',
-      message: 'a worker stored a result batchpost cannot read; the request may have been sent',
-    },
-    startedAt: Date.now(),
-  };
+    'QUEUE_JOB_FAILED',
+    'a worker stored a result batchpost cannot read; the request may have been sent',
+  );
 }
 
 /** A job BullMQ gave up on (its workers died mid-request too often, or the worker crashed): recorded as failed. */

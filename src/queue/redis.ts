@@ -2,6 +2,7 @@
 // server and read its clock, so hosts with skewed clocks still agree on which workers are alive.
 import { Redis } from 'ioredis';
 import { BatchpostError } from '../engine/errors.js';
+import { tryUrl } from '../util/url.js';
 import { redactUrl } from './names.js';
 
 /** A worker is alive while its last heartbeat is younger than this (heartbeats go every second). */
@@ -68,10 +69,8 @@ type ScriptName = keyof typeof SCRIPTS;
 export type BpRedis = Redis & { [K in ScriptName]: (...args: (string | number)[]) => Promise<unknown> };
 
 export function checkRedisUrl(url: string, option: string): void {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
+  const u = tryUrl(url);
+  if (u === null) {
     throw new BatchpostError(
       'USAGE',
       `${option} "${redactUrl(url)}": expected a Redis URL such as redis://127.0.0.1:6379`,

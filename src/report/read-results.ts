@@ -3,6 +3,7 @@
 // a crash is skipped and reported, any other malformed line stops with RESULTS_CORRUPT naming it.
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
+import { requireFile } from '../util/input-file.js';
 import type { Result } from '../engine/types.js';
 
 export interface ReadOutcome {
@@ -43,17 +44,7 @@ export async function readResults(
 }
 
 function checkResultsFile(file: string): void {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    throw new BatchpostError(
-      'INPUT_NOT_FOUND',
-      `${file}: no such file`,
-      'Give the results file a run wrote (--out FILE).',
-    );
-  }
-  if (stat.isDirectory()) throw new BatchpostError('INPUT_NOT_FOUND', `${file}: is a directory, not a results file`);
+  requireFile(file, 'a results file', 'Give the results file a run wrote (--out FILE).');
 }
 
 /** Turns lines into results, telling the format from the first non-blank line. */

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IdAssigner } from '../engine/ids.js';
 import { idempotencyKey } from '../engine/request.js';
 import { round1 } from '../engine/sender.js';
+import { unsentResult } from '../engine/unsent.js';
 import type { InputRecord, OutgoingRequest, Result } from '../engine/types.js';
 import { TemplateError } from '../expr/index.js';
 import { ArraySplitter } from '../input/json-array.js';
@@ -15,7 +16,7 @@ import { resultToJson } from '../output/result-json.js';
 import { isJsonType, isNdjsonType, readBody, requireMediaType } from './body.js';
 import type { Gateway } from './gateway.js';
 import { fillIn, inheritedHeaders } from './headers.js';
-import { HttpError } from './reply.js';
+import { checkItemCount, HttpError } from './reply.js';
 
 export interface BatchOutcome {
   items: number;
@@ -68,7 +69,7 @@ export async function handleBatch(
     } catch (err) {
       if (!(err instanceof TemplateError)) throw err;
       gw.unsent('batch');
-      record(i, unsent(id, 'TEMPLATE_ERROR', `item ${i + 1}: ${err.message}`));
+      record(i, unsentResult(id, 'TEMPLATE_ERROR', `item ${i + 1}: ${err.message}`));
       continue;
     }
     if (inherited !== null) request.headers = fillIn(request.headers, inherited);
@@ -164,13 +165,7 @@ function splitBatch(text: string, ndjson: boolean, maxItems: number): InputRecor
   }
   if (!ndjson && records.length === 0 && text.trim() === '')
     throw new HttpError(400, 'INVALID_BATCH', 'empty body: expected a JSON array of payloads');
-  if (records.length > maxItems) {
-    throw new HttpError(
-      413,
-      'TOO_MANY_ITEMS',
-      `${records.length} payloads: this server takes at most ${maxItems} per batch (--max-items)`,
-    );
-  }
+  checkItemCount(records.length, 'payloads', maxItems);
   return records;
 }
 
@@ -206,18 +201,4 @@ function wantsNdjson(accept: string | undefined): boolean {
 
 export function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** A payload answered without being sent, in run's shape for it. */
-function unsent(id: string, code: string, message: string): Result {
-  return {
-    id,
-    ok: false,
-    status: null,
-    attempts: 0,
-    durationMs: 0,
-    response: null,
-    error: { code, message },
-    startedAt: Date.now(),
-  };
 }

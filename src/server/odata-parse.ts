@@ -3,7 +3,7 @@
 import { headerValue } from '../engine/headers.js';
 import { isJsonType, mediaTypeOf } from './body.js';
 import { headerProblem, isHopByHop } from './headers.js';
-import { HttpError } from './reply.js';
+import { checkItemCount, HttpError } from './reply.js';
 
 /** One item of a $batch, checked and resolved. */
 export interface Item {
@@ -65,13 +65,7 @@ function requestsOf(text: string, maxItems: number): unknown[] {
     );
   }
   const raw: unknown[] = doc.requests;
-  if (raw.length > maxItems) {
-    throw new HttpError(
-      413,
-      'TOO_MANY_ITEMS',
-      `${raw.length} requests: this server takes at most ${maxItems} per batch (--max-items)`,
-    );
-  }
+  checkItemCount(raw.length, 'requests', maxItems);
   return raw;
 }
 

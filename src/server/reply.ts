@@ -39,3 +39,14 @@ export function sendJson(
 export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, JSON.stringify(errorBody(err.code, err.message)), err.headers);
 }
+
+/** Refuses a batch of more items than --max-items (413 TOO_MANY_ITEMS); `noun` names its items. */
+export function checkItemCount(count: number, noun: string, maxItems: number): void {
+  if (count > maxItems) {
+    throw new HttpError(
+      413,
+      'TOO_MANY_ITEMS',
+      `${count} ${noun}: this server takes at most ${maxItems} per batch (--max-items)`,
+    );
+  }
+}

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BatchpostError } from '../../engine/errors.js';
+import { requireFile } from '../../util/input-file.js';
 import type { InputRecord } from '../../engine/types.js';
 import { readPayloads } from '../../input/index.js';
 import { createFailedWriter, type FailedWriter } from '../../output/index.js';
@@ -37,18 +38,7 @@ export function openRunInput(input: string, setup: RunSetup, csvTypes: boolean, 
 
 function openSource(input: string, io: CliIO): InputSource {
   if (input === '-') return io.stdin;
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(input);
-  } catch {
-    throw new BatchpostError(
-      'INPUT_NOT_FOUND',
-      `${input}: no such file`,
-      'Give a file of JSON or NDJSON payloads, or - to read stdin.',
-    );
-  }
-  if (stat.isDirectory())
-    throw new BatchpostError('INPUT_NOT_FOUND', `${input}: is a directory, not a file of payloads`);
+  requireFile(input, 'a file of payloads', 'Give a file of JSON or NDJSON payloads, or - to read stdin.');
   return fs.createReadStream(input, { highWaterMark: 256 * 1024 });
 }
 
