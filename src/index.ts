@@ -45,7 +45,8 @@ const HIGH_WATER = 1024;
  * shape.
  */
 export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, options: RunBatchOptions): BatchRun {
-  const resolved = resolveOptions(options);
+  // Off unless asked for: a library caller would see fewer results than payloads and no reason given.
+  const resolved = resolveOptions({ ...options, unreachableAfter: options.unreachableAfter ?? 0 });
   const ownTransport = options.transport === undefined;
   const transport = options.transport ?? createTransport(transportConfigOf(resolved));
   // A consumer that breaks out of its loop is gone: wind the run down rather than send to nobody.

@@ -184,7 +184,10 @@ describe('re-running what matched', () => {
       '--rerun-where',
       'status >= `500`',
     ]);
-    expect(again.code).toBe(0);
+    // The summary and exit code cover the whole file: id 4's recorded 404 still counts.
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/5 ok\s+1 failed \(HTTP_404 1\)/);
+    expect(again.stderr).toMatch(/sent now\s+2 \(2 ok\)/);
     expect(server.requests.map((q) => parseJson<{ code: number }>(q.body).code).sort()).toEqual([502, 502]);
     const lines = readResults<Line>(out);
     expect(lines.map((l) => l.id).sort()).toEqual(['1', '2', '3', '4', '5', '6']);

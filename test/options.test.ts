@@ -148,6 +148,7 @@ const SAMPLES: Record<string, { args: string[]; value: unknown }> = {
   retries: { args: ['--retries', '5'], value: 5 },
   maxRetryAfter: { args: ['--max-retry-after', '1.5m'], value: 90_000 },
   retryUnsafe: { args: ['--retry-unsafe'], value: true },
+  unreachableAfter: { args: ['--unreachable-after', '5'], value: 5 },
   idempotencyKey: { args: ['--idempotency-key'], value: true },
   runId: { args: ['--run-id', 'r1'], value: 'r1' },
   adaptive: { args: ['--no-adaptive'], value: false },

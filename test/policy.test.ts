@@ -161,7 +161,11 @@ describe('option parsers', () => {
     expect(failedExitCode(parseFailOn('any'), s(1, 10))).toBe(1);
     expect(failedExitCode(parseFailOn('none'), s(10, 10))).toBe(0);
     expect(failedExitCode(parseFailOn('10%'), s(1, 10))).toBe(0);
-    expect(failedExitCode(parseFailOn('10'), s(2, 10))).toBe(1);
+    expect(failedExitCode(parseFailOn('10%'), s(2, 10))).toBe(1);
+    // A bare number is a count of failures tolerated.
+    expect(failedExitCode(parseFailOn('2'), s(2, 10))).toBe(0);
+    expect(failedExitCode(parseFailOn('1'), s(2, 10))).toBe(1);
+    expect(() => parseFailOn('2.5')).toThrow('--fail-on "2.5"');
     expect(() => parseFailOn('lots')).toThrow('--fail-on "lots"');
   });
   test('continuation commands are quoted and carry one continuation flag', () => {

@@ -1,6 +1,7 @@
-// --dry-run: every payload goes through the same id and request building as a real run, nothing is sent.
+// --dry-run: every payload goes through the same id and request building as a real run, nothing is sent. A gate
+// for CI: every payload is checked (not only up to the first problem), each kind of problem is shown by a few
+// lines and counted, and the exit code is 2 when any payload would not become a request.
 // The first requests are printed to stdout (one JSON line each) so they can be inspected or piped.
-import { exitCodeOf } from '../engine/errors.js';
 import { IdAssigner } from '../engine/ids.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { RequestBuilder } from '../engine/request.js';
@@ -11,6 +12,40 @@ import { EXIT } from './exit.js';
 import type { CliIO } from './io.js';
 
 const SHOWN = 10;
+/** Lines shown per error code: enough to see the pattern, few enough that 10,000 bad payloads stay readable. */
+const SAMPLES_PER_CODE = 3;
+
+/** The payloads with a problem, by error code: how many, and the lines of the first few. */
+class Problems {
+  private readonly byCode = new Map<string, { count: number; lines: number[] }>();
+  total = 0;
+
+  constructor(
+    private readonly err: CliIO['stderr'],
+    private readonly inputName: string,
+  ) {}
+
+  add(code: string, line: number, message: string): void {
+    let p = this.byCode.get(code);
+    if (p === undefined) this.byCode.set(code, (p = { count: 0, lines: [] }));
+    p.count++;
+    this.total++;
+    if (p.lines.length >= SAMPLES_PER_CODE) return;
+    p.lines.push(line);
+    this.err.write(`batchpost: ${this.inputName}:${line}: ${message} [${code}]\n`);
+  }
+
+  /** One line per code: `TEMPLATE_ERROR: 250 payloads (lines 1, 2, 3 shown; 247 more)`. */
+  counts(): string {
+    let text = '';
+    for (const [code, p] of this.byCode) {
+      const more = p.count - p.lines.length;
+      const shown = `line${p.lines.length === 1 ? '' : 's'} ${p.lines.join(', ')} shown${more > 0 ? `; ${formatCount(more)} more` : ''}`;
+      text += `batchpost: dry run: ${code}: ${formatCount(p.count)} payload${p.count === 1 ? '' : 's'} (${shown})\n`;
+    }
+    return text;
+  }
+}
 
 export async function dryRun(
   records: AsyncIterable<InputRecord>,
@@ -20,35 +55,29 @@ export async function dryRun(
 ): Promise<number> {
   const ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
   const builder = new RequestBuilder(o);
+  const problems = new Problems(io.stderr, inputName);
   let count = 0;
-  let unsendable = 0;
-  const err = io.stderr;
+  let built = 0;
   for await (const record of records) {
-    const outcome = ids.next(record);
-    if (!('id' in outcome)) {
-      err.write(`batchpost: ${inputName}:${record.line}: ${outcome.message} [${outcome.code}]\n`);
-      err.write(`  dry run: ${formatCount(count)} payloads before this line are valid; nothing was sent.\n`);
-      return exitCodeOf(outcome.code);
-    }
     count++;
-    if (record.error !== undefined) {
-      unsendable++;
-      err.write(`batchpost: ${inputName}:${record.line}: ${record.error} (would be recorded as INVALID_JSON)\n`);
-      continue;
-    }
-    try {
-      const req = builder.build(record, outcome.id, o.method);
-      if (count <= SHOWN) io.stdout.write(JSON.stringify({ id: outcome.id, ...req }) + '\n');
-    } catch (e) {
-      if (!(e instanceof TemplateError)) throw e;
-      unsendable++;
-      err.write(`batchpost: ${inputName}:${record.line}: ${e.message} (would be recorded as TEMPLATE_ERROR)\n`);
+    const outcome = ids.next(record);
+    if (!('id' in outcome)) problems.add(outcome.code, record.line, outcome.message);
+    else if (record.error !== undefined) problems.add('INVALID_JSON', record.line, record.error);
+    else {
+      try {
+        const req = builder.build(record, outcome.id, o.method);
+        if (++built <= SHOWN) io.stdout.write(JSON.stringify({ id: outcome.id, ...req }) + '\n');
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e;
+        problems.add('TEMPLATE_ERROR', record.line, e.message);
+      }
     }
   }
-  const shown = Math.min(count, SHOWN);
-  err.write(
-    `batchpost: dry run: ${formatCount(count)} payload${count === 1 ? '' : 's'} read, ${formatCount(count - unsendable)} would be sent` +
-      `${unsendable ? `, ${formatCount(unsendable)} would be recorded as failed` : ''}; the first ${shown} shown; nothing was sent.\n`,
+  io.stderr.write(problems.counts());
+  const invalid = problems.total ? `, ${formatCount(problems.total)} invalid` : '';
+  io.stderr.write(
+    `batchpost: dry run: ${formatCount(count)} payload${count === 1 ? '' : 's'} read, ${formatCount(built)} would be sent` +
+      `${invalid}; the first ${Math.min(built, SHOWN)} shown; nothing was sent.\n`,
   );
-  return EXIT.OK;
+  return problems.total > 0 ? EXIT.INPUT : EXIT.OK;
 }

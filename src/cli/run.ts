@@ -1,12 +1,14 @@
 // `batchpost run`: wires a file or stdin, the undici transport (or sender threads, or a queue), a results sink and a
 // progress display to the engine's Run, and turns its summary into stderr text and an exit code. The parts are in
 // run/ (input, outputs, senders, progress, messages); everything else lives in the engine.
+import { checkExpressions } from '../engine/expressions.js';
 import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
 import { Run } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
+import { tallyResults } from '../output/index.js';
 import type { RunReports } from '../report/run-reports.js';
 import { dryRun } from './dry-run.js';
-import { runExitCode, type RunOutcome } from './exit.js';
+import { EXIT, failOnText, runExitCode, type RunOutcome } from './exit.js';
 import type { CommandContext } from './io.js';
 import { toRunSetup, type RunFlags, type RunSetup } from './run-options.js';
 import { failedPayloads, inputName, openRunInput, type FailedPayloads, type RunInput } from './run/input.js';
@@ -18,6 +20,7 @@ import { chooseSenders, openQueue, type Senders } from './run/senders.js';
 export async function runCommand(input: string, flags: RunFlags, ctx: CommandContext): Promise<number> {
   const setup = toRunSetup(input, flags);
   const options = resolveOptions(setup.options);
+  checkExpressions(options, flags.rerunWhere);
   const read = openRunInput(input, setup, flags.csvTypes ?? false, ctx.io);
   if (flags.dryRun) {
     try {
@@ -110,8 +113,10 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
   const err = p.ctx.io.stderr;
   const outcome: RunOutcome = {
     summary,
+    recorded: null,
     outputError: p.results.writer.error,
     threadFailure: p.senders.threads?.failure ?? null,
+    unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,
     reportsWritten: true,
   };
@@ -121,12 +126,17 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
   }
   const changed = await changedText(summary, p.place.out);
   if (changed !== '') err.write(changed);
-  err.write(summaryText(summary, p.place, p.display.color));
+  // After --resume and its kin the run is about the whole file: failures recorded earlier still count.
+  const recorded = p.setup.resume !== null && p.place.out !== null ? await tallyResults(p.place.out) : null;
+  outcome.recorded = recorded;
+  err.write(summaryText(summary, p.place, p.display.color, recorded));
   if (p.reports !== null) {
     const finish = { stream: err, color: p.display.color };
     outcome.reportsWritten = await p.reports.finish(summary, runExitCode(outcome, p.setup.failOn), finish);
   }
   const stopped = stoppedText(outcome, p.place, p.run.stats.total);
   if (stopped !== '') err.write(stopped);
-  return runExitCode(outcome, p.setup.failOn);
+  const code = runExitCode(outcome, p.setup.failOn);
+  if (code === EXIT.FAILED && stopped === '') err.write(failOnText(p.setup.failOn, recorded ?? summary));
+  return code;
 }

@@ -44,7 +44,12 @@ export const ERROR_CODES = {
     retry: 'safe',
     summary: 'The connection was reset or closed before a full answer arrived.',
   },
-  NETWORK_ERROR: { scope: 'result', retry: 'safe', summary: 'Another network or TLS failure; the message names it.' },
+  TLS_ERROR: {
+    scope: 'result',
+    retry: 'never',
+    summary: 'The TLS handshake failed (an untrusted, expired or mismatched certificate); nothing was sent.',
+  },
+  NETWORK_ERROR: { scope: 'result', retry: 'safe', summary: 'Another network failure; the message names it.' },
   // Results: the payload itself could not become a request.
   INVALID_JSON: {
     scope: 'result',
@@ -131,6 +136,13 @@ export const ERROR_CODES = {
     exit: 1,
     retry: 'never',
     summary: 'A sender thread (--threads) died; what it had not finished is not recorded.',
+  },
+  UNREACHABLE: {
+    scope: 'run',
+    exit: 1,
+    retry: 'never',
+    summary:
+      'The first results (--unreachable-after) all failed to connect and none got an answer; the run stopped early.',
   },
   QUEUE_UNAVAILABLE: {
     scope: 'run',

@@ -30,6 +30,12 @@ export interface RunOptions {
   retryBaseDelayMs?: number;
   /** Retry timeouts, resets, 500/502/504 even for non-idempotent methods. */
   retryUnsafe?: boolean;
+  /**
+   * Stop the run when its first this many results all failed to connect (refused, unresolved, connect timeout,
+   * TLS) and none got an answer: the target cannot be reached. Unsent payloads stay unrecorded. 0 never stops
+   * (the default of runBatch; the CLI's is 20).
+   */
+  unreachableAfter?: number;
   /** Send an Idempotency-Key per request, derived from runId + id (makes retries safe). */
   idempotencyKey?: boolean;
   /** Names the run for idempotency keys; the same run resumed must keep it. */

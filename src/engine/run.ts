@@ -10,6 +10,7 @@ import type { RequestSink } from './request-sink.js';
 import { Sender, type SenderOptions } from './sender.js';
 import { senderOptionsOf } from './sender-config.js';
 import { unsentResult } from './unsent.js';
+import { tryUrl } from '../util/url.js';
 import { buildSummary, countResult, createStats, Latency } from './stats.js';
 import type { InputError, InputRecord, Result, RunStats, Sink, Summary, Transport } from './types.js';
 
@@ -33,6 +34,18 @@ export type SenderFactory = (options: SenderOptions, stats: RunStats, run: Resol
 
 const STOPPED: unique symbol = Symbol('stopped');
 
+/** Failures that mean the request never reached a server: a run whose first results are all these cannot reach it. */
+const CONNECT_FAILURES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'CONNECT_TIMEOUT', 'TLS_ERROR']);
+
+/** Why a run stopped early on its own: where it could not connect, and the failure code. */
+export interface Unreachable {
+  /** host:port, from the first request's URL. */
+  target: string;
+  code: string;
+  /** Results that failed to connect before it stopped. */
+  after: number;
+}
+
 export class Run {
   readonly stats: RunStats;
   private readonly sender: RequestSink;
@@ -48,6 +61,10 @@ export class Run {
   private inputError: InputError | null = null;
   private readonly keyOf: Expr | null;
   private readonly changed = { count: 0, firstIds: [] as string[] };
+  /** Connect failures still to see before the run stops; 0 once anything got through (or with the check off). */
+  private unreachableLeft: number;
+  private firstUrl: string | null = null;
+  private unreachableStop: Unreachable | null = null;
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -61,6 +78,7 @@ export class Run {
       ? deps.sender(senderOptions, this.stats, o)
       : new Sender(senderOptions, deps.transport, this.stats);
     this.keyOf = o.serializeBy === undefined ? null : compileExpr(o.serializeBy, '--serialize-by');
+    this.unreachableLeft = o.unreachableAfter;
   }
 
   /** Graceful: start nothing new, let requests in flight finish. */
@@ -78,7 +96,12 @@ export class Run {
   }
 
   get interrupted(): boolean {
-    return this.stopping && this.inputError === null;
+    return this.stopping && this.inputError === null && this.unreachableStop === null;
+  }
+
+  /** Set when the run stopped because its first results all failed to connect (see unreachableAfter). */
+  get unreachable(): Unreachable | null {
+    return this.unreachableStop;
   }
 
   async execute(records: AsyncIterable<InputRecord>): Promise<Summary> {
@@ -139,6 +162,7 @@ export class Run {
           this.record(unsentResult(id, 'TEMPLATE_ERROR', `line ${record.line}: ${err.message}`), record);
           continue;
         }
+        this.firstUrl ??= request.url;
         this.outstanding++;
         // With onFailed the payload rides along in a closure rather than an id → record Map: a table every request
         // enters and leaves keeps garbage alive through young-generation collections (see transport/undici.ts).
@@ -212,6 +236,22 @@ export class Run {
     countResult(this.stats, result);
     this.deps.sink.write(result);
     if (!result.ok && record !== undefined) this.deps.onFailed?.(record, result);
+    if (this.unreachableLeft > 0 && result.attempts > 0) this.watchReach(result);
+  }
+
+  /**
+   * Until something gets through: a target that refuses every connection would otherwise take every payload
+   * through every retry. Stops hard (abort), so what was not recorded stays unrecorded and is sent by --resume.
+   */
+  private watchReach(result: Result): void {
+    const code = result.error?.code;
+    if (result.status !== null || code === undefined || !CONNECT_FAILURES.has(code)) {
+      this.unreachableLeft = 0;
+      return;
+    }
+    if (--this.unreachableLeft > 0) return;
+    this.unreachableStop = { target: targetOf(this.firstUrl), code, after: this.o.unreachableAfter };
+    this.abort();
   }
 
   private readonly settled = (result: Result | null): void => this.finish(result, undefined);
@@ -228,4 +268,11 @@ export class Run {
   private recount(): void {
     if (this.readingDone && this.outstanding === 0) this.settle?.();
   }
+}
+
+/** host:port of a URL, the port filled in from the scheme. */
+function targetOf(url: string | null): string {
+  const u = url === null ? null : tryUrl(url);
+  if (u === null) return url ?? 'the target';
+  return `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
 }

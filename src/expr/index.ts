@@ -1,21 +1,64 @@
 // JMESPath expressions and `{{ expr }}` templates, compiled once per run and evaluated per payload.
-import { compile, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
+import { compile, tokenize, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
 import { BatchpostError } from '../engine/errors.js';
 
 export type Expr = (value: unknown) => unknown;
 
 /** Compiles a JMESPath expression; `option` names where it came from so a syntax error points at it. */
 export function compileExpr(source: string, option: string): Expr {
+  return compileIn(source, option, source, 0);
+}
+
+/**
+ * Compiles `source`, found at `offset` in the option's text `whole` (a template holds several): a syntax error
+ * names the option, the text and the column, counted in `whole` from 1.
+ */
+function compileIn(source: string, option: string, whole: string, offset: number): Expr {
   let ast: ReturnType<typeof compile>;
   try {
     ast = compile(source);
   } catch (err) {
+    const column = offset + errorColumn(source);
     throw new BatchpostError(
       'USAGE',
-      `${option} "${source}": not a valid JMESPath expression (${(err as Error).message})`,
+      `${named(option, whole)}: not a valid JMESPath expression at column ${column} (${(err as Error).message})`,
     );
   }
   return (value) => TreeInterpreter.search(ast, value as JSONValue);
+}
+
+/**
+ * Where an expression that does not compile goes wrong, from 1. The parser reads tokens left to right, so the
+ * culprit is the first token whose prefix fails otherwise than by ending early; past the last token, the end.
+ * Only called for a refused expression, so compiling each prefix costs nothing that matters.
+ */
+function errorColumn(source: string): number {
+  let tokens: { start: number }[];
+  try {
+    tokens = tokenize(source);
+  } catch {
+    // The lexer refuses a character or an unclosed literal: the shortest prefix it refuses ends at the culprit.
+    for (let i = 1; i <= source.length; i++) if (!tokenizes(source.slice(0, i))) return i;
+    return source.length;
+  }
+  for (let i = 0; i < tokens.length; i++) {
+    const end = tokens[i + 1]?.start ?? source.length;
+    try {
+      compile(source.slice(0, end));
+    } catch (err) {
+      if (!/\(EOF\)|unexpected end/i.test((err as Error).message)) return tokens[i]!.start + 1;
+    }
+  }
+  return source.length + 1;
+}
+
+function tokenizes(text: string): boolean {
+  try {
+    tokenize(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A predicate from an expression, with JMESPath truthiness (false, null, "", [] and {} are false). */
@@ -59,12 +102,15 @@ export function compileTemplate(text: string, option: string, encode: boolean): 
   let last = 0;
   for (const m of text.matchAll(PLACEHOLDER)) {
     literals.push(text.slice(last, m.index));
-    const source = m[1]!.trim();
-    if (!source) throw new BatchpostError('USAGE', `${option} "${text}": empty {{ }} placeholder`);
-    exprs.push({ source, fn: compileExpr(source, option) });
+    const inner = m[1]!;
+    const source = inner.trim();
+    if (!source) throw new BatchpostError('USAGE', `${named(option, text)}: empty {{ }} placeholder`);
+    const offset = m.index + 2 + inner.indexOf(source);
+    exprs.push({ source, fn: compileIn(source, option, text, offset) });
     last = m.index + m[0].length;
   }
   literals.push(text.slice(last));
+  checkUnclosed(text, option);
   if (exprs.length === 0) return { isStatic: true, render: () => text };
   return {
     isStatic: false,
@@ -80,4 +126,21 @@ export function compileTemplate(text: string, option: string, encode: boolean): 
       return out;
     },
   };
+}
+
+/** A `{{` that no `}}` closes would otherwise be sent as literal text, once per payload. */
+function checkUnclosed(text: string, option: string): void {
+  const rest = text.replace(PLACEHOLDER, (m) => ' '.repeat(m.length));
+  const at = rest.indexOf('{{');
+  if (at === -1) return;
+  throw new BatchpostError(
+    'USAGE',
+    `${named(option, text)}: unclosed {{ at column ${at + 1}`,
+    'A placeholder is {{ expression }}, e.g. --url https://api.example.com/orders/{{ id }}',
+  );
+}
+
+/** The option and its text, except a header's value: it may hold a credential. */
+function named(option: string, text: string): string {
+  return option.startsWith('--header') ? option : `${option} "${text}"`;
 }

@@ -57,15 +57,22 @@ export function parseHeaders(values: readonly string[]): Record<string, string> 
   return headers;
 }
 
-export type FailOn = { kind: 'any' } | { kind: 'none' } | { kind: 'percent'; percent: number };
+export type FailOn =
+  { kind: 'any' } | { kind: 'none' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
 
-/** "any" (default), "none", or a share of failures tolerated, e.g. "5%" or "5". */
+/**
+ * "any" (default), "none", a number of failures tolerated ("10": exit 1 from the 11th), or a share tolerated
+ * ("5%": exit 1 past 5% of the requests), as a CI error budget reads.
+ */
 export function parseFailOn(value: string): FailOn {
   if (value === 'any' || value === 'none') return { kind: value };
-  const m = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(value);
-  const p = m ? Number(m[1]) : NaN;
-  if (!(p >= 0 && p <= 100)) throw usage(`--fail-on "${value}": expected any, none, or a percentage such as 5%`);
-  return { kind: 'percent', percent: p };
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(value);
+  const n = m ? Number(m[1]) : NaN;
+  if (m?.[2] === '%' && n <= 100) return { kind: 'percent', percent: n };
+  if (m?.[2] === '' && Number.isSafeInteger(n)) return { kind: 'count', count: n };
+  throw usage(
+    `--fail-on "${value}": expected any, none, a number of failures tolerated such as 10, or a share such as 5%`,
+  );
 }
 
 export function parseChoice<T extends string>(value: string, option: string, choices: readonly T[]): T {

@@ -194,6 +194,15 @@ export const OPTIONS = {
     commands: RUN_AND_SERVE,
     runOption: 'retryUnsafe',
   },
+  unreachableAfter: {
+    flags: '--unreachable-after <n>',
+    help: 'stop when the first n results all failed to connect and nothing got through (0: never stop)',
+    group: 'pace',
+    default: '20',
+    parse: parseCount,
+    commands: { run: true },
+    runOption: 'unreachableAfter',
+  },
   idempotencyKey: {
     flags: '--idempotency-key',
     help: 'send an Idempotency-Key per request (run id + request id), making retries safe',
@@ -380,7 +389,7 @@ export const OPTIONS = {
   },
   failOn: {
     flags: '--fail-on <when>',
-    help: 'exit 1 when: any request failed, none, or more than a percentage (e.g. 5%)',
+    help: 'exit 1 when: any request failed, none, more than N failed (e.g. 10), or more than a share (e.g. 5%)',
     group: 'progress',
     default: 'any',
     parse: parseFailOn,

@@ -4,4 +4,5 @@ export { createSink, OUTPUT_FORMATS, type OutputFormat } from './sink.js';
 export { CSV_COLUMNS } from './csv-sink.js';
 export { resultToJson, resultBodyToJson } from './result-json.js';
 export { openResume, assertWritableOut, type ResumeState, type ResumeOptions } from './resume.js';
+export { tallyResults, type ResultsTally } from './resume.js';
 export { createFailedWriter, type FailedWriter, type FailedFormat, type FailedWriterOptions } from './failed.js';

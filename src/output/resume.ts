@@ -56,6 +56,42 @@ export async function openResume(path: string, options: ResumeOptions): Promise<
   return { ...index.state(), repairedTornLine };
 }
 
+/** Every id of a results file by its last line: what a resumed run's summary and exit code are about. */
+export interface ResultsTally {
+  /** Distinct ids. */
+  total: number;
+  ok: number;
+  failed: number;
+  /** Failed ids by error code. */
+  byError: Record<string, number>;
+}
+
+/** Reads the results file at `path` (read only; a torn last line is left out) and counts its ids' outcomes. */
+export async function tallyResults(path: string, signal?: AbortSignal): Promise<ResultsTally> {
+  const last = new Map<string, string | null>();
+  if ((await statResults(path)) !== null) {
+    await scanLines(path, signal, (buf, start, end) => {
+      const head = readResultHead(buf, start, end);
+      if (head === null || typeof head === 'string') return;
+      last.set(head.id, head.ok ? null : errorCodeOf(head.value));
+    });
+  }
+  const tally: ResultsTally = { total: last.size, ok: 0, failed: 0, byError: {} };
+  for (const code of last.values()) {
+    if (code === null) tally.ok++;
+    else {
+      tally.failed++;
+      tally.byError[code] = (tally.byError[code] ?? 0) + 1;
+    }
+  }
+  return tally;
+}
+
+function errorCodeOf(line: Record<string, unknown>): string {
+  const code = (line.error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : 'UNKNOWN';
+}
+
 /** Whether a recorded line's id is to be sent again, by mode. */
 function resendTest(options: ResumeOptions): (line: ResultHead) => boolean {
   const where = options.where;

@@ -12,6 +12,17 @@ export interface SummaryOptions {
   resultsPath?: string | null;
   /** The command that re-sends only the failures, shown when something failed. */
   retryFailedCommand?: string | null;
+  /**
+   * After --resume and its kin: every id of the results file by its last line. The first line then counts these
+   * (a resumed run that sent nothing still fails for failures recorded earlier), and a line says what was sent now.
+   */
+  recorded?: RecordedCounts | null;
+}
+
+export interface RecordedCounts {
+  ok: number;
+  failed: number;
+  byError: Record<string, number>;
 }
 
 // Past a handful, more error codes stop being a summary; the results file and --report hold the rest.
@@ -27,11 +38,12 @@ export function formatSummary(summary: Summary, options: SummaryOptions): string
   const lines: string[] = [];
 
   const head: string[] = [];
-  const ok = mark('✓', `${formatCount(summary.ok)} ok`);
-  head.push(summary.ok > 0 ? c.green(ok) : ok);
-  if (summary.failed > 0) {
-    const failed = c.red(mark('✗', `${formatCount(summary.failed)} failed`));
-    const codes = formatCounts(summary.byError, MAX_ERROR_CODES);
+  const counts = options.recorded ?? summary;
+  const ok = mark('✓', `${formatCount(counts.ok)} ok`);
+  head.push(counts.ok > 0 ? c.green(ok) : ok);
+  if (counts.failed > 0) {
+    const failed = c.red(mark('✗', `${formatCount(counts.failed)} failed`));
+    const codes = formatCounts(counts.byError, MAX_ERROR_CODES);
     head.push(codes === '' ? failed : `${failed} (${codes})`);
   }
   const rate = sent > 0 && summary.ratePerSec > 0 ? `, ${formatRate(summary.ratePerSec)}` : '';
@@ -59,16 +71,26 @@ export function formatSummary(summary: Summary, options: SummaryOptions): string
     lines.push(`${label('status')}${shown.join('  ')}`);
   }
 
+  if (options.recorded) lines.push(`${label('sent now')}${sentNow(summary)}`);
   if (summary.skipped > 0) lines.push(`${label('skipped')}${formatCount(summary.skipped)} already recorded`);
 
   const stopped = stoppedReason(summary);
   if (stopped !== null) lines.push(`${label('stopped')}${c.yellow(stopped)}`);
 
   if (options.resultsPath) lines.push(`${label('results')}${options.resultsPath}`);
-  if (summary.failed > 0 && options.retryFailedCommand) {
+  if (counts.failed > 0 && options.retryFailedCommand) {
     lines.push(`${label('failed')}run again only the failures: ${options.retryFailedCommand}`);
   }
   return lines.join('\n');
+}
+
+/** `35 (33 ok, 2 failed)`, `0`. */
+function sentNow(summary: Summary): string {
+  const sent = summary.ok + summary.failed;
+  if (sent === 0) return '0';
+  const parts = [`${formatCount(summary.ok)} ok`];
+  if (summary.failed > 0) parts.push(`${formatCount(summary.failed)} failed`);
+  return `${formatCount(sent)} (${parts.join(', ')})`;
 }
 
 /** Why the run ended early, or null when it ran to the end of its input. */

@@ -211,11 +211,22 @@ const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportErro
   UND_ERR_BODY_TIMEOUT: ['TIMEOUT', 'answer body stalled'],
 };
 
+/** Node's codes for a failed TLS handshake: an untrusted, expired or mismatched certificate, or no TLS spoken. */
+const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_)|CERT|^EPROTO$/;
+
+/** Node's own words (e.g. "self-signed certificate"), or its code where they are OpenSSL's internal trace. */
+function tlsReason(e: { code?: string; message?: string }): string {
+  const message = e.message ?? '';
+  return message === '' || message.includes(':error:') ? (e.code ?? 'unknown') : message;
+}
+
 /** Maps what undici throws to a TransportError with one of the stable codes. */
 export function toTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const known = MESSAGES[e.code ?? ''] ?? MESSAGES[e.cause?.code ?? ''];
   if (known) return new TransportError(known[0], known[1]);
+  const tls = [e, e.cause].find((x) => TLS_FAILURE.test(x?.code ?? ''));
+  if (tls) return new TransportError('TLS_ERROR', `TLS handshake failed: ${tlsReason(tls)} (nothing was sent)`);
   return new TransportError('NETWORK_ERROR', e.cause?.message ?? e.message ?? String(err));
 }

@@ -1,8 +1,9 @@
 // What a run says on stderr once it is over: recorded payloads that changed, the summary, and why it stopped early
 // with the command that continues it.
 import { hintOf } from '../../engine/errors.js';
+import type { Unreachable } from '../../engine/run.js';
 import type { InputError, Summary } from '../../engine/types.js';
-import { openResume, type OutputFormat } from '../../output/index.js';
+import { openResume, type OutputFormat, type ResultsTally } from '../../output/index.js';
 import { formatCount } from '../../progress/format.js';
 import { formatSummary } from '../../progress/summary.js';
 import { commandLine } from '../command-line.js';
@@ -36,11 +37,17 @@ export async function changedText(summary: Summary, out: string | null): Promise
   return `batchpost: ${which}; sent again.\n`;
 }
 
-export function summaryText(summary: Summary, place: RunPlace, color: boolean): string {
-  const retryFailed = canResume(place) && summary.failed > 0 ? commandLine(place.argv, 'retry-failed') : null;
-  return (
-    formatSummary(summary, { color, symbols: color, resultsPath: place.out, retryFailedCommand: retryFailed }) + '\n'
-  );
+/** `recorded`: after --resume and its kin, every id of the results file (the summary then counts those). */
+export function summaryText(
+  summary: Summary,
+  place: RunPlace,
+  color: boolean,
+  recorded: ResultsTally | null = null,
+): string {
+  const failed = (recorded ?? summary).failed;
+  const retryFailed = canResume(place) && failed > 0 ? commandLine(place.argv, 'retry-failed') : null;
+  const options = { color, symbols: color, resultsPath: place.out, retryFailedCommand: retryFailed, recorded };
+  return formatSummary(summary, options) + '\n';
 }
 
 /** Why the run stopped before the end, and how to go on; '' for a run that went through. */
@@ -50,6 +57,7 @@ export function stoppedText(o: RunOutcome, place: RunPlace, counted: number | nu
     return errorText('THREAD_FAILED', o.threadFailure.message) + resume;
   }
   if (o.summary.inputError !== null) return inputErrorText(o.summary.inputError, o.summary, place);
+  if (o.unreachable !== null) return unreachableText(o.unreachable, place);
   if (o.interrupted) return interruptedText(o.summary, place, counted);
   return '';
 }
@@ -63,6 +71,16 @@ function inputErrorText(e: InputError, summary: Summary, place: RunPlace): strin
     ? `${fix}, then add --resume${e.code === 'INPUT_INVALID_JSON' ? '; or pass --skip-invalid' : ''}.`
     : `${fix} and run again.`;
   return `${where}  ${done} ${next}\n`;
+}
+
+function unreachableText(u: Unreachable, place: RunPlace): string {
+  const message = `cannot reach ${u.target} (${u.code}): the first ${formatCount(u.after)} results all failed to connect; stopped, the rest was not sent`;
+  const check = 'Check the URL and that the server is up';
+  // --retry-failed: the connect failures recorded so far are sent again too, with what was never sent.
+  const next = canResume(place)
+    ? `${check}, then continue with${place.input === '-' ? ' (feed the same input on stdin)' : ''}:\n  ${commandLine(place.argv, 'retry-failed')}`
+    : `${check}, then run again.`;
+  return errorText('UNREACHABLE', message, next);
 }
 
 /** `counted`: the payloads this run was to take up, when the input was counted. */
