@@ -10,7 +10,7 @@ import { FailureSample } from '../src/report/failure-sample.js';
 import { countLines, junitClassname, relativeHref } from '../src/report/files.js';
 import { BIN_COUNT, binLowerMs, binOf, binPercentile, binUpperMs } from '../src/report/latency-bins.js';
 import { readResults } from '../src/report/read-results.js';
-import { redactArgv, redactHeaders, redactUrls, redactValue, REDACTED } from '../src/report/redact.js';
+import { redactArgv, redactHeaders, redactUrls, redactValue, REDACTED } from '../src/util/redact.js';
 import { Slowest } from '../src/report/slowest.js';
 import { teeSink } from '../src/report/tee-sink.js';
 import { MAX_SPANS, ThrottleSpans } from '../src/report/throttle-spans.js';

@@ -5,9 +5,11 @@
 import { IdAssigner } from '../engine/ids.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { RequestBuilder } from '../engine/request.js';
-import type { InputRecord } from '../engine/types.js';
+import type { InputRecord, OutgoingRequest } from '../engine/types.js';
 import { TemplateError } from '../expr/index.js';
 import { formatCount } from '../progress/format.js';
+import { redactHeaders, redactUrls } from '../util/redact.js';
+import { escapeControls, escapeJsonControls } from '../util/terminal-text.js';
 import { EXIT } from './exit.js';
 import type { CliIO } from './io.js';
 
@@ -32,7 +34,7 @@ class Problems {
     this.total++;
     if (p.lines.length >= SAMPLES_PER_CODE) return;
     p.lines.push(line);
-    this.err.write(`batchpost: ${this.inputName}:${line}: ${message} [${code}]\n`);
+    this.err.write(`batchpost: ${this.inputName}:${line}: ${escapeControls(redactUrls(message))} [${code}]\n`);
   }
 
   /** One line per code: `TEMPLATE_ERROR: 250 payloads (lines 1, 2, 3 shown; 247 more)`. */
@@ -66,7 +68,7 @@ export async function dryRun(
     else {
       try {
         const req = builder.build(record, outcome.id, o.method);
-        if (++built <= SHOWN) io.stdout.write(JSON.stringify({ id: outcome.id, ...req }) + '\n');
+        if (++built <= SHOWN) io.stdout.write(shownRequest(outcome.id, req) + '\n');
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
         problems.add('TEMPLATE_ERROR', record.line, e.message);
@@ -80,4 +82,10 @@ export async function dryRun(
       `${invalid}; the first ${Math.min(built, SHOWN)} shown; nothing was sent.\n`,
   );
   return problems.total > 0 ? EXIT.INPUT : EXIT.OK;
+}
+
+/** A request as printed: secret header values and URL secrets redacted, and no control character for the terminal. */
+function shownRequest(id: string, req: OutgoingRequest): string {
+  const shown = { id, ...req, url: redactUrls(req.url), headers: redactHeaders(req.headers) };
+  return escapeJsonControls(JSON.stringify(shown));
 }

@@ -14,6 +14,7 @@ import { parsePositiveInt } from './parse.js';
 import type { FlagsOf } from '../options/types.js';
 import { toRunOptions } from '../options/values.js';
 import { addOptions } from './options.js';
+import { redactUrls } from '../util/redact.js';
 
 export type ServeFlags = FlagsOf<'serve'>;
 
@@ -43,7 +44,9 @@ export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' |
   const server = await listen(flags, run, limits, io);
   const pace = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}`;
   const sizes = `batches up to ${limits.maxItems} items, ${formatBytes(limits.maxBytes)}`;
-  io.stderr.write(`batchpost: serving on ${server.url} → ${run.url} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`);
+  io.stderr.write(
+    `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`,
+  );
   return untilStopped(server, io);
 }
 

@@ -3,6 +3,7 @@
 // the headers object is shared, so building a request allocates almost nothing.
 import { createHash, hash } from 'node:crypto';
 import { compileExpr, compileTemplate, TemplateError, type Expr, type Template } from '../expr/index.js';
+import { redactUrls } from '../util/redact.js';
 import { BatchpostError } from './errors.js';
 import { hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
@@ -18,13 +19,23 @@ export class RequestBuilder {
   private readonly body: Expr | null;
   private readonly sendsBody: boolean;
   private readonly runId: string | null;
+  /** An Authorization header given with -H wins over user:password in the URL, as with curl. */
+  private readonly userinfoAuth: boolean;
 
   constructor(o: ResolvedOptions) {
-    this.url = compileTemplate(o.url, '--url', true);
-    if (this.url.isStatic) checkUrl(o.url);
+    this.userinfoAuth = !hasHeader(o.headers, 'authorization');
+    let url = compileTemplate(o.url, '--url', true);
+    const headers: Record<string, string> = {};
+    if (url.isStatic) {
+      const credentials = userinfoOf(checkUrl(o.url));
+      if (credentials !== null) {
+        url = compileTemplate(credentials.url, '--url', true);
+        if (this.userinfoAuth) headers.authorization = credentials.authorization;
+      }
+    }
+    this.url = url;
     this.sendsBody = !BODYLESS_METHODS.has(o.method);
     this.body = o.body === undefined ? null : compileExpr(o.body, '--body');
-    const headers: Record<string, string> = {};
     if (this.sendsBody && !hasHeader(o.headers, 'content-type')) {
       headers['content-type'] = 'application/json';
     }
@@ -38,13 +49,15 @@ export class RequestBuilder {
   /** The request for one payload; throws TemplateError when an expression fails for it. */
   build(record: InputRecord, id: string, method: string): OutgoingRequest {
     const value = record.value;
-    const url = this.url.render(value);
+    let url = this.url.render(value);
+    let credentials: Userinfo | null = null;
     if (!this.url.isStatic) {
       try {
-        checkUrl(url);
+        credentials = userinfoOf(checkUrl(url));
       } catch (err) {
         throw new TemplateError((err as Error).message);
       }
+      if (credentials !== null) url = credentials.url;
     }
     let headers = this.staticHeaders;
     if (headers === null) {
@@ -56,6 +69,7 @@ export class RequestBuilder {
       }
       if (this.runId !== null) headers['idempotency-key'] = idempotencyKey(this.runId, id);
     }
+    if (credentials !== null && this.userinfoAuth) headers = { ...headers, authorization: credentials.authorization };
     let body: string | null = null;
     if (this.sendsBody) {
       if (this.body === null) body = record.raw ?? JSON.stringify(value);
@@ -82,17 +96,35 @@ export function idempotencyKey(runId: string, id: string): string {
   return `${runId}-${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`;
 }
 
-function checkUrl(url: string): string {
+interface Userinfo {
+  /** The URL without its user:password. */
+  url: string;
+  authorization: string;
+}
+
+/**
+ * `https://user:password@host/…` sends Basic credentials, as curl does; the URL that goes out (and into results
+ * and messages) no longer holds them. Null for a URL without userinfo.
+ */
+function userinfoOf(u: URL): Userinfo | null {
+  if (u.username === '' && u.password === '') return null;
+  const pair = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  u.username = '';
+  u.password = '';
+  return { url: u.href, authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
+}
+
+function checkUrl(url: string): URL {
   const u = tryUrl(url);
   if (u === null) {
     throw new BatchpostError(
       'USAGE',
-      `--url "${url}": not an absolute URL`,
+      `--url "${redactUrls(url)}": not an absolute URL`,
       'Give the scheme and host, e.g. --url https://api.example.com/orders',
     );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new BatchpostError('USAGE', `--url "${url}": only http and https are supported`);
+    throw new BatchpostError('USAGE', `--url "${redactUrls(url)}": only http and https are supported`);
   }
-  return url;
+  return u;
 }

@@ -8,6 +8,7 @@ import { httpCode, TransportError } from './errors.js';
 import { KeyGate } from './key-gate.js';
 import { Pacer } from './pacer.js';
 import type { OnSettled, RequestSink, SubmitOptions } from './request-sink.js';
+import { redactUrls } from '../util/redact.js';
 import { Slots } from './slots.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry } from './retry.js';
 import type { SenderConfig } from './sender-config.js';
@@ -213,7 +214,8 @@ export class Sender implements RequestSink {
       );
       return;
     }
-    const what = `${job.request.method} ${job.request.url}`;
+    // A failure names its request; a URL's secret query values stay out of results and reports.
+    const what = `${job.request.method} ${redactUrls(job.request.url)}`;
     const base =
       res !== null
         ? `${what} answered ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd()
@@ -239,7 +241,7 @@ export class Sender implements RequestSink {
       if (!truthy(met)) {
         const error = {
           code: 'EXPECTATION_FAILED',
-          message: `${job.request.method} ${job.request.url} answered ${res.status}, which does not meet --expect ${this.o.expect.source}`,
+          message: `${job.request.method} ${redactUrls(job.request.url)} answered ${res.status}, which does not meet --expect ${this.o.expect.source}`,
         };
         return this.result(job, false, res, this.failedResponseOf(res), error);
       }

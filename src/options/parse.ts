@@ -1,5 +1,7 @@
 // Option values from the command line: each parser names the option and the accepted form when it refuses.
+import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
+import { redactHeaderArg } from '../util/redact.js';
 
 const usage = (message: string) => new BatchpostError('USAGE', message);
 
@@ -43,18 +45,39 @@ export function parseMethod(value: string, option: string): string {
   return method;
 }
 
-/** "Name: value"; CR/LF are refused so a header can never smuggle another. */
+/**
+ * "Name: value", or "@FILE" for the headers of a file; CR/LF are refused so a header can never smuggle another.
+ * Messages show a header with its secret values hidden.
+ */
 export function parseHeaders(values: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const h of values) {
+  for (const h of values.flatMap((v) => (v.startsWith('@') ? readHeaderFile(v.slice(1)) : [v]))) {
     const i = h.indexOf(':');
     const name = i > 0 ? h.slice(0, i).trim() : '';
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
-      throw usage(`--header "${h}": expected "Name: value", e.g. -H "Authorization: Bearer TOKEN"`);
+      throw usage(`--header "${redactHeaderArg(h)}": expected "Name: value", e.g. -H "Authorization: Bearer TOKEN"`);
     if (/[\r\n]/.test(h)) throw usage(`--header "${name}": a header value cannot hold a line break`);
     headers[name] = h.slice(i + 1).trim();
   }
   return headers;
+}
+
+/**
+ * -H @FILE, as curl reads it: one "Name: value" per line; blank lines and lines starting with # are skipped. A file
+ * keeps secrets out of the command line, so the commands batchpost prints can repeat it as is.
+ */
+export function readHeaderFile(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw usage(`--header @${file}: cannot read the header file: ${why}`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 export type FailOn =

@@ -101,7 +101,7 @@ export const OPTIONS = {
   },
   header: {
     flags: '-H, --header <header>',
-    help: '"Name: value", repeatable; values may hold {{ expr }}',
+    help: '"Name: value", or @FILE of such lines; repeatable; values may hold {{ expr }}',
     group: 'request',
     repeatable: true,
     default: [],

@@ -7,7 +7,7 @@ import { chartLibrary } from './chart-library.js';
 import type { ReportContext } from './context.js';
 import { REPORT_SCRIPT } from './html-script.js';
 import { REPORT_CSS } from './html-style.js';
-import { redactUrls } from './redact.js';
+import { redactUrls } from '../util/redact.js';
 import type { RequestRef } from './slowest.js';
 import { shellQuote } from '../util/shell-quote.js';
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Result } from '../engine/types.js';
 import { createLineWriter, type LineWriter } from '../output/index.js';
-import { redactUrls, redactValue } from './redact.js';
+import { redactUrls, redactValue } from '../util/redact.js';
 import { xmlAttr, xmlText } from './xml.js';
 
 export interface JunitSuite {

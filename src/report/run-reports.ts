@@ -18,7 +18,7 @@ import {
 } from './files.js';
 import { renderReportHtml } from './html-page.js';
 import { JunitCases, type JunitSuite } from './junit.js';
-import { redactArgv, redactHeaders, redactUrls } from './redact.js';
+import { redactArgv, redactHeaders, redactUrls } from '../util/redact.js';
 import { summaryJsonText } from './summary-json.js';
 import { teeSink, type TeeSink } from './tee-sink.js';
 import { ThrottleSpans } from './throttle-spans.js';

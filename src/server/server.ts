@@ -12,6 +12,7 @@ import type { Endpoint } from './metrics.js';
 import { ODataEndpoint, type ODataOutcome } from './odata.js';
 import { errorBody, HttpError, sendError, sendJson } from './reply.js';
 import { createTransport, transportConfigOf } from '../transport/index.js';
+import { redactUrls } from '../util/redact.js';
 
 export interface BatchServerOptions extends GatewayOptions {
   host: string;
@@ -216,5 +217,5 @@ function pathOf(url: string): string {
 
 function head(req: IncomingMessage, status: number, t0: number): string {
   const ms = performance.now() - t0;
-  return `batchpost: ${req.socket.remoteAddress ?? '-'} ${req.method} ${req.url} ${status} in ${ms < 10 ? ms.toFixed(1) : Math.round(ms)}ms`;
+  return `batchpost: ${req.socket.remoteAddress ?? '-'} ${req.method} ${redactUrls(req.url ?? '')} ${status} in ${ms < 10 ? ms.toFixed(1) : Math.round(ms)}ms`;
 }

@@ -6,7 +6,8 @@ import type { InputError, Summary } from '../../engine/types.js';
 import { openResume, type OutputFormat, type ResultsTally } from '../../output/index.js';
 import { formatCount } from '../../progress/format.js';
 import { formatSummary } from '../../progress/summary.js';
-import { commandLine } from '../command-line.js';
+import { escapeControls } from '../../util/terminal-text.js';
+import { commandLine, hiddenNote } from '../command-line.js';
 import { errorText } from '../errors.js';
 import type { RunOutcome } from '../exit.js';
 import { inputName } from './input.js';
@@ -30,7 +31,7 @@ export function outputFailedText(error: Error): string {
 export async function changedText(summary: Summary, out: string | null): Promise<string> {
   const c = summary.changed;
   if (c === null) return '';
-  const which = `${formatCount(c.count)} recorded payload${c.count === 1 ? '' : 's'} changed since ${c.count === 1 ? 'it was' : 'they were'} sent (first: ${c.firstIds.join(', ')})`;
+  const which = `${formatCount(c.count)} recorded payload${c.count === 1 ? '' : 's'} changed since ${c.count === 1 ? 'it was' : 'they were'} sent (first: ${escapeControls(c.firstIds.join(', '))})`;
   if (!c.resent) return `batchpost: ${which}; not sent again. Add --resend-changed to send them.\n`;
   // Each re-sent id now has two lines; keep the newer one so the file stays one line per id.
   if (out !== null) await openResume(out, { mode: 'rerun', where: () => false });
@@ -47,13 +48,13 @@ export function summaryText(
   const failed = (recorded ?? summary).failed;
   const retryFailed = canResume(place) && failed > 0 ? commandLine(place.argv, 'retry-failed') : null;
   const options = { color, symbols: color, resultsPath: place.out, retryFailedCommand: retryFailed, recorded };
-  return formatSummary(summary, options) + '\n';
+  return formatSummary(summary, options) + '\n' + hiddenNote(retryFailed ?? '');
 }
 
 /** Why the run stopped before the end, and how to go on; '' for a run that went through. */
 export function stoppedText(o: RunOutcome, place: RunPlace, counted: number | null): string {
   if (o.threadFailure !== null) {
-    const resume = canResume(place) ? `  Continue with:\n  ${commandLine(place.argv, 'resume')}\n` : '';
+    const resume = canResume(place) ? `  Continue with:\n${continueCommand(place)}` : '';
     return errorText('THREAD_FAILED', o.threadFailure.message) + resume;
   }
   if (o.summary.inputError !== null) return inputErrorText(o.summary.inputError, o.summary, place);
@@ -62,9 +63,16 @@ export function stoppedText(o: RunOutcome, place: RunPlace, counted: number | nu
   return '';
 }
 
+/** The --resume command on a line of its own, and the note when it hides secrets. */
+function continueCommand(place: RunPlace): string {
+  const command = commandLine(place.argv, 'resume');
+  return `  ${command}\n${hiddenNote(command)}`;
+}
+
 function inputErrorText(e: InputError, summary: Summary, place: RunPlace): string {
-  const excerpt = e.excerpt ? `: ${e.excerpt}` : '';
-  const where = `batchpost: ${inputName(place.input)}:${e.line}: ${e.message}${excerpt} [${e.code}]\n`;
+  // The excerpt and the message quote the input: its control characters are written out, never sent to the terminal.
+  const excerpt = e.excerpt ? `: ${escapeControls(e.excerpt)}` : '';
+  const where = `batchpost: ${inputName(place.input)}:${e.line}: ${escapeControls(e.message)}${excerpt} [${e.code}]\n`;
   const done = `${formatCount(summary.total)} request${summary.total === 1 ? ' was' : 's were'} sent and recorded before this line.`;
   const fix = hintOf(e.code) ?? 'Fix the input';
   const next = canResume(place)
@@ -89,7 +97,7 @@ function interruptedText(summary: Summary, place: RunPlace, counted: number | nu
   const done = `batchpost: ${formatCount(summary.total + summary.skipped)}${total} done (${formatCount(summary.ok)} ok, ${formatCount(summary.failed)} failed).`;
   if (canResume(place)) {
     const stdinNote = place.input === '-' ? ' (feed the same input on stdin)' : '';
-    return `${done} Continue with${stdinNote}:\n  ${commandLine(place.argv, 'resume')}\n`;
+    return `${done} Continue with${stdinNote}:\n${continueCommand(place)}`;
   }
   const where = place.out === null ? 'stdout' : `${place.format} output`;
   return `${done} Results went to ${where}, which cannot be resumed; use --out FILE (ndjson) next time.\n`;

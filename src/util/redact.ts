@@ -1,10 +1,12 @@
-// Secrets never reach a report: header values whose name says credential, URL passwords and query parameters
-// named like one, in the run's parameters, its command line and the error messages a report lists.
+// Secrets never reach any output: header values whose name says credential, URL passwords and query parameters
+// named like one, wherever batchpost shows them (reports, result error messages, usage errors, dry runs, the
+// commands it prints for continuing a run, serve logs). The one place that decides what counts as a secret.
 
 const SECRET_NAME = /authorization|cookie|token|secret|key|password|passw|pwd|auth|session|credential|signature|^sig$/i;
 export const REDACTED = '[redacted]';
 
-function isSecretName(name: string): boolean {
+/** Header names like Authorization, Proxy-Authorization, Cookie, X-Api-Key, X-Session-Id: their values are secret. */
+export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
@@ -15,28 +17,38 @@ export function redactHeaders(headers: Record<string, string>): Record<string, s
   return out;
 }
 
-/** One "Name: value" header as given to -H. */
-function redactHeaderArg(header: string): string {
+/**
+ * One "Name: value" header as given to -H (`@FILE` stays: it names a file, not a secret). Text without a colon is
+ * not a header, but may still be one mistyped ("Authorization Bearer …"): past its first word it is hidden.
+ */
+export function redactHeaderArg(header: string, mark = REDACTED): string {
   const i = header.indexOf(':');
-  if (i <= 0) return header;
-  return isSecretName(header.slice(0, i).trim()) ? `${header.slice(0, i)}: ${REDACTED}` : header;
+  if (i <= 0) {
+    const word = /^\S*/.exec(header)![0];
+    return isSecretName(header) && word !== header ? `${word} ${mark}` : header;
+  }
+  return isSecretName(header.slice(0, i).trim()) ? `${header.slice(0, i)}: ${mark}` : header;
 }
 
 // A value runs to the next & or #, or to whitespace or the end less any punctuation that ends a sentence
-// ("…?token=abc: no answer" keeps its colon).
-const QUERY_PARAM = /([?&;])([^=&#\s]*)=([^&#\s]*?)(?=[&#]|[:;,.)\]]*(?:\s|$))/g;
-const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*):([^/@\s]*)@/gi;
+// ("…?token=abc: no answer" keeps its colon). A value already redacted is taken whole, so redacting twice changes
+// nothing.
+const QUERY_PARAM = /([?&;])([^=&#\s]*)=(\[redacted\]|<hidden>|[^&#\s]*?)(?=[&#]|[:;,.)\]]*(?:\s|$))/g;
+// `user:password@` keeps the user; a lone `token@` is all secret.
+const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi;
 
 /**
  * Any URLs inside `text` (a URL itself, or an error message naming one): the password of `user:pass@` and the
  * values of query parameters named like secrets (`?api_key=…`, `&token=…`) are replaced. Templates stay as is.
  */
-export function redactUrls(text: string): string {
+export function redactUrls(text: string, mark = REDACTED): string {
   if (!text.includes('@') && !text.includes('=')) return text;
   return text
-    .replace(USERINFO, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`)
+    .replace(USERINFO, (_m, scheme: string, user: string, pass?: string) =>
+      pass === undefined ? `${scheme}${mark}@` : `${scheme}${user}:${mark}@`,
+    )
     .replace(QUERY_PARAM, (m, sep: string, name: string) =>
-      isSecretName(safeDecode(name)) ? `${sep}${name}=${REDACTED}` : m,
+      isSecretName(safeDecode(name)) ? `${sep}${name}=${mark}` : m,
     );
 }
 
@@ -55,20 +67,20 @@ export function redactValue(value: unknown, depth = 0): unknown {
 
 /**
  * A command line as argv (without "batchpost"), with header values and URLs redacted: `-H "Authorization: …"`,
- * `--header=…`, `-HCookie:…`, `--url …` / `-u …` / `--url=…`.
+ * `--header=…`, `-HCookie:…`, `--url …` / `-u …` / `--url=…`. `mark` replaces each secret.
  */
-export function redactArgv(argv: readonly string[]): string[] {
+export function redactArgv(argv: readonly string[], mark = REDACTED): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if ((a === '-H' || a === '--header') && i + 1 < argv.length) {
-      out.push(a, redactHeaderArg(argv[++i]!));
+      out.push(a, redactHeaderArg(argv[++i]!, mark));
     } else if (a.startsWith('--header=')) {
-      out.push(`--header=${redactHeaderArg(a.slice('--header='.length))}`);
+      out.push(`--header=${redactHeaderArg(a.slice('--header='.length), mark)}`);
     } else if (a.startsWith('-H') && !a.startsWith('--')) {
-      out.push(`-H${redactHeaderArg(a.slice(2))}`);
+      out.push(`-H${redactHeaderArg(a.slice(2), mark)}`);
     } else {
-      out.push(redactUrls(a));
+      out.push(redactUrls(a, mark));
     }
   }
   return out;
