@@ -145,6 +145,7 @@ const SAMPLES: Record<string, { args: string[]; value: unknown }> = {
   concurrency: { args: ['-c', '7'], value: 7 },
   rate: { args: ['--rate', '120/m'], value: 2 },
   timeout: { args: ['--timeout', '2s'], value: 2000 },
+  maxResponseSize: { args: ['--max-response-size', '512kb'], value: 512 * 1024 },
   retries: { args: ['--retries', '5'], value: 5 },
   maxRetryAfter: { args: ['--max-retry-after', '1.5m'], value: 90_000 },
   retryUnsafe: { args: ['--retry-unsafe'], value: true },

@@ -22,6 +22,8 @@ export interface RunOptions {
   rate?: number | null;
   /** Per-attempt timeout in ms (default 30,000). */
   timeoutMs?: number;
+  /** Largest answer body in bytes (default 10 MiB); a larger one fails its request with RESPONSE_TOO_LARGE. */
+  maxResponseBytes?: number;
   /** Extra attempts after the first (default 2). */
   retries?: number;
   /** Cap on a server's Retry-After, ms (default 60,000). */
@@ -92,6 +94,7 @@ export function resolveOptions(o: RunOptions): ResolvedOptions {
   if (r.rate !== null && !(r.rate > 0)) throw new RangeError(`rate must be positive, got ${r.rate}`);
   positiveInt('concurrency', r.concurrency);
   positiveInt('timeoutMs', r.timeoutMs);
+  positiveInt('maxResponseBytes', r.maxResponseBytes);
   return r;
 }
 

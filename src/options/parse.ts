@@ -1,5 +1,6 @@
 // Option values from the command line: each parser names the option and the accepted form when it refuses.
 import { BatchpostError } from '../engine/errors.js';
+import { parseBytes } from '../server/body.js';
 
 const usage = (message: string) => new BatchpostError('USAGE', message);
 
@@ -27,6 +28,14 @@ export function parseDuration(value: string, option: string): number {
   return Math.round(ms);
 }
 
+/** "512kb", "10mb", "1gb" or a bare number of bytes (k/m/g are binary), as bytes. */
+export function parseSize(value: string, option: string): number {
+  const n = parseBytes(value);
+  if (n === null || !Number.isSafeInteger(n))
+    throw usage(`${option} "${value}": expected a size such as 512kb, 10mb or 1gb`);
+  return n;
+}
+
 /** "50", "50/s" or "300/m", as starts per second. */
 export function parseRate(value: string, option = '--rate'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|m))?\s*$/.exec(value);
@@ -52,9 +61,31 @@ export function parseHeaders(values: readonly string[]): Record<string, string> 
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
       throw usage(`--header "${h}": expected "Name: value", e.g. -H "Authorization: Bearer TOKEN"`);
     if (/[\r\n]/.test(h)) throw usage(`--header "${name}": a header value cannot hold a line break`);
+    refuseFraming(name);
     headers[name] = h.slice(i + 1).trim();
   }
   return headers;
+}
+
+/**
+ * Headers that frame the message or the connection are the transport's to write: a Content-Length or
+ * Transfer-Encoding of the user's would contradict the body actually sent and fail every request. Host stays
+ * allowed (virtual hosts, as with curl).
+ */
+const FRAMING_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+]);
+
+function refuseFraming(name: string): void {
+  if (FRAMING_HEADERS.has(name.toLowerCase()))
+    throw usage(`--header "${name}": a framing header, which batchpost sets itself for each request; leave it out`);
 }
 
 export type FailOn = { kind: 'any' } | { kind: 'none' } | { kind: 'percent'; percent: number };

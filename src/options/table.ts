@@ -15,6 +15,7 @@ import {
   parseMethod,
   parsePositiveInt,
   parseRate,
+  parseSize,
   parseThreads,
 } from './parse.js';
 
@@ -167,6 +168,15 @@ export const OPTIONS = {
     commands: RUN_AND_SERVE,
     runOption: 'timeoutMs',
     sender: true,
+  },
+  maxResponseSize: {
+    flags: '--max-response-size <size>',
+    help: 'largest answer body kept, e.g. 512kb or 10mb; a larger one fails with RESPONSE_TOO_LARGE',
+    group: 'responses',
+    default: '10mb',
+    parse: parseSize,
+    commands: RUN_AND_SERVE,
+    runOption: 'maxResponseBytes',
   },
   retries: {
     flags: '--retries <n>',

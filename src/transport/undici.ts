@@ -24,9 +24,11 @@ export class UndiciTransport implements Transport {
   private sweeper: NodeJS.Timeout | null = null;
   private lastUrl = '';
   private lastTarget = { origin: '', path: '' };
+  private readonly maxBytes: number;
 
   constructor(config: TransportConfig) {
     this.pools = new Pools(config);
+    this.maxBytes = config.maxResponseBytes ?? Infinity;
   }
 
   send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
@@ -50,7 +52,8 @@ export class UndiciTransport implements Transport {
       );
     }
     return new Promise((resolve, reject) => {
-      const handler = new Collector(signal, performance.now() + timeoutMs, timeoutMs, resolve, reject, this.inFlight);
+      const deadline = performance.now() + timeoutMs;
+      const handler = new Collector(signal, deadline, timeoutMs, this.maxBytes, resolve, reject, this.inFlight);
       this.inFlight.add(handler);
       this.sweeper ??= setInterval(this.sweep, SWEEP_MS).unref();
       try {
@@ -117,6 +120,8 @@ class Collector implements Dispatcher.DispatchHandler {
   private statusText = '';
   private headers: Record<string, string | string[]> = {};
   private readonly chunks: Buffer[] = [];
+  /** Body bytes so far: an answer past maxBytes is cut off as it arrives, so no server can fill the memory. */
+  private received = 0;
   private controller: Dispatcher.DispatchController | null = null;
   /** Why this attempt was cancelled (the signal's reason, or a timeout): what the send rejects with. */
   private cancelled: unknown = undefined;
@@ -126,6 +131,7 @@ class Collector implements Dispatcher.DispatchHandler {
     private readonly signal: AbortSignal,
     private readonly deadline: number,
     private readonly timeoutMs: number,
+    private readonly maxBytes: number,
     private readonly resolve: (res: TransportResponse) => void,
     private readonly reject: (err: unknown) => void,
     private readonly inFlight: InFlight<Collector>,
@@ -164,10 +170,20 @@ class Collector implements Dispatcher.DispatchHandler {
     this.status = status;
     this.statusText = statusText ?? '';
     this.headers = headers as Record<string, string | string[]>;
+    const declared = headers['content-length'];
+    if (typeof declared === 'string' && Number(declared) > this.maxBytes) this.tooLarge();
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.received > this.maxBytes) this.tooLarge();
+    else this.chunks.push(chunk);
+  }
+
+  private tooLarge(): void {
+    this.chunks.length = 0;
+    const message = `answered ${this.status} with a body over the ${this.maxBytes} bytes kept (--max-response-size)`;
+    this.cancel(new TransportError('RESPONSE_TOO_LARGE', message, this.status));
   }
 
   onResponseEnd(): void {
@@ -204,6 +220,8 @@ const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportErro
   ENOTFOUND: ['ENOTFOUND', 'host name not found (nothing was sent)'],
   EAI_AGAIN: ['ENOTFOUND', 'host name lookup failed (nothing was sent)'],
   UND_ERR_CONNECT_TIMEOUT: ['CONNECT_TIMEOUT', 'could not connect in time (nothing was sent)'],
+  EMFILE: ['EMFILE', 'too many open files, no connection could be opened (nothing was sent)'],
+  ENFILE: ['EMFILE', 'too many open files on this machine, no connection could be opened (nothing was sent)'],
   ECONNRESET: ['ECONNRESET', 'connection reset before a full answer'],
   EPIPE: ['ECONNRESET', 'connection closed while sending'],
   UND_ERR_SOCKET: ['ECONNRESET', 'connection closed before a full answer'],
@@ -211,10 +229,22 @@ const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportErro
   UND_ERR_BODY_TIMEOUT: ['TIMEOUT', 'answer body stalled'],
 };
 
+/**
+ * undici's words for an answer it will not read: a 100 Continue that was not asked for (batchpost never sends
+ * `Expect`), a 1xx/101 switching protocols unasked. The request reached the server, which may have handled it, so
+ * these are not a reset to retry.
+ */
+const BAD_RESPONSES: ReadonlySet<string> = new Set(['bad response', 'bad upgrade']);
+
 /** Maps what undici throws to a TransportError with one of the stable codes. */
 export function toTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.code === 'UND_ERR_SOCKET' && BAD_RESPONSES.has(e.message ?? ''))
+    return new TransportError(
+      'BAD_RESPONSE',
+      'the server answered with an interim or upgrade response nobody asked for (such as 100 Continue); it may have handled the request',
+    );
   const known = MESSAGES[e.code ?? ''] ?? MESSAGES[e.cause?.code ?? ''];
   if (known) return new TransportError(known[0], known[1]);
   return new TransportError('NETWORK_ERROR', e.cause?.message ?? e.message ?? String(err));
