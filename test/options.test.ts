@@ -146,6 +146,8 @@ const SAMPLES: Record<string, { args: string[]; value: unknown }> = {
   rate: { args: ['--rate', '120/m'], value: 2 },
   timeout: { args: ['--timeout', '2s'], value: 2000 },
   maxResponseSize: { args: ['--max-response-size', '512kb'], value: 512 * 1024 },
+  location: { args: ['-L'], value: true },
+  maxRedirs: { args: ['--max-redirs', '3'], value: 3 },
   retries: { args: ['--retries', '5'], value: 5 },
   maxRetryAfter: { args: ['--max-retry-after', '1.5m'], value: 90_000 },
   retryUnsafe: { args: ['--retry-unsafe'], value: true },

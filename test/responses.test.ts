@@ -235,3 +235,77 @@ describe('serve', () => {
     expect(results[0]).toMatchObject({ ok: false, status: 200, error: { code: 'RESPONSE_TOO_LARGE' } });
   });
 });
+
+describe('redirects', () => {
+  let other: FixtureServer;
+  beforeAll(async () => {
+    other = await startFixtureServer();
+  });
+  afterAll(() => other.close());
+  beforeEach(() => other.reset());
+
+  interface Echo {
+    method: string;
+    headers: Record<string, string>;
+    body: unknown;
+  }
+  const redirect = (code: number, to: string) => `${server.url}/redirect?code=${code}&to=${encodeURIComponent(to)}`;
+  const secret = ['-H', 'Authorization: Bearer s3cr3t-token', '-H', 'Cookie: a=b', '-H', 'X-Trace: t1'];
+
+  test('are not followed without -L: the 3xx is the result', async () => {
+    const r = await runCli(['run', ndjsonFile(dir, payloads(1)), '--url', redirect(302, '/echo')]);
+    const [line] = parseLines<Line>(r.stdout);
+    expect(line).toMatchObject({ ok: false, status: 302, attempts: 1 });
+    expect(line!.error!.code).toBe('HTTP_302');
+    expect(server.requests.map((q) => q.path)).toEqual(['/redirect']);
+  });
+
+  test.each(THREAD_MODES)(
+    '-L follows a 307 to another origin with method and body, without the credentials (%s)',
+    async (_mode, threads) => {
+      const url = redirect(307, `${other.url}/echo`);
+      const r = await runCli(['run', ndjsonFile(dir, payloads(1)), '--url', url, '-L', ...secret, ...threads]);
+      expect(r.code).toBe(0);
+      const [line] = parseLines<Line>(r.stdout);
+      expect(line).toMatchObject({ ok: true, status: 200, attempts: 1 });
+      const echo = line!.response as Echo;
+      expect(echo).toMatchObject({ method: 'POST', body: { n: 1 } });
+      expect(echo.headers['x-trace']).toBe('t1');
+      expect(echo.headers.authorization).toBeUndefined();
+      expect(echo.headers.cookie).toBeUndefined();
+      expect(other.requests).toHaveLength(1);
+      expect(r.stdout + r.stderr).not.toContain('s3cr3t');
+    },
+  );
+
+  test('-L: a 303 becomes a GET without a body; credentials stay on the same origin', async () => {
+    const r = await runCli(['run', ndjsonFile(dir, payloads(1)), '--url', redirect(303, '/echo'), '-L', ...secret]);
+    const echo = parseLines<Line>(r.stdout)[0]!.response as Echo;
+    expect(echo).toMatchObject({ method: 'GET', body: null });
+    expect(echo.headers.authorization).toBe('Bearer s3cr3t-token');
+    expect(echo.headers['content-type']).toBeUndefined();
+  });
+
+  test('-L: a 302 turns a POST into a GET, a PUT stays a PUT', async () => {
+    const file = ndjsonFile(dir, payloads(1));
+    const post = await runCli(['run', file, '--url', redirect(302, '/echo'), '-L']);
+    expect((parseLines<Line>(post.stdout)[0]!.response as Echo).method).toBe('GET');
+    const put = await runCli(['run', file, '--url', redirect(302, '/echo'), '-L', '-X', 'PUT']);
+    expect(parseLines<Line>(put.stdout)[0]!.response as Echo).toMatchObject({ method: 'PUT', body: { n: 1 } });
+  });
+
+  test('--max-redirs bounds a loop: the last 3xx is the result', async () => {
+    const r = await runCli([
+      'run',
+      ndjsonFile(dir, payloads(1)),
+      '--url',
+      `${server.url}/redirect`,
+      '-L',
+      '--max-redirs',
+      '2',
+    ]);
+    const [line] = parseLines<Line>(r.stdout);
+    expect(line).toMatchObject({ ok: false, status: 302, attempts: 1 });
+    expect(server.requests).toHaveLength(3);
+  });
+});

@@ -24,6 +24,10 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Largest answer body in bytes (default 10 MiB); a larger one fails its request with RESPONSE_TOO_LARGE. */
   maxResponseBytes?: number;
+  /** Follow 301/302/303/307/308 redirects as curl -L does (default false: the 3xx is the result). */
+  followRedirects?: boolean;
+  /** With followRedirects: the most redirects followed per attempt (default 10). */
+  maxRedirects?: number;
   /** Extra attempts after the first (default 2). */
   retries?: number;
   /** Cap on a server's Retry-After, ms (default 60,000). */

@@ -178,6 +178,23 @@ export const OPTIONS = {
     commands: RUN_AND_SERVE,
     runOption: 'maxResponseBytes',
   },
+  location: {
+    flags: '-L, --location',
+    help: 'follow redirects as curl -L does (default: a 3xx is the result)',
+    group: 'request',
+    default: false,
+    commands: RUN_AND_SERVE,
+    runOption: 'followRedirects',
+  },
+  maxRedirs: {
+    flags: '--max-redirs <n>',
+    help: 'with -L: the most redirects followed per attempt',
+    group: 'request',
+    default: '10',
+    parse: parseCount,
+    commands: RUN_AND_SERVE,
+    runOption: 'maxRedirects',
+  },
   retries: {
     flags: '--retries <n>',
     help: 'extra attempts for retryable failures',

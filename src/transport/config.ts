@@ -13,8 +13,15 @@ export interface TransportConfig {
    * command sets it from --max-response-size (transportConfigOf); absent, nothing is cut off.
    */
   maxResponseBytes?: number;
+  /** Redirects followed per attempt (-L, --max-redirs); 0 or absent: none, the 3xx is the answer. */
+  maxRedirects?: number;
 }
 
 export function transportConfigOf(o: ResolvedOptions): TransportConfig {
-  return { connections: o.concurrency, timeoutMs: o.timeoutMs, maxResponseBytes: o.maxResponseBytes };
+  return {
+    connections: o.concurrency,
+    timeoutMs: o.timeoutMs,
+    maxResponseBytes: o.maxResponseBytes,
+    maxRedirects: o.followRedirects ? o.maxRedirects : 0,
+  };
 }

@@ -14,21 +14,25 @@ import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
 import type { TransportConfig } from './config.js';
 import { Pools } from './pools.js';
+import { isFollowed, redirectedRequest } from './redirect.js';
 
 /** How often requests in flight are checked for an aborted signal or a passed deadline. */
 const SWEEP_MS = 5;
 
 export class UndiciTransport implements Transport {
   private readonly pools: Pools;
-  private readonly inFlight = new InFlight<Collector>();
+  readonly inFlight = new InFlight<Collector>();
   private sweeper: NodeJS.Timeout | null = null;
   private lastUrl = '';
   private lastTarget = { origin: '', path: '' };
-  private readonly maxBytes: number;
+  /** Set once: what every Collector reads. */
+  readonly maxBytes: number;
+  readonly maxRedirects: number;
 
   constructor(config: TransportConfig) {
     this.pools = new Pools(config);
     this.maxBytes = config.maxResponseBytes ?? Infinity;
+    this.maxRedirects = config.maxRedirects ?? 0;
   }
 
   send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
@@ -53,7 +57,7 @@ export class UndiciTransport implements Transport {
     }
     return new Promise((resolve, reject) => {
       const deadline = performance.now() + timeoutMs;
-      const handler = new Collector(signal, deadline, timeoutMs, this.maxBytes, resolve, reject, this.inFlight);
+      const handler = new Collector(req, signal, deadline, timeoutMs, this, resolve, reject);
       this.inFlight.add(handler);
       this.sweeper ??= setInterval(this.sweep, SWEEP_MS).unref();
       try {
@@ -62,6 +66,27 @@ export class UndiciTransport implements Transport {
         handler.onResponseError(null, err as Error);
       }
     });
+  }
+
+  /**
+   * Sends `c`'s request again where a redirect points (-L), on the same deadline: false when it is not one to
+   * follow, and the 3xx is then the answer.
+   */
+  redirect(c: Collector, location: string): boolean {
+    let to: URL;
+    let next: OutgoingRequest | null;
+    let pool: Pool;
+    try {
+      to = new URL(location, c.request.url);
+      next = redirectedRequest(c.request, c.status, to);
+      if (next === null) return false;
+      pool = this.pools.get(to.origin);
+    } catch {
+      return false;
+    }
+    c.restart(next);
+    pool.dispatch({ path: to.pathname + to.search, method: next.method, headers: next.headers, body: next.body }, c);
+    return true;
   }
 
   private readonly sweep = (): void => {
@@ -116,7 +141,7 @@ export class InFlight<T extends { slot: number; check(now: number): void }> {
 class Collector implements Dispatcher.DispatchHandler {
   /** Index in InFlight while in flight. */
   slot = -1;
-  private status = 0;
+  status = 0;
   private statusText = '';
   private headers: Record<string, string | string[]> = {};
   private readonly chunks: Buffer[] = [];
@@ -126,16 +151,35 @@ class Collector implements Dispatcher.DispatchHandler {
   /** Why this attempt was cancelled (the signal's reason, or a timeout): what the send rejects with. */
   private cancelled: unknown = undefined;
   private done = false;
+  /** Redirects still to follow (-L): none unless the transport follows them. */
+  private redirectsLeft: number;
+  private readonly maxBytes: number;
+  private readonly inFlight: InFlight<Collector>;
 
   constructor(
+    /** The request being sent: the one asked for, or where a followed redirect led. */
+    public request: OutgoingRequest,
     private readonly signal: AbortSignal,
     private readonly deadline: number,
     private readonly timeoutMs: number,
-    private readonly maxBytes: number,
+    private readonly transport: UndiciTransport,
     private readonly resolve: (res: TransportResponse) => void,
     private readonly reject: (err: unknown) => void,
-    private readonly inFlight: InFlight<Collector>,
-  ) {}
+  ) {
+    this.redirectsLeft = transport.maxRedirects;
+    this.maxBytes = transport.maxBytes;
+    this.inFlight = transport.inFlight;
+  }
+
+  /** Starts over for `next`, a followed redirect, within the same attempt. */
+  restart(next: OutgoingRequest): void {
+    this.request = next;
+    this.redirectsLeft--;
+    this.status = 0;
+    this.chunks.length = 0;
+    this.received = 0;
+    this.controller = null;
+  }
 
   /** Called by the sweep: cancels the attempt when its signal aborted or its time is up. */
   check(now: number): void {
@@ -187,6 +231,10 @@ class Collector implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    if (this.redirectsLeft > 0 && isFollowed(this.status) && this.cancelled === undefined && !this.done) {
+      const location = this.headers.location;
+      if (typeof location === 'string' && this.transport.redirect(this, location)) return;
+    }
     if (this.finish()) return;
     const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     this.resolve({
