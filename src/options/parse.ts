@@ -28,11 +28,14 @@ export function parseDuration(value: string, option: string): number {
   return Math.round(ms);
 }
 
-/** "512kb", "10mb", "1gb" or a bare number of bytes (k/m/g are binary), as bytes. */
+/** The largest size parseSize takes: an answer is kept as one string, and V8's strings end a little short of 512 MiB. */
+const MAX_SIZE = 256 * 1024 * 1024;
+
+/** "512kb", "10mb", "256mb" or a bare number of bytes (k/m/g are binary), as bytes; at most 256mb. */
 export function parseSize(value: string, option: string): number {
   const n = parseBytes(value);
-  if (n === null || !Number.isSafeInteger(n))
-    throw usage(`${option} "${value}": expected a size such as 512kb, 10mb or 1gb`);
+  if (n === null) throw usage(`${option} "${value}": expected a size such as 512kb or 10mb`);
+  if (n > MAX_SIZE) throw usage(`${option} "${value}": at most 256mb`);
   return n;
 }
 
