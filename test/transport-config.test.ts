@@ -53,9 +53,9 @@ function slowSender(concurrency: number): SenderConfig {
 }
 
 describe('TransportConfig', () => {
-  test("is the run's connections and timeout, and survives structured clone and JSON unchanged", () => {
+  test("is the run's connections, timeout, response cap and redirects, and survives structured clone and JSON unchanged", () => {
     const config = transportConfigOf(options);
-    expect(config).toEqual({ connections: 6, timeoutMs: 1_234 });
+    expect(config).toEqual({ connections: 6, timeoutMs: 1_234, maxResponseBytes: 10 * 1024 * 1024, maxRedirects: 0 });
     expect(structuredClone(config)).toEqual(config);
     expect(JSON.parse(JSON.stringify(config))).toEqual(config);
   });

@@ -39,6 +39,11 @@ export const ERROR_CODES = {
     retry: 'always',
     summary: 'The connection could not be opened in time; nothing was sent.',
   },
+  EMFILE: {
+    scope: 'result',
+    retry: 'always',
+    summary: 'This machine had no file descriptor left for a connection (ulimit -n); nothing was sent.',
+  },
   ECONNRESET: {
     scope: 'result',
     retry: 'safe',
@@ -50,6 +55,17 @@ export const ERROR_CODES = {
     summary: 'The TLS handshake failed (an untrusted, expired or mismatched certificate); nothing was sent.',
   },
   NETWORK_ERROR: { scope: 'result', retry: 'safe', summary: 'Another network failure; the message names it.' },
+  BAD_RESPONSE: {
+    scope: 'result',
+    retry: 'never',
+    summary:
+      'The server answered with what HTTP does not allow there (e.g. a 100 Continue not asked for); it may have handled the request.',
+  },
+  RESPONSE_TOO_LARGE: {
+    scope: 'result',
+    retry: 'never',
+    summary: 'The answer body was larger than --max-response-size; it was cut off unread and `status` is its status.',
+  },
   // Results: the payload itself could not become a request.
   INVALID_JSON: {
     scope: 'result',
@@ -241,6 +257,8 @@ export class TransportError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** The answer's status when one had started to arrive (RESPONSE_TOO_LARGE). */
+    readonly status: number | null = null,
   ) {
     super(message);
     this.name = 'TransportError';

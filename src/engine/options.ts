@@ -22,6 +22,12 @@ export interface RunOptions {
   rate?: number | null;
   /** Per-attempt timeout in ms (default 30,000). */
   timeoutMs?: number;
+  /** Largest answer body in bytes (default 10 MiB); a larger one fails its request with RESPONSE_TOO_LARGE. */
+  maxResponseBytes?: number;
+  /** Follow 301/302/303/307/308 redirects as curl -L does (default false: the 3xx is the result). */
+  followRedirects?: boolean;
+  /** With followRedirects: the most redirects followed per attempt (default 10). */
+  maxRedirects?: number;
   /** Extra attempts after the first (default 2). */
   retries?: number;
   /** Cap on a server's Retry-After, ms (default 60,000). */
@@ -98,6 +104,7 @@ export function resolveOptions(o: RunOptions): ResolvedOptions {
   if (r.rate !== null && !(r.rate > 0)) throw new RangeError(`rate must be positive, got ${r.rate}`);
   positiveInt('concurrency', r.concurrency);
   positiveInt('timeoutMs', r.timeoutMs);
+  positiveInt('maxResponseBytes', r.maxResponseBytes);
   return r;
 }
 

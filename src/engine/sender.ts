@@ -5,6 +5,7 @@ import { STATUS_CODES } from 'node:http';
 import { truthy, type Expr } from '../expr/index.js';
 import { Governor } from './adaptive.js';
 import { httpCode, TransportError } from './errors.js';
+import { parseJsonOrText } from './json-depth.js';
 import { KeyGate } from './key-gate.js';
 import { Pacer } from './pacer.js';
 import type { OnSettled, RequestSink, SubmitOptions } from './request-sink.js';
@@ -221,11 +222,12 @@ export class Sender implements RequestSink {
         ? `${what} answered ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd()
         : `${what}: ${(err as Error).message}`;
     const response = res === null ? null : job.opts.raw ? parseBody(res) : this.failedResponseOf(res);
-    this.settle(
-      job,
-      this.result(job, false, res, response, { code, message: verdict.note ? `${base}; ${verdict.note}` : base }),
-      res,
-    );
+    const result = this.result(job, false, res, response, {
+      code,
+      message: verdict.note ? `${base}; ${verdict.note}` : base,
+    });
+    if (err instanceof TransportError && err.status !== null) result.status = err.status;
+    this.settle(job, result, res);
   }
 
   private success(job: Job, res: TransportResponse): Result {
@@ -295,18 +297,14 @@ function codeOf(err: unknown): string {
   return err instanceof TransportError ? err.code : 'NETWORK_ERROR';
 }
 
-/** Parsed JSON when the server says JSON (text if it does not parse), text otherwise, null when empty. */
+/**
+ * Parsed JSON when the server says JSON (text if it does not parse or nests too deep to write back: json-depth.ts),
+ * text otherwise, null when empty.
+ */
 export function parseBody(res: TransportResponse): unknown {
   if (res.body === '') return null;
   const ct = res.headers['content-type'];
-  if (typeof ct === 'string' && ct.includes('json')) {
-    try {
-      return JSON.parse(res.body);
-    } catch {
-      return res.body;
-    }
-  }
-  return res.body;
+  return typeof ct === 'string' && ct.includes('json') ? parseJsonOrText(res.body) : res.body;
 }
 
 export const round1 = (ms: number) => Math.round(ms * 10) / 10;

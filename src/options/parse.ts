@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 import { redactHeaderArg } from '../util/redact.js';
+import { parseBytes } from '../server/body.js';
 
 const usage = (message: string) => new BatchpostError('USAGE', message);
 
@@ -27,6 +28,17 @@ export function parseDuration(value: string, option: string): number {
   if (!(ms >= 1 && ms <= Number.MAX_SAFE_INTEGER))
     throw usage(`${option} "${value}": expected a duration such as 500ms, 30s or 2m`);
   return Math.round(ms);
+}
+
+/** The largest size parseSize takes: an answer is kept as one string, and V8's strings end a little short of 512 MiB. */
+const MAX_SIZE = 256 * 1024 * 1024;
+
+/** "512kb", "10mb", "256mb" or a bare number of bytes (k/m/g are binary), as bytes; at most 256mb. */
+export function parseSize(value: string, option: string): number {
+  const n = parseBytes(value);
+  if (n === null) throw usage(`${option} "${value}": expected a size such as 512kb or 10mb`);
+  if (n > MAX_SIZE) throw usage(`${option} "${value}": at most 256mb`);
+  return n;
 }
 
 /** "50", "50/s" or "300/m", as starts per second. */
@@ -57,6 +69,7 @@ export function parseHeaders(values: readonly string[]): Record<string, string> 
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
       throw usage(`--header "${redactHeaderArg(h)}": expected "Name: value", e.g. -H "Authorization: Bearer TOKEN"`);
     if (/[\r\n]/.test(h)) throw usage(`--header "${name}": a header value cannot hold a line break`);
+    refuseFraming(name);
     headers[name] = h.slice(i + 1).trim();
   }
   return headers;
@@ -78,6 +91,27 @@ export function readHeaderFile(file: string): string[] {
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/**
+ * Headers that frame the message or the connection are the transport's to write: a Content-Length or
+ * Transfer-Encoding of the user's would contradict the body actually sent and fail every request. Host stays
+ * allowed (virtual hosts, as with curl).
+ */
+const FRAMING_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+]);
+
+function refuseFraming(name: string): void {
+  if (FRAMING_HEADERS.has(name.toLowerCase()))
+    throw usage(`--header "${name}": a framing header, which batchpost sets itself for each request; leave it out`);
 }
 
 export type FailOn =

@@ -15,6 +15,7 @@ import {
   parseMethod,
   parsePositiveInt,
   parseRate,
+  parseSize,
   parseThreads,
 } from './parse.js';
 
@@ -167,6 +168,32 @@ export const OPTIONS = {
     commands: RUN_AND_SERVE,
     runOption: 'timeoutMs',
     sender: true,
+  },
+  maxResponseSize: {
+    flags: '--max-response-size <size>',
+    help: 'largest answer body kept, e.g. 512kb or 10mb; a larger one fails with RESPONSE_TOO_LARGE',
+    group: 'responses',
+    default: '10mb',
+    parse: parseSize,
+    commands: RUN_AND_SERVE,
+    runOption: 'maxResponseBytes',
+  },
+  location: {
+    flags: '-L, --location',
+    help: 'follow redirects as curl -L does (default: a 3xx is the result)',
+    group: 'request',
+    default: false,
+    commands: RUN_AND_SERVE,
+    runOption: 'followRedirects',
+  },
+  maxRedirs: {
+    flags: '--max-redirs <n>',
+    help: 'with -L: the most redirects followed per attempt',
+    group: 'request',
+    default: '10',
+    parse: parseCount,
+    commands: RUN_AND_SERVE,
+    runOption: 'maxRedirects',
   },
   retries: {
     flags: '--retries <n>',

@@ -25,7 +25,7 @@ function bodyFields(r: Result): string {
     ',"durationMs":' +
     JSON.stringify(r.durationMs) +
     ',"response":' +
-    (JSON.stringify(r.response ?? null) ?? 'null') +
+    responseJson(r.response) +
     ',"error":' +
     (r.error === null ? 'null' : JSON.stringify(r.error));
   if (r.startedAt !== undefined) text += ',"startedAt":' + r.startedAt;
@@ -37,4 +37,16 @@ function bodyFields(r: Result): string {
 /** The same result without its id, as the value of a `--format json` entry (the id is the key). */
 export function resultBodyToJson(r: Result): string {
   return '{' + bodyFields(r);
+}
+
+/**
+ * The response as JSON. Answers too deep to write are kept as text when parsed (parseBody), but a --transform can
+ * still build one: its line then says so instead of stopping the run with a RangeError.
+ */
+function responseJson(response: unknown): string {
+  try {
+    return JSON.stringify(response ?? null) ?? 'null';
+  } catch (err) {
+    return JSON.stringify(`[response not written: ${(err as Error).message}]`);
+  }
 }

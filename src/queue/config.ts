@@ -12,7 +12,7 @@ import { requestsPerJob } from './job.js';
  * so run and workers must agree on it: anything a worker must understand (a field here, in SenderConfig or in
  * TransportConfig) raises it, and a worker refuses a config of another version (parseRunConfig).
  */
-export const QUEUE_CONFIG_VERSION = 2;
+export const QUEUE_CONFIG_VERSION = 3;
 
 /**
  * A worker's Sender choices (SenderConfig: `concurrency` is per worker unless the worker says otherwise, `rate` the

@@ -6,6 +6,7 @@
 // item's Content-Type is JSON or absent, a string for text/*, base64 otherwise, both ways.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasHeader } from '../engine/headers.js';
+import { parseJsonOrText } from '../engine/json-depth.js';
 import { idempotencyKey } from '../engine/request.js';
 import type { OutgoingRequest, Result, TransportResponse } from '../engine/types.js';
 import { compileTemplate, TemplateError, type Template } from '../expr/index.js';
@@ -188,11 +189,8 @@ function encodeBody(res: TransportResponse, parsed: unknown): unknown {
   if (bytes.length === 0) return undefined;
   const media = mediaTypeOf(single(res.headers['content-type']));
   if (media === null) {
-    try {
-      return JSON.parse(res.body);
-    } catch {
-      return Buffer.from(bytes).toString('base64');
-    }
+    const parsed = parseJsonOrText(res.body);
+    return parsed !== res.body ? parsed : Buffer.from(bytes).toString('base64');
   }
   if (isJsonType(media.type)) return parsed;
   if (media.type.startsWith('text/')) return res.body;

@@ -8,8 +8,20 @@ export interface TransportConfig {
   connections: number;
   /** The run's per-attempt timeout (ms): connecting takes no longer (and at most 10 s); each send bounds the rest. */
   timeoutMs: number;
+  /**
+   * The largest answer body kept (bytes): a larger one is cut off while it arrives (RESPONSE_TOO_LARGE). Every
+   * command sets it from --max-response-size (transportConfigOf); absent, nothing is cut off.
+   */
+  maxResponseBytes?: number;
+  /** Redirects followed per attempt (-L, --max-redirs); 0 or absent: none, the 3xx is the answer. */
+  maxRedirects?: number;
 }
 
 export function transportConfigOf(o: ResolvedOptions): TransportConfig {
-  return { connections: o.concurrency, timeoutMs: o.timeoutMs };
+  return {
+    connections: o.concurrency,
+    timeoutMs: o.timeoutMs,
+    maxResponseBytes: o.maxResponseBytes,
+    maxRedirects: o.followRedirects ? o.maxRedirects : 0,
+  };
 }

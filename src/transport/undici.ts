@@ -14,19 +14,25 @@ import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
 import type { TransportConfig } from './config.js';
 import { Pools } from './pools.js';
+import { isFollowed, redirectedRequest } from './redirect.js';
 
 /** How often requests in flight are checked for an aborted signal or a passed deadline. */
 const SWEEP_MS = 5;
 
 export class UndiciTransport implements Transport {
   private readonly pools: Pools;
-  private readonly inFlight = new InFlight<Collector>();
+  readonly inFlight = new InFlight<Collector>();
   private sweeper: NodeJS.Timeout | null = null;
   private lastUrl = '';
   private lastTarget = { origin: '', path: '' };
+  /** Set once: what every Collector reads. */
+  readonly maxBytes: number;
+  readonly maxRedirects: number;
 
   constructor(config: TransportConfig) {
     this.pools = new Pools(config);
+    this.maxBytes = config.maxResponseBytes ?? Infinity;
+    this.maxRedirects = config.maxRedirects ?? 0;
   }
 
   send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
@@ -50,7 +56,8 @@ export class UndiciTransport implements Transport {
       );
     }
     return new Promise((resolve, reject) => {
-      const handler = new Collector(signal, performance.now() + timeoutMs, timeoutMs, resolve, reject, this.inFlight);
+      const deadline = performance.now() + timeoutMs;
+      const handler = new Collector(req, signal, deadline, timeoutMs, this, resolve, reject);
       this.inFlight.add(handler);
       this.sweeper ??= setInterval(this.sweep, SWEEP_MS).unref();
       try {
@@ -59,6 +66,27 @@ export class UndiciTransport implements Transport {
         handler.onResponseError(null, err as Error);
       }
     });
+  }
+
+  /**
+   * Sends `c`'s request again where a redirect points (-L), on the same deadline: false when it is not one to
+   * follow, and the 3xx is then the answer.
+   */
+  redirect(c: Collector, location: string): boolean {
+    let to: URL;
+    let next: OutgoingRequest | null;
+    let pool: Pool;
+    try {
+      to = new URL(location, c.request.url);
+      next = redirectedRequest(c.request, c.status, to);
+      if (next === null) return false;
+      pool = this.pools.get(to.origin);
+    } catch {
+      return false;
+    }
+    c.restart(next);
+    pool.dispatch({ path: to.pathname + to.search, method: next.method, headers: next.headers, body: next.body }, c);
+    return true;
   }
 
   private readonly sweep = (): void => {
@@ -113,23 +141,45 @@ export class InFlight<T extends { slot: number; check(now: number): void }> {
 class Collector implements Dispatcher.DispatchHandler {
   /** Index in InFlight while in flight. */
   slot = -1;
-  private status = 0;
+  status = 0;
   private statusText = '';
   private headers: Record<string, string | string[]> = {};
   private readonly chunks: Buffer[] = [];
+  /** Body bytes so far: an answer past maxBytes is cut off as it arrives, so no server can fill the memory. */
+  private received = 0;
   private controller: Dispatcher.DispatchController | null = null;
   /** Why this attempt was cancelled (the signal's reason, or a timeout): what the send rejects with. */
   private cancelled: unknown = undefined;
   private done = false;
+  /** Redirects still to follow (-L): none unless the transport follows them. */
+  private redirectsLeft: number;
+  private readonly maxBytes: number;
+  private readonly inFlight: InFlight<Collector>;
 
   constructor(
+    /** The request being sent: the one asked for, or where a followed redirect led. */
+    public request: OutgoingRequest,
     private readonly signal: AbortSignal,
     private readonly deadline: number,
     private readonly timeoutMs: number,
+    private readonly transport: UndiciTransport,
     private readonly resolve: (res: TransportResponse) => void,
     private readonly reject: (err: unknown) => void,
-    private readonly inFlight: InFlight<Collector>,
-  ) {}
+  ) {
+    this.redirectsLeft = transport.maxRedirects;
+    this.maxBytes = transport.maxBytes;
+    this.inFlight = transport.inFlight;
+  }
+
+  /** Starts over for `next`, a followed redirect, within the same attempt. */
+  restart(next: OutgoingRequest): void {
+    this.request = next;
+    this.redirectsLeft--;
+    this.status = 0;
+    this.chunks.length = 0;
+    this.received = 0;
+    this.controller = null;
+  }
 
   /** Called by the sweep: cancels the attempt when its signal aborted or its time is up. */
   check(now: number): void {
@@ -164,13 +214,27 @@ class Collector implements Dispatcher.DispatchHandler {
     this.status = status;
     this.statusText = statusText ?? '';
     this.headers = headers as Record<string, string | string[]>;
+    const declared = headers['content-length'];
+    if (typeof declared === 'string' && Number(declared) > this.maxBytes) this.tooLarge();
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.received > this.maxBytes) this.tooLarge();
+    else this.chunks.push(chunk);
+  }
+
+  private tooLarge(): void {
+    this.chunks.length = 0;
+    const message = `answered ${this.status} with a body over the ${this.maxBytes} bytes kept (--max-response-size)`;
+    this.cancel(new TransportError('RESPONSE_TOO_LARGE', message, this.status));
   }
 
   onResponseEnd(): void {
+    if (this.redirectsLeft > 0 && isFollowed(this.status) && this.cancelled === undefined && !this.done) {
+      const location = this.headers.location;
+      if (typeof location === 'string' && this.transport.redirect(this, location)) return;
+    }
     if (this.finish()) return;
     const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     this.resolve({
@@ -204,6 +268,8 @@ const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportErro
   ENOTFOUND: ['ENOTFOUND', 'host name not found (nothing was sent)'],
   EAI_AGAIN: ['ENOTFOUND', 'host name lookup failed (nothing was sent)'],
   UND_ERR_CONNECT_TIMEOUT: ['CONNECT_TIMEOUT', 'could not connect in time (nothing was sent)'],
+  EMFILE: ['EMFILE', 'too many open files, no connection could be opened (nothing was sent)'],
+  ENFILE: ['EMFILE', 'too many open files on this machine, no connection could be opened (nothing was sent)'],
   ECONNRESET: ['ECONNRESET', 'connection reset before a full answer'],
   EPIPE: ['ECONNRESET', 'connection closed while sending'],
   UND_ERR_SOCKET: ['ECONNRESET', 'connection closed before a full answer'],
@@ -220,10 +286,22 @@ function tlsReason(e: { code?: string; message?: string }): string {
   return message === '' || message.includes(':error:') ? (e.code ?? 'unknown') : message;
 }
 
+/**
+ * undici's words for an answer it will not read: a 100 Continue that was not asked for (batchpost never sends
+ * `Expect`), a 1xx/101 switching protocols unasked. The request reached the server, which may have handled it, so
+ * these are not a reset to retry.
+ */
+const BAD_RESPONSES: ReadonlySet<string> = new Set(['bad response', 'bad upgrade']);
+
 /** Maps what undici throws to a TransportError with one of the stable codes. */
 export function toTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.code === 'UND_ERR_SOCKET' && BAD_RESPONSES.has(e.message ?? ''))
+    return new TransportError(
+      'BAD_RESPONSE',
+      'the server answered with an interim or upgrade response nobody asked for (such as 100 Continue); it may have handled the request',
+    );
   const known = MESSAGES[e.code ?? ''] ?? MESSAGES[e.cause?.code ?? ''];
   if (known) return new TransportError(known[0], known[1]);
   const tls = [e, e.cause].find((x) => TLS_FAILURE.test(x?.code ?? ''));
