@@ -136,6 +136,16 @@ describe('report targets that are not regular files', () => {
     expect(refused.stdout).toBe('');
   });
 
+  test('batchpost report --summary - writes the summary to stdout', async () => {
+    const dir = tmpDir();
+    const results = path.join(dir, 'results.ndjson');
+    fs.writeFileSync(results, RESULT('1') + RESULT('2', false));
+    const r = await runCli(['report', results, '--summary', '-']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ total: 2, failed: 1 });
+    expect(fs.existsSync(path.join(dir, '-'))).toBe(false);
+  });
+
   test('a report on a full disk (/dev/full through a symlink) is reported, exit 1, the link left alone', async () => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(2));

@@ -26,7 +26,8 @@ export function lockResults(file: string): ResultsLock {
       }
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotLock(file, lockPath, err);
+      // A folder that cannot take the lock (missing, read-only) is reported by opening the results file itself.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return NO_LOCK;
       const holder = readHolder(lockPath);
       if (attempt > 0 || holder === null || !isStale(holder)) throw locked(file, lockPath, holder);
       fs.rmSync(lockPath, { force: true });
@@ -35,6 +36,8 @@ export function lockResults(file: string): ResultsLock {
   removeDeadLeftovers(file);
   return new HeldLock(lockPath);
 }
+
+const NO_LOCK: ResultsLock = { release: () => {} };
 
 class HeldLock implements ResultsLock {
   private held = true;
@@ -108,14 +111,5 @@ function locked(file: string, lockPath: string, holder: Holder | null): Batchpos
     'OUTPUT_LOCKED',
     `${file} is in use by ${who} (${lockPath})`,
     `Wait for that run to end. If no run is using the file, remove ${lockPath} and run again.`,
-  );
-}
-
-function cannotLock(file: string, lockPath: string, err: unknown): BatchpostError {
-  return new BatchpostError(
-    'OUTPUT_FAILED',
-    `cannot create ${lockPath} to lock ${file}: ${(err as Error).message}`,
-    'Check that the folder exists and is writable.',
-    2,
   );
 }
