@@ -207,6 +207,40 @@ describe('one run at a time per results file', () => {
     expect(new Set(ids).size).toBe(30);
   });
 
+  test('--retry-failed killed with -9 mid-rewrite: the next run removes its results.ndjson.tmp-PID', async () => {
+    const dir = tmpDir();
+    const input = path.join(dir, 'empty.ndjson');
+    fs.writeFileSync(input, '');
+    const out = path.join(dir, 'results.ndjson');
+    // Large enough that the rewrite takes a moment to catch.
+    const pad = 'x'.repeat(60);
+    const lines = Array.from({ length: 150_000 }, (_, i) =>
+      JSON.stringify({
+        id: String(i),
+        ok: i % 2 === 0,
+        status: 200,
+        attempts: 1,
+        durationMs: 1,
+        response: pad,
+        error: null,
+      }),
+    );
+    fs.writeFileSync(out, lines.join('\n') + '\n');
+    const args = ['run', input, '--url', `${server.url}/echo`, '--out', out, '--retry-failed'];
+    const first = startCli(args);
+    first.child.stdin!.end();
+    const tmpOf = () => fs.readdirSync(dir).filter((n) => n.startsWith('results.ndjson.tmp-'));
+    await waitFor(() => tmpOf().length > 0, 60_000, 'the rewrite to start');
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    expect(tmpOf()).toEqual([`results.ndjson.tmp-${first.child.pid}`]);
+    const next = await runCli(args, { timeoutMs: 60_000 });
+    expect(next.code).toBe(0);
+    expect(tmpOf()).toEqual([]);
+    expect(fs.existsSync(`${out}.lock`)).toBe(false);
+    expect(readResults(out)).toHaveLength(75_000);
+  }, 120_000);
+
   test('a rewrite left by a killed --retry-failed (results.ndjson.tmp-PID of a dead pid) is removed', async () => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, numbered(2));
