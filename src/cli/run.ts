@@ -6,6 +6,7 @@ import { Run } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
 import type { RunReports } from '../report/run-reports.js';
 import { dryRun } from './dry-run.js';
+import { describeError } from './errors.js';
 import { runExitCode, type RunOutcome } from './exit.js';
 import type { CommandContext } from './io.js';
 import { toRunSetup, type RunFlags, type RunSetup } from './run-options.js';
@@ -135,7 +136,9 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
     reportsWritten: true,
   };
   if (outcome.outputError !== null) {
-    err.write(outputFailedText(outcome.outputError));
+    // The failed payloads' own message: the results themselves are whole.
+    const ownText = p.results.writer.error === null ? describeError(outcome.outputError).text : null;
+    err.write(ownText ?? outputFailedText(outcome.outputError));
     return runExitCode(outcome, p.setup.failOn);
   }
   const changed = await changedText(summary, p.place.out);

@@ -131,7 +131,9 @@ class QueuedLineWriter implements LineWriter {
     const failure = new BatchpostError(
       'OUTPUT_FAILED',
       `cannot write ${this.role} to ${this.label}: ${reason}`,
-      this.isFile ? 'Check free disk space and permissions, then run again with --resume.' : undefined,
+      this.isFile
+        ? `Check free disk space and permissions${this.role === 'results' ? ', then run again with --resume' : ''}.`
+        : undefined,
     );
     failure.cause = cause;
     this.failure = failure;
