@@ -28,6 +28,9 @@ export interface CliIO {
 }
 
 export function processIO(): CliIO {
+  // Progress and messages are for a person: when nobody reads them any more (stderr closed, `2>&1 >out | head`),
+  // they are dropped, and the run goes on to write its results and exit with its own code.
+  if (process.stderr.listenerCount('error') === 0) process.stderr.on('error', ignoreWriteError);
   return {
     stdin: process.stdin,
     stdout: process.stdout,
@@ -39,6 +42,8 @@ export function processIO(): CliIO {
     env: process.env,
   };
 }
+
+function ignoreWriteError(): void {}
 
 /** Calls `listener` on each SIGINT and SIGTERM until the returned function (idempotent) is called. */
 export function onStopSignals(signals: SignalSource, listener: StopListener): () => void {

@@ -36,7 +36,7 @@ export function addReportCommand(program: Command, host: CommandHost): Command {
 export async function reportCommand(
   results: string,
   flags: ReportFlags,
-  io: Pick<CliIO, 'stderr' | 'env'>,
+  io: Pick<CliIO, 'stdout' | 'stderr' | 'env'>,
 ): Promise<number> {
   const targets: ReportTargets = {
     html: flags.html ?? null,
@@ -64,7 +64,7 @@ export async function reportCommand(
     if (file === null) return;
     try {
       await writer(file, report);
-      err.write(`  ${c.dim(flag)}${' '.repeat(Math.max(1, 9 - flag.length))}${file}\n`);
+      err.write(`  ${c.dim(flag)}${' '.repeat(Math.max(1, 9 - flag.length))}${file === '-' ? 'stdout' : file}\n`);
     } catch (e) {
       code = exitCodeOf('OUTPUT_FAILED');
       err.write(errorText('OUTPUT_FAILED', `--${flag} ${file} could not be written: ${(e as Error).message}`));
@@ -72,6 +72,6 @@ export async function reportCommand(
   };
   await write('html', targets.html, writeHtmlReport);
   await write('junit', targets.junit, writeJunitReport);
-  await write('summary', targets.summary, writeSummaryReport);
+  await write('summary', targets.summary, (file, r) => writeSummaryReport(file, r, io.stdout));
   return code;
 }

@@ -8,12 +8,22 @@ import type { Summary } from '../engine/types.js';
 import { tallyResults } from '../output/index.js';
 import type { RunReports } from '../report/run-reports.js';
 import { dryRun } from './dry-run.js';
+import { describeError } from './errors.js';
 import { EXIT, failOnText, runExitCode, type RunOutcome } from './exit.js';
 import type { CommandContext } from './io.js';
 import { toRunSetup, type RunFlags, type RunSetup } from './run-options.js';
 import { failedPayloads, inputName, openRunInput, type FailedPayloads, type RunInput } from './run/input.js';
 import { changedText, outputFailedText, stoppedText, summaryText, type RunPlace } from './run/messages.js';
-import { openReports, openResults, readRecorded, type Recorded, type Results } from './run/outputs.js';
+import type { ResultsLock } from '../output/lock.js';
+import {
+  checkOutputPaths,
+  lockOut,
+  openReports,
+  openResults,
+  readRecorded,
+  type Recorded,
+  type Results,
+} from './run/outputs.js';
 import { countTotal, createDisplay, stopOnSignals, type Display } from './run/progress.js';
 import { chooseSenders, openQueue, type Senders } from './run/senders.js';
 
@@ -23,6 +33,9 @@ export async function runCommand(input: string, flags: RunFlags, ctx: CommandCon
   checkExpressions(options, flags.rerunWhere);
   const read = openRunInput(input, setup, flags.csvTypes ?? false, ctx.io);
   if (flags.dryRun) {
+    // The requests shown are for a look (`--dry-run | head`): a reader that left does not stop the check of every
+    // payload, whose outcome is the exit code. Left in place: the error may come after the last write.
+    ctx.io.stdout.on('error', () => {});
     try {
       return await dryRun(read.records, options, inputName(input), ctx.io);
     } finally {
@@ -45,6 +58,8 @@ interface RunParts {
   recorded: Recorded;
   display: Display;
   results: Results;
+  /** --out held for this run alone. */
+  lock: ResultsLock | null;
   senders: Senders;
   run: Run;
 }
@@ -61,8 +76,11 @@ async function openParts(
   const opened: Array<() => unknown> = [() => read.source.destroy()];
   try {
     const out = flags.out ?? null;
-    const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, input, read.detected);
+    checkOutputPaths(input, out, flags.failed ?? null, setup);
+    const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, read.detected);
     const display = createDisplay(setup, ctx.io);
+    const lock = lockOut(out);
+    opened.push(() => lock?.release());
     const reports = await openReports(input, out, setup, options, ctx.argv);
     opened.push(() => reports?.discard());
     const recorded = await readRecorded(out, setup, flags, ctx.io);
@@ -75,7 +93,7 @@ async function openParts(
     const run = new Run({ ...options, ...recorded }, { sink: results.sink, onFailed: failed?.write, ...senders.deps });
     reports?.watch(run.stats);
     const place = { input, out, format: setup.format, argv: ctx.argv };
-    return { setup, ctx, place, read, failed, reports, recorded, display, results, senders, run };
+    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, senders, run };
   } catch (err) {
     for (const close of opened.reverse())
       await Promise.resolve()
@@ -94,6 +112,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     await countTotal(p.place.input, p.setup, run, p.recorded.skipIds.size, counting.signal);
     // Results nobody keeps are not worth sending: a write failure stops the run (its error is read at the end).
     results.writer.onError(() => run.abort());
+    p.failed?.onError(() => run.abort());
     unsubscribe = stopOnSignals(p.ctx.io, run, display.progress);
     display.progress.start(run.stats);
     return await run.execute(p.read.records);
@@ -104,6 +123,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     await results.sink.close();
     await p.failed?.close();
     await p.senders.close();
+    p.lock?.release();
     unsubscribe();
   }
 }
@@ -114,14 +134,16 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
   const outcome: RunOutcome = {
     summary,
     recorded: null,
-    outputError: p.results.writer.error,
+    outputError: p.results.writer.error ?? p.failed?.error ?? null,
     threadFailure: p.senders.threads?.failure ?? null,
     unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,
     reportsWritten: true,
   };
   if (outcome.outputError !== null) {
-    err.write(outputFailedText(outcome.outputError));
+    // The failed payloads' own message: the results themselves are whole.
+    const ownText = p.results.writer.error === null ? describeError(outcome.outputError).text : null;
+    err.write(ownText ?? outputFailedText(outcome.outputError));
     return runExitCode(outcome, p.setup.failOn);
   }
   const changed = await changedText(summary, p.place.out);
@@ -131,7 +153,7 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
   outcome.recorded = recorded;
   err.write(summaryText(summary, p.place, p.display.color, recorded));
   if (p.reports !== null) {
-    const finish = { stream: err, color: p.display.color };
+    const finish = { stream: err, stdout: p.ctx.io.stdout, color: p.display.color };
     outcome.reportsWritten = await p.reports.finish(summary, runExitCode(outcome, p.setup.failOn), finish);
   }
   const stopped = stoppedText(outcome, p.place, p.run.stats.total);

@@ -135,6 +135,12 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'The --out file already holds results; add --resume, --retry-failed or --overwrite.',
   },
+  OUTPUT_LOCKED: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'Another run is writing the --out file (its FILE.lock names the pid and host).',
+  },
   RESULTS_CORRUPT: {
     scope: 'run',
     exit: 2,

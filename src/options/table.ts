@@ -391,11 +391,11 @@ export const OPTIONS = {
   },
   summary: {
     flags: '--summary <file.json>',
-    help: 'write the end-of-run summary as JSON',
+    help: 'write the end-of-run summary as JSON (- for stdout, with --out)',
     group: 'reports',
     commands: {
       run: true,
-      report: { help: 'the summary as JSON: counts, latency percentiles, throughput, throttled time' },
+      report: { help: 'the summary as JSON: counts, latency percentiles, throughput, throttled time (- for stdout)' },
     },
   },
   progress: {

@@ -30,6 +30,8 @@ export interface FailedWriter {
   flushSync(): void;
   /** The first write failure, or null (see LineWriter.error). */
   readonly error: Error | null;
+  /** Called once with the first write failure (see LineWriter.onError). */
+  onError(callback: (error: Error) => void): void;
   /** Finishes the file (the `]` of json) and releases it. Idempotent: every call returns the same promise. */
   close(): Promise<void>;
 }
@@ -44,7 +46,7 @@ export function createFailedWriter(
   if (format === 'csv' && csvHeader === undefined) {
     throw new Error('a CSV failures file needs the input header row (options.csvHeader)');
   }
-  const writer = createLineWriter({ path, append: false });
+  const writer = createLineWriter({ path, append: false, role: 'the failed payloads' });
   let count = 0;
   let closing: Promise<void> | null = null;
 
@@ -80,6 +82,8 @@ export function createFailedWriter(
     get error(): Error | null {
       return writer.error;
     },
+
+    onError: (callback) => writer.onError(callback),
 
     close(): Promise<void> {
       closing ??= (async () => {

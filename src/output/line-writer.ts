@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 
-export type LineWriterTarget = { path: string; append: boolean } | { fd: 1; stream: NodeJS.WritableStream };
+export type LineWriterTarget =
+  | { path: string; append: boolean; /** What the file holds, for messages: "results" unless said. */ role?: string }
+  | { fd: 1; stream: NodeJS.WritableStream };
 
 export interface LineWriter {
   /** Queues text (complete lines, newline included). Never a syscall; the text reaches the kernel this turn. */
@@ -30,6 +32,7 @@ export function createLineWriter(target: LineWriterTarget): LineWriter {
 
 class QueuedLineWriter implements LineWriter {
   private readonly label: string;
+  private readonly role: string;
   private readonly isFile: boolean;
   /** Null for a file, written with writeSync on `fd`. */
   private readonly stream: NodeJS.WritableStream | null;
@@ -47,8 +50,9 @@ class QueuedLineWriter implements LineWriter {
   constructor(target: LineWriterTarget) {
     this.isFile = 'path' in target;
     this.label = 'path' in target ? target.path : 'stdout';
+    this.role = ('path' in target && target.role) || 'results';
     this.stream = 'path' in target ? null : target.stream;
-    this.fd = 'path' in target ? openFile(target.path, target.append) : target.fd;
+    this.fd = 'path' in target ? openFile(target.path, target.append, this.role) : target.fd;
     // A process.exit() anywhere (an uncaught error path, a second Ctrl-C) must not drop what is queued.
     process.on('exit', this.flushOnExit);
     if (this.stream) this.stream.on('error', this.fail);
@@ -126,8 +130,10 @@ class QueuedLineWriter implements LineWriter {
     const reason = cause instanceof Error ? cause.message : String(cause);
     const failure = new BatchpostError(
       'OUTPUT_FAILED',
-      `cannot write results to ${this.label}: ${reason}`,
-      this.isFile ? 'Check free disk space and permissions, then run again with --resume.' : undefined,
+      `cannot write ${this.role} to ${this.label}: ${reason}`,
+      this.isFile
+        ? `Check free disk space and permissions${this.role === 'results' ? ', then run again with --resume' : ''}.`
+        : undefined,
     );
     failure.cause = cause;
     this.failure = failure;
@@ -151,13 +157,13 @@ class QueuedLineWriter implements LineWriter {
   }
 }
 
-function openFile(path: string, append: boolean): number {
+function openFile(path: string, append: boolean, role: string): number {
   try {
     return fs.openSync(path, append ? 'a' : 'w');
   } catch (err) {
     throw new BatchpostError(
       'OUTPUT_FAILED',
-      `cannot open ${path} for results: ${(err as Error).message}`,
+      `cannot open ${path} for ${role}: ${(err as Error).message}`,
       'Check that the folder exists and is writable.',
     );
   }

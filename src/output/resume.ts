@@ -2,6 +2,7 @@
 // a kill -9. The file is streamed, never loaded; only ids are kept in memory.
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
+import { holdsResults } from './holds-results.js';
 
 export interface ResumeState {
   /** Ids not to send again: every recorded id (resume), or those whose last record is not to be re-sent. */
@@ -177,22 +178,33 @@ async function repairTail(path: string, scan: ScanResult, index: ResumeIndex): P
   return false;
 }
 
-/** Throws OUTPUT_EXISTS rather than silently overwriting or appending to results from another run. */
+/**
+ * Throws OUTPUT_EXISTS rather than silently overwriting or appending to results from another run, and refuses
+ * --overwrite on a file that does not hold results (it is someone's data, not batchpost's to replace). A FIFO or
+ * a device is written in place, so it is never refused.
+ */
 export function assertWritableOut(path: string, options: { resume: boolean; overwrite: boolean }): void {
-  if (options.resume || options.overwrite) return;
+  if (options.resume) return;
   let stat: fs.Stats;
   try {
     stat = fs.statSync(path);
   } catch {
     return; // missing (or unreadable, which opening it will report)
   }
-  if (stat.isFile() && stat.size > 0) {
+  if (!stat.isFile() || stat.size === 0) return;
+  if (!holdsResults(path)) {
     throw new BatchpostError(
       'OUTPUT_EXISTS',
-      `${path} already holds results`,
-      'Add --resume to continue it, --retry-failed to re-send its failures, or --overwrite to start over.',
+      `${path} exists and does not hold batchpost results, so it is not replaced${options.overwrite ? ', even with --overwrite' : ''}`,
+      'Give --out a new file, or remove that one first if it really is to go.',
     );
   }
+  if (options.overwrite) return;
+  throw new BatchpostError(
+    'OUTPUT_EXISTS',
+    `${path} already holds results`,
+    'Add --resume to continue it, --retry-failed to re-send its failures, or --overwrite to start over.',
+  );
 }
 
 interface ResultHead {

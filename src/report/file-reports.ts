@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Summary } from '../engine/types.js';
 import { ReportAggregator, summaryFromSnapshot, type ReportSnapshot } from './aggregate.js';
 import { batchpostVersion, type ReportContext } from './context.js';
-import { junitClassname, relativeHref, writeFileAtomic, type ReportTargets } from './files.js';
+import { junitClassname, relativeHref, writeFileAtomic, writeToStream, type ReportTargets } from './files.js';
 import { renderReportHtml } from './html-page.js';
 import { assembleJunit, junitCase } from './junit.js';
 import { readResults, type ReadOutcome } from './read-results.js';
@@ -53,8 +53,10 @@ export function writeHtmlReport(file: string, r: FileReport): Promise<void> {
   return writeFileAtomic(file, renderReportHtml(r.snapshot, r.context, { resultsHref: href }));
 }
 
-export function writeSummaryReport(file: string, r: FileReport): Promise<void> {
-  return writeFileAtomic(file, summaryJsonText(r.summary, r.snapshot, r.context));
+/** `file` `-` is `stdout`. */
+export function writeSummaryReport(file: string, r: FileReport, stdout: NodeJS.WritableStream): Promise<void> {
+  const text = summaryJsonText(r.summary, r.snapshot, r.context);
+  return file === '-' ? writeToStream(stdout, text) : writeFileAtomic(file, text);
 }
 
 /** The second pass: one test case per result line, streamed into the file. */

@@ -1,8 +1,16 @@
 // Where report files go: checked before a run starts (an hour-long run must not end in "cannot write report"),
-// written behind a temporary name and renamed into place, so a reader never sees half a file.
+// written behind a temporary name and renamed into place, so a reader never sees half a file; a FIFO, a device or
+// /dev/stdout is written in place instead (renaming over it would replace it with a regular file).
 import fs from 'node:fs';
 import path from 'node:path';
 import { BatchpostError } from '../engine/errors.js';
+import {
+  assertDistinctPaths,
+  assertWritablePath,
+  isSpecialFile,
+  realPathOfNew,
+  type NamedPath,
+} from '../output/paths.js';
 
 export interface ReportTargets {
   html: string | null;
@@ -15,56 +23,104 @@ export function hasTargets(t: ReportTargets): boolean {
 }
 
 /**
- * Refuses report paths that would collide (with each other or with `others`, e.g. the input and --out), that
- * name a folder, or whose folder does not exist or is not writable.
+ * Refuses report paths that would collide (with each other or with `others`, e.g. the input and --out, compared
+ * by the file they name, so a symlink or hard link counts), that name a folder, or whose folder does not exist or
+ * is not writable. `-` is stdout, for --summary only.
  */
 export function checkTargets(
   t: ReportTargets,
   flags: { html: string; junit: string; summary: string },
-  others: Array<[string, string | null]>,
+  others: NamedPath[],
 ): void {
-  const seen: Array<[string, string]> = others
-    .filter((o): o is [string, string] => o[1] !== null && o[1] !== '-')
-    .map(([f, p]) => [f, path.resolve(p)]);
+  const named: NamedPath[] = [...others];
   for (const [key, file] of Object.entries(t) as Array<[keyof ReportTargets, string | null]>) {
     if (file === null) continue;
     const flag = flags[key];
-    if (file.trim() === '' || file === '-') throw usage(`${flag} "${file}": expected a file path`);
-    const abs = path.resolve(file);
-    const clash = seen.find(([, p]) => p === abs);
-    if (clash) throw usage(`${flag} ${file}: the same file as ${clash[0]}`);
-    seen.push([flag, abs]);
-    let stat: fs.Stats | null = null;
-    try {
-      stat = fs.statSync(abs);
-    } catch {
-      // a new file: its folder must exist
-    }
-    if (stat?.isDirectory()) throw usage(`${flag} ${file}: is a folder; give a file path`);
-    const dir = path.dirname(abs);
-    try {
-      fs.accessSync(dir, fs.constants.W_OK);
-    } catch {
-      // Found before anything ran, so a mistake in the command (docs/reports.md): exit 2, not OUTPUT_FAILED's 1.
-      throw new BatchpostError(
-        'OUTPUT_FAILED',
-        `${flag} ${file}: cannot write in ${dir}`,
-        'Check that the folder exists and is writable.',
-        2,
-      );
-    }
+    if (file.trim() === '' || (file === '-' && key !== 'summary'))
+      throw usage(`${flag} "${file}": expected a file path`);
+    named.push([flag, file]);
+  }
+  assertDistinctPaths(named);
+  for (const [flag, file] of named.slice(others.length)) {
+    // Found before anything ran, so a mistake in the command (docs/reports.md): exit 2, not OUTPUT_FAILED's 1.
+    if (file !== null && file !== '-') assertWritablePath(flag, file);
   }
 }
 
-/** Writes `text` to `file` through `file.tmp-PID` and a rename. */
+/**
+ * Writes `text` to `file`: a regular (or new) file through `file.tmp-PID` and a rename, so a reader never sees
+ * half of it; anything else (a FIFO, /dev/stdout, a device) in place, since renaming over it would replace it.
+ */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const target = await openReportFile(file);
   try {
-    await fs.promises.writeFile(tmp, text);
-    await fs.promises.rename(tmp, file);
+    await target.handle.writeFile(text);
   } catch (err) {
-    await fs.promises.unlink(tmp).catch(() => {});
+    await target.discard();
     throw err;
+  }
+  await target.commit();
+}
+
+/** Writes `text` to a stream (`--summary -`: stdout); rejects when the stream cannot take it (EPIPE). */
+export function writeToStream(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (err: Error) => reject(err);
+    stream.once('error', failed);
+    stream.write(text, (err) => {
+      stream.off('error', failed);
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+/** A report file being written: commit() puts it in place, discard() leaves the target as it was. */
+export interface ReportFile {
+  handle: fs.promises.FileHandle;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+export async function openReportFile(file: string): Promise<ReportFile> {
+  if (writesInPlace(file)) {
+    // Appended: /dev/stdout may lead to a file a shell opened, which is not cut short.
+    const handle = await fs.promises.open(file, 'a');
+    return { handle, commit: () => handle.close(), discard: () => handle.close().catch(() => {}) };
+  }
+  // The real path: a symlink to a report stays a symlink, and its target gets the new text.
+  const real = existingRealPath(file) ?? realPathOfNew(file);
+  const tmp = `${real}.tmp-${process.pid}`;
+  const handle = await fs.promises.open(tmp, 'w');
+  const discard = async () => {
+    await handle.close().catch(() => {});
+    await fs.promises.unlink(tmp).catch(() => {});
+  };
+  const commit = async () => {
+    try {
+      await handle.close();
+      await fs.promises.rename(tmp, real);
+    } catch (err) {
+      await discard();
+      throw err;
+    }
+  };
+  return { handle, commit, discard };
+}
+
+/** Whether `file` is written in place (a FIFO, a device, /dev/stdout) rather than through a temporary file. */
+export function writesInPlace(file: string): boolean {
+  return isSpecialFile(file) || STANDARD_STREAM.test(path.resolve(file));
+}
+
+/** The paths of a process's own descriptors: whatever they lead to is written through them, never replaced. */
+const STANDARD_STREAM = /^\/(?:dev\/(?:stdout|stderr|fd\/\d+)|proc\/(?:self|\d+)\/fd\/\d+)$/;
+
+function existingRealPath(file: string): string | null {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return null;
   }
 }
 

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Result } from '../engine/types.js';
 import { createLineWriter, type LineWriter } from '../output/index.js';
+import { openReportFile, writesInPlace } from './files.js';
 import { redactUrls, redactValue } from '../util/redact.js';
 import { xmlAttr, xmlText } from './xml.js';
 
@@ -61,17 +62,16 @@ const JUNIT_TAIL = '  </testsuite>\n</testsuites>\n';
 
 /**
  * Writes `target` from a header, a stream of test-case text and the tail, through `target.tmp-PID` renamed into
- * place. `cases` is a file of test cases (run) or a function that writes them (report).
+ * place (a FIFO or a device is written in place). `cases` is a file of test cases (run) or a function that writes them (report).
  */
 export async function assembleJunit(
   target: string,
   suite: JunitSuite,
   cases: string | ((write: (text: string) => Promise<void>) => Promise<void>),
 ): Promise<void> {
-  const tmp = `${target}.tmp-${process.pid}`;
-  const fh = await fs.promises.open(tmp, 'w');
+  const file = await openReportFile(target);
   try {
-    const out = bufferedWriter(fh);
+    const out = bufferedWriter(file.handle);
     await out.write(junitHead(suite));
     if (typeof cases === 'string') {
       for await (const chunk of fs.createReadStream(cases, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
@@ -82,13 +82,11 @@ export async function assembleJunit(
     }
     await out.write(JUNIT_TAIL);
     await out.flush();
-    await fh.close();
-    await fs.promises.rename(tmp, target);
   } catch (err) {
-    await fh.close().catch(() => {});
-    await fs.promises.unlink(tmp).catch(() => {});
+    await file.discard();
     throw err;
   }
+  await file.commit();
 }
 
 /**
@@ -111,7 +109,9 @@ export class JunitCases {
     target: string,
     private readonly classname: string,
   ) {
-    this.path = path.join(path.dirname(target), `.${path.basename(target)}.cases-${process.pid}.tmp`);
+    // Beside the target (one file system, no copy across disks), unless the target is a device or a pipe.
+    const dir = writesInPlace(target) ? os.tmpdir() : path.dirname(target);
+    this.path = path.join(dir, `.${path.basename(target)}.cases-${process.pid}.tmp`);
     this.writer = createLineWriter({ path: this.path, append: false });
     process.on('exit', this.cleanup);
   }

@@ -14,6 +14,7 @@ import {
   junitClassname,
   relativeHref,
   writeFileAtomic,
+  writeToStream,
   type ReportTargets,
 } from './files.js';
 import { renderReportHtml } from './html-page.js';
@@ -40,6 +41,8 @@ export interface RunReportsSetup {
 
 export interface FinishOptions {
   stream: NodeJS.WritableStream;
+  /** Where `--summary -` goes. */
+  stdout: NodeJS.WritableStream;
   color: boolean;
 }
 
@@ -118,9 +121,10 @@ export class RunReports {
         writeFileAtomic(file, renderReportHtml(snapshot, ctx, { resultsHref: resultsHref(file) })),
       ),
       await writeReport(o, 'junit', t.junit, (file) => this.junit!.finish(file, this.suite(summary, snapshot, ctx))),
-      await writeReport(o, 'summary', t.summary, (file) =>
-        writeFileAtomic(file, summaryJsonText(summary, snapshot, ctx)),
-      ),
+      await writeReport(o, 'summary', t.summary, (file) => {
+        const text = summaryJsonText(summary, snapshot, ctx);
+        return file === '-' ? writeToStream(o.stdout, text) : writeFileAtomic(file, text);
+      }),
     ];
     return incomplete === null && written.every(Boolean);
   }
@@ -265,7 +269,7 @@ async function writeReport(
   try {
     await write(file);
     const c = painter(o.color);
-    o.stream.write(`  ${c.dim(flag)}${' '.repeat(Math.max(1, 9 - flag.length))}${file}\n`);
+    o.stream.write(`  ${c.dim(flag)}${' '.repeat(Math.max(1, 9 - flag.length))}${file === '-' ? 'stdout' : file}\n`);
     return true;
   } catch (err) {
     o.stream.write(`batchpost: --${flag} ${file} could not be written: ${(err as Error).message} [OUTPUT_FAILED]\n`);

@@ -2,7 +2,6 @@
 // and --failed, which writes the payloads of failed requests back in that same format.
 import fs from 'node:fs';
 import path from 'node:path';
-import { BatchpostError } from '../../engine/errors.js';
 import { requireFile } from '../../util/input-file.js';
 import type { InputRecord } from '../../engine/types.js';
 import { readPayloads } from '../../input/index.js';
@@ -51,20 +50,35 @@ export interface FailedPayloads {
   /** Bound: handed to the Run as its onFailed. */
   write: (record: InputRecord) => void;
   close(): Promise<void>;
+  /** The first write failure (OUTPUT_FAILED), or null. */
+  readonly error: Error | null;
+  /** Called once with the first write failure, like the results writer's. */
+  onError(callback: (error: Error) => void): void;
 }
 
 /**
  * --failed: the payloads of failed requests, in the input's own format, so the file can be run as is. Opened at
- * the first failure (the input format is known by then) and otherwise created empty at the end.
+ * the first failure (the input format is known by then) and otherwise created empty at the end; its path is
+ * checked before anything is sent (cli/run/outputs.ts).
  */
-export function failedPayloads(file: string, input: string, detected: DetectedInput): FailedPayloads {
-  if (input !== '-' && path.resolve(file) === path.resolve(input)) {
-    throw new BatchpostError('USAGE', `--failed ${file}: that is the input file; write the failures elsewhere`);
-  }
+export function failedPayloads(file: string, detected: DetectedInput): FailedPayloads {
   let writer: FailedWriter | null = null;
-  const open = () => (writer ??= createFailedWriter(file, detected.format, { csvHeader: detected.csvHeader ?? '' }));
+  let onError: ((error: Error) => void) | null = null;
+  const open = (): FailedWriter => {
+    if (writer !== null) return writer;
+    writer = createFailedWriter(file, detected.format, { csvHeader: detected.csvHeader ?? '' });
+    if (onError !== null) writer.onError(onError);
+    return writer;
+  };
   return {
     write: (record: InputRecord) => open().write(record),
     close: () => open().close(),
+    get error() {
+      return writer?.error ?? null;
+    },
+    onError: (callback) => {
+      onError = callback;
+      writer?.onError(callback);
+    },
   };
 }

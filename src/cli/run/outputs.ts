@@ -3,7 +3,10 @@
 import type { ResolvedOptions } from '../../engine/options.js';
 import type { Sink } from '../../engine/types.js';
 import { compileExpr, matcher } from '../../expr/index.js';
+import { BatchpostError } from '../../engine/errors.js';
 import { assertWritableOut, createLineWriter, createSink, openResume, type LineWriter } from '../../output/index.js';
+import { lockResults, type ResultsLock } from '../../output/lock.js';
+import { assertDistinctPaths, assertWritablePath, isSpecialFile } from '../../output/paths.js';
 import { hasTargets } from '../../report/files.js';
 import type { RunReports } from '../../report/run-reports.js';
 import type { CliIO } from '../io.js';
@@ -13,6 +16,36 @@ import type { RunFlags, RunSetup } from '../run-options.js';
 export interface Recorded {
   skipIds: ReadonlySet<string>;
   recordedHashes: ReadonlyMap<string, string>;
+}
+
+/**
+ * Before any file is touched: --out, --failed and the reports are neither the input nor each other (by the file
+ * they name, so a symlink or hard link is caught), --failed can be written, and `--summary -` does not share
+ * stdout with the results.
+ */
+export function checkOutputPaths(input: string, out: string | null, failed: string | null, setup: RunSetup): void {
+  const { html, junit, summary } = setup.reports;
+  if (summary === '-' && out === null) {
+    throw new BatchpostError(
+      'USAGE',
+      '--summary -: the results already go to stdout',
+      'Give --out a file for the results, or --summary a file.',
+    );
+  }
+  assertDistinctPaths([
+    ['the input', input],
+    ['--out', out],
+    ['--failed', failed],
+    ['--report', html],
+    ['--junit', junit],
+    ['--summary', summary],
+  ]);
+  if (failed !== null) assertWritablePath('--failed', failed);
+}
+
+/** Takes --out for this run alone (OUTPUT_LOCKED when another run has it); none for stdout, a FIFO or a device. */
+export function lockOut(out: string | null): ResultsLock | null {
+  return out === null || isSpecialFile(out) ? null : lockResults(out);
 }
 
 /**
