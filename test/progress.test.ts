@@ -407,7 +407,6 @@ describe('bar display (TTY)', () => {
     for (let width = 20; width <= 200; width++) {
       const line = formatBarLine(view, { color: false, width, symbols: false });
       expect(line.length).toBeLessThanOrEqual(width - 1);
-      // eslint-disable-next-line no-control-regex -- printable ASCII only
       expect(line).toMatch(/^[\x20-\x7e]*$/);
     }
     expect(formatBarLine({ ...view, total: null, etaMs: null }, { color: false, width: 80, symbols: false })).toBe(
