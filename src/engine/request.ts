@@ -81,7 +81,16 @@ export function idempotencyKey(runId: string, id: string): string {
   return `${runId}-${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`;
 }
 
+/** `api.example.com/orders`, `localhost:8080`: a host (and port) where the scheme should come first. */
+const HOST_FIRST = /^(?:[\w-]+(?:\.[\w-]+)*|\[[\da-f:.]+\])(?::\d+)?(?:[/?#]|$)/i;
+const LOCAL_HOST = /^(?:localhost|127(?:\.\d+){3}|\[::1\]|0\.0\.0\.0)(?::|\/|$)/i;
+
 function checkUrl(url: string): string {
+  if (!url.includes('://') && HOST_FIRST.test(url)) {
+    // A local server most likely speaks plain http; anything else, https.
+    const fixed = `${LOCAL_HOST.test(url) ? 'http' : 'https'}://${url}`;
+    throw new BatchpostError('USAGE', `--url "${url}": no scheme`, `Add http:// or https://, e.g. --url ${fixed}`);
+  }
   let u: URL;
   try {
     u = new URL(url);

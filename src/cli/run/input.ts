@@ -7,6 +7,7 @@ import type { InputRecord } from '../../engine/types.js';
 import { readPayloads } from '../../input/index.js';
 import { createFailedWriter, type FailedWriter } from '../../output/index.js';
 import type { CliIO } from '../io.js';
+import { looksLikeUrl, urlAsInput } from '../usage-hints.js';
 import type { RunSetup } from '../run-options.js';
 
 export type InputSource = NodeJS.ReadableStream & { destroy(): void };
@@ -41,6 +42,7 @@ function openSource(input: string, io: CliIO): InputSource {
   try {
     stat = fs.statSync(input);
   } catch {
+    if (looksLikeUrl(input)) throw urlAsInput(input);
     throw new BatchpostError(
       'INPUT_NOT_FOUND',
       `${input}: no such file`,
