@@ -390,6 +390,29 @@ describe('bar display (TTY)', () => {
     // Narrow: no bar, failures kept over the rest.
     expect(formatBarLine(view, { color: false, width: 40 })).toBe('131,072/200,000  ✗ 168');
   });
+
+  test('symbols: false draws the same line in plain ASCII (NO_COLOR, TERM=dumb)', () => {
+    const view: ProgressView = {
+      total: 200_000,
+      position: 131_072,
+      ok: 130_904,
+      failed: 168,
+      ratePerSec: 1842,
+      etaMs: 37_000,
+      hold: 'throttled 4s (429)',
+    };
+    expect(formatBarLine(view, { color: false, width: 200, symbols: false })).toBe(
+      '[##################..........] 131,072/200,000  65%  1,842/s  ETA 37s  ok 130,904  failed 168  throttled 4s (429)',
+    );
+    for (let width = 20; width <= 200; width++) {
+      const line = formatBarLine(view, { color: false, width, symbols: false });
+      expect(line.length).toBeLessThanOrEqual(width - 1);
+      expect(line).toMatch(/^[\x20-\x7e]*$/);
+    }
+    expect(formatBarLine({ ...view, total: null, etaMs: null }, { color: false, width: 80, symbols: false })).toBe(
+      '131,072 done  1,842/s  ok 130,904  failed 168  throttled 4s (429)',
+    );
+  });
 });
 
 describe('timers never keep the process alive', () => {

@@ -262,7 +262,7 @@ suite('the HTML report in headless Chromium', () => {
       .evaluateAll((rows: PageElement[]) => rows.map((r) => Number(r.getAttribute('data-duration'))));
     expect(slowest).toEqual(sent.sort((a, b) => b - a).slice(0, 20));
 
-    // Failures: every one listed, ids linked to their line in the results file.
+    // Failures: every one listed, ids linked to their own row, which shows their line in the results file.
     const rows = page.locator('#failure-table tbody tr');
     expect(await rows.count()).toBe(failed.length);
     expect((await rows.evaluateAll((rs: PageElement[]) => rs.map((r) => r.getAttribute('data-id')))).sort()).toEqual(
@@ -274,9 +274,10 @@ suite('the HTML report in headless Chromium', () => {
       .evaluateAll((as: PageElement[]) =>
         as.slice(0, 10).map((a): [string, string] => [a.getAttribute('href') ?? '', a.textContent ?? '']),
       )) {
-      const m = /^results\.ndjson#L(\d+)$/.exec(link[0]);
+      const m = /^#line-(\d+)$/.exec(link[0]);
       expect(m).not.toBeNull();
       expect(parseJson<Line>(fileLines[Number(m![1]) - 1]!).id).toBe(link[1]);
+      expect(await page.locator(`#failure-table tr[id="line-${m![1]}"]`).getAttribute('data-id')).toBe(link[1]);
     }
 
     // Failure search.
@@ -304,6 +305,74 @@ suite('the HTML report in headless Chromium', () => {
     expect(external).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  test('a copy opened from anywhere: id links jump to their row; the answers are shown and searchable', async () => {
+    const results = path.join(dir, 'answers.ndjson');
+    const line = (id: string, status: number, response: unknown, durationMs: number) =>
+      JSON.stringify({
+        id,
+        ok: status < 300,
+        status,
+        attempts: 1,
+        durationMs,
+        response,
+        error: status < 300 ? null : { code: `HTTP_${status}`, message: `POST http://h/x answered ${status}` },
+        startedAt: 1_790_000_000_000,
+      });
+    fs.writeFileSync(
+      results,
+      [
+        line('ok-1', 201, { n: 1 }, 5),
+        line('a1', 422, { detail: 'sku ZX-99 is out of stock', token: 'T0P-SECRET' }, 40),
+        line('a2', 422, { detail: 'sku QQ-11 is out of stock' }, 30),
+        line(WEIRD_ID, 500, '<b>boom</b>', 20),
+      ].join('\n') + '\n',
+    );
+    const made = path.join(dir, 'answers.html');
+    expect((await runCli(['report', results, '--html', made])).code).toBe(0);
+    // Moved away from its results file: in-page links must not care.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'batchpost-copy-'));
+    const copy = path.join(elsewhere, 'sent by mail.html');
+    fs.copyFileSync(made, copy);
+    try {
+      const { page, errors, external } = await open(copy);
+      await ready(page);
+      const targeted = () =>
+        page.evaluate(() => {
+          const doc = (globalThis as unknown as { document: { querySelector(s: string): PageElement | null } })
+            .document;
+          return doc.querySelector(':target')?.getAttribute('data-id') ?? null;
+        });
+      // A failed request's id in the slowest table leads to its row among the failures.
+      await page.locator('#slowest-table a', { hasText: 'a1' }).click();
+      expect(new URL(page.url()).hash).toBe('#line-2');
+      expect(await targeted()).toBe('a1');
+      expect(await page.locator('#failure-table tr:target').count()).toBe(1);
+      await page.locator('#failure-table a', { hasText: WEIRD_ID }).click();
+      expect(await targeted()).toBe(WEIRD_ID);
+      // A request that did not fail links to its own row in the slowest table.
+      await page.locator('#slowest-table a', { hasText: 'ok-1' }).click();
+      expect(await page.locator('#slowest-table tr:target').getAttribute('data-id')).toBe('ok-1');
+
+      // The answers: shown (redacted, as text), and found by the search.
+      const a1 = page.locator('#failure-table tr[data-id="a1"] td.response');
+      expect(await a1.innerText()).toBe('{"detail":"sku ZX-99 is out of stock","token":"[redacted]"}');
+      expect(
+        await page.locator(`#failure-table tr[data-id="${WEIRD_ID.replace(/"/g, '\\"')}"] td.response`).innerText(),
+      ).toBe('<b>boom</b>');
+      const visible = () => page.locator('#failure-table tbody tr:not(.hidden)');
+      await page.locator('#failure-search').fill('zx-99');
+      expect(await visible().count()).toBe(1);
+      expect(await visible().first().getAttribute('data-id')).toBe('a1');
+      await page.locator('#failure-search').fill('out of stock');
+      expect(await visible().count()).toBe(2);
+      expect(errors).toEqual([]);
+      expect(external).toEqual([]);
+      await page.close();
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   }, 60_000);
 
   test('results without startedAt, and no results at all: the page still opens cleanly', async () => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseJunit, type TestCase, type TestSuites } from 'junit2json';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, readResults, runCli, startCli, tmpDir, waitFor } from './helpers/cli.js';
+import { ndjsonFile, readResults, runCli, startCli, THREAD_MODES, tmpDir, waitFor } from './helpers/cli.js';
 import { parseJson, readJson } from './helpers/json.js';
 
 interface Line {
@@ -275,7 +275,10 @@ describe('run --report --junit --summary', () => {
     expect((await runCli(runArgs(all, server.url, ['--out', out, '--resume', '--report', html]))).code).toBe(1);
     const fileLines = fs.readFileSync(out, 'utf8').split('\n');
     const text = fs.readFileSync(html, 'utf8');
-    const links = [...text.matchAll(/<a href="results\.ndjson#L(\d+)"[^>]*>([^<]*)<\/a>/g)];
+    // Ids link to their own row in the page (anchored by results line), which shows that line's number.
+    const links = [
+      ...text.matchAll(/<tr id="line-(\d+)" data-id="[^"]*"><td class="mono"><a href="#line-\1">([^<]*)<\/a>/g),
+    ];
     expect(links.length).toBeGreaterThan(0);
     for (const [, line, id] of links) {
       expect(Number(line)).toBeGreaterThan(20);
@@ -289,7 +292,9 @@ describe('run --report --junit --summary', () => {
     ).toBe(1);
     const jsonLines = fs.readFileSync(jsonOut, 'utf8').split('\n');
     const jsonLinks = [
-      ...fs.readFileSync(jsonHtml, 'utf8').matchAll(/<a href="results\.json#L(\d+)"[^>]*>([^<]*)<\/a>/g),
+      ...fs
+        .readFileSync(jsonHtml, 'utf8')
+        .matchAll(/<tr id="line-(\d+)" data-id="[^"]*"><td class="mono"><a href="#line-\1">([^<]*)<\/a>/g),
     ];
     expect(jsonLinks.length).toBeGreaterThan(0);
     for (const [, line, id] of jsonLinks)
@@ -307,7 +312,12 @@ describe('run --report --junit --summary', () => {
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n')).toHaveLength(11);
     const text = fs.readFileSync(html, 'utf8');
-    expect(text).not.toMatch(/<a href="[^"]*#L\d+"/);
+    expect(text).not.toContain('class="line"');
+    // Every id still links within the page: to its row, anchored by the id itself.
+    const hrefs = [...text.matchAll(/<a href="([^"]*)"/g)].map((m) => m[1]!);
+    expect(hrefs.length).toBeGreaterThan(0);
+    expect(hrefs.every((h) => h.startsWith('#id-'))).toBe(true);
+    for (const h of hrefs) expect(text).toContain(`id="${h.slice(1)}"`);
     expect(kpi(text, 'total')).toBe('11');
   });
 
@@ -377,6 +387,101 @@ describe('run --report --junit --summary', () => {
 });
 
 describe('batchpost report', () => {
+  test.each(THREAD_MODES)(
+    'adaptive pace (%s): the results record when it held the run back, and the report made later shows it',
+    async (_mode, threads) => {
+      const input = ndjsonFile(
+        dir,
+        Array.from({ length: 16 }, (_, i) => ({ id: `t${i + 1}` })),
+      );
+      const out = path.join(dir, 'results.ndjson');
+      const live = { html: path.join(dir, 'a.html'), summary: path.join(dir, 'a.json') };
+      const later = { html: path.join(dir, 'b.html'), summary: path.join(dir, 'b.json') };
+      const run = await runCli([
+        'run',
+        input,
+        '--url',
+        `${server.url}/limited/report-pace?limit=5&windowMs=1000`,
+        '--id-field',
+        'id',
+        '--concurrency',
+        '4',
+        '--retries',
+        '6',
+        '--progress',
+        'none',
+        '--out',
+        out,
+        '--report',
+        live.html,
+        '--summary',
+        live.summary,
+        ...threads,
+      ]);
+      expect(run.code).toBe(0);
+      const lines = readResults<Line & { throttled?: { since: number; by: string[] } }>(out);
+      const paced = lines.filter((l) => l.throttled !== undefined);
+      expect(paced.length).toBeGreaterThan(0);
+      for (const l of paced) {
+        expect(l.throttled!.by).toContain('429');
+        expect(l.throttled!.since).toBeLessThanOrEqual(l.startedAt!);
+      }
+      // The field is absent, not null, on requests that ran at full pace.
+      expect(lines.some((l) => !('throttled' in l))).toBe(true);
+
+      const rep = await runCli(['report', out, '--html', later.html, '--summary', later.summary]);
+      expect(rep.code).toBe(0);
+      const [a, b] = [readJson<SummaryFile>(live.summary), readJson<SummaryFile>(later.summary)];
+      expect(a.throttled.source).toBe('run');
+      expect(b.throttled.source).toBe('run');
+      expect(b.throttled.ms).toBeGreaterThan(0);
+      expect(b.throttled.periods.length).toBeGreaterThan(0);
+      const html = fs.readFileSync(later.html, 'utf8');
+      expect(html).not.toContain('Not throttled');
+      expect(html).toMatch(/Throttled, [\d.]+m?s in \d+ periods?: adaptive pace held the run back \(429/);
+      expect(kpi(html, 'throttled')).toBe(String(b.throttled.ms));
+    },
+  );
+
+  test('the failures table shows the start of each answer, escaped and with secrets redacted', async () => {
+    const file = path.join(dir, 'results.ndjson');
+    const line = (id: string, status: number, response: unknown) =>
+      JSON.stringify({
+        id,
+        ok: false,
+        status,
+        attempts: 1,
+        durationMs: 12,
+        response,
+        error: { code: `HTTP_${status}`, message: `POST http://h/x answered ${status}` },
+        startedAt: 1_790_000_000_000,
+      });
+    fs.writeFileSync(
+      file,
+      [
+        line('a1', 422, { detail: 'sku ZX-99 is out of stock', token: 'T0P-SECRET-1' }),
+        line('a2', 500, '<script>alert(1)</script> see https://h/x?api_key=T0P-SECRET-2'),
+        line('a3', 400, JSON.stringify({ password: 'T0P-SECRET-3', why: 'bad' })),
+        line('a4', 502, null),
+      ].join('\n') + '\n',
+    );
+    const html = path.join(dir, 'r.html');
+    expect((await runCli(['report', file, '--html', html])).code).toBe(0);
+    const text = fs.readFileSync(html, 'utf8');
+    const cell = (id: string) =>
+      new RegExp(`<tr id="line-\\d+" data-id="${id}">.*<td class="msg mono response">([^<]*)</td></tr>`).exec(
+        text,
+      )?.[1];
+    expect(cell('a1')).toBe(
+      '{&quot;detail&quot;:&quot;sku ZX-99 is out of stock&quot;,&quot;token&quot;:&quot;[redacted]&quot;}',
+    );
+    expect(cell('a2')).toBe('&lt;script&gt;alert(1)&lt;/script&gt; see https://h/x?api_key=[redacted]');
+    expect(cell('a3')).toBe('{&quot;password&quot;:&quot;[redacted]&quot;,&quot;why&quot;:&quot;bad&quot;}');
+    expect(cell('a4')).toBe('');
+    expect(text).not.toContain('T0P-SECRET');
+    expect(text).not.toContain('<script>alert');
+  });
+
   test('a missing file, a corrupt line, a torn last line, no outputs', async () => {
     const missing = await runCli(['report', path.join(dir, 'nope.ndjson'), '--html', path.join(dir, 'r.html')]);
     expect(missing.code).toBe(2);
@@ -443,7 +548,7 @@ describe('batchpost report', () => {
     expect(text.length).toBeLessThan(600_000);
     expect(kpi(text, 'total')).toBe(String(n));
     expect(kpi(text, 'failed')).toBe(String(n / 50));
-    const listed = [...text.matchAll(/<tr data-id="[^"]*"><td class="mono"><a href/g)].length;
+    const listed = [...text.matchAll(/<tr id="line-\d+" data-id="[^"]*"><td class="mono"><a href/g)].length;
     expect(listed).toBe(500);
     expect(text).toContain(`data-left-out="${n / 50 - 500}"`);
     expect(text).toContain('429'); // both codes are listed, taking turns

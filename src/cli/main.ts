@@ -2,7 +2,7 @@
 // and signals handed to it (io.ts), so the whole program also runs inside a test. Usage errors exit 2 with a line
 // naming the option; a BatchpostError prints its message, code and hint, never a stack trace, and exits as the
 // error table says; anything else is a bug: exit 1 with its stack. bin/batchpost.js exits with main's code.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type Option } from 'commander';
 import { describeError } from './errors.js';
 import { EXIT } from './exit.js';
 import { processIO, type CliIO, type CommandHost } from './io.js';
@@ -10,12 +10,51 @@ import { addReportCommand } from './report.js';
 import { addRunOptions, type RunFlags } from './run-options.js';
 import { runCommand } from './run.js';
 import { addServeCommand } from './serve.js';
+import { isCurlDataFlag, usageHint } from './usage-hints.js';
 import { packageVersion } from './version.js';
 import { addWorkerCommand } from './worker.js';
 
+/**
+ * Commander checks required options before unknown ones, so `--ur x` would be reported as "--url not specified"
+ * and its "Did you mean --url?" never shown: an unknown option is the real mistake and is reported first. curl's
+ * -d/--data get no "Did you mean" (it would name an unrelated flag): main's hint says what to do instead.
+ * `missingMandatoryOptionValue` and `unknownOption` are commander's own error methods (commander 14).
+ */
+interface CommanderErrors {
+  missingMandatoryOptionValue(option: Option): void;
+  unknownOption(flag: string): void;
+}
+const commander = Command.prototype as unknown as CommanderErrors;
+
+class BatchpostCommand extends Command implements CommanderErrors {
+  private unknownSeen: string[] = [];
+
+  override createCommand(name?: string): Command {
+    return new BatchpostCommand(name);
+  }
+
+  override parseOptions(argv: string[]): ReturnType<Command['parseOptions']> {
+    const parsed = super.parseOptions(argv);
+    this.unknownSeen = parsed.unknown;
+    return parsed;
+  }
+
+  missingMandatoryOptionValue(option: Option): void {
+    const unknown = this.unknownSeen[0];
+    if (unknown !== undefined && unknown.startsWith('-') && unknown !== '-' && unknown !== '--')
+      return this.unknownOption(unknown);
+    commander.missingMandatoryOptionValue.call(this, option);
+  }
+
+  unknownOption(flag: string): void {
+    if (!isCurlDataFlag(flag)) return commander.unknownOption.call(this, flag);
+    this.error(`error: unknown option '${flag}'`, { code: 'commander.unknownOption' });
+  }
+}
+
 export function buildProgram(host: CommandHost): Command {
   const { io } = host;
-  const program = new Command('batchpost')
+  const program = new BatchpostCommand('batchpost')
     .description('Send a file of JSON payloads as HTTP requests, many at a time, and write one result per request.')
     .version(packageVersion())
     .exitOverride()
@@ -50,6 +89,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
         return EXIT.OK;
+      const hint = usageHint(err.code, argv);
+      if (hint !== undefined) io.stderr.write(`  ${hint}\n`);
       return EXIT.INPUT;
     }
     const { text, exitCode } = describeError(err);

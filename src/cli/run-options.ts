@@ -12,6 +12,7 @@ import type { FlagsOf, ValuesOf } from '../options/types.js';
 import { parseFlags, runOptionsOf } from '../options/values.js';
 import type { ProgressMode } from '../progress/index.js';
 import type { ReportTargets } from '../report/index.js';
+import { shellQuote } from '../util/shell-quote.js';
 import { addOptions, examples } from './options.js';
 
 export type RunFlags = FlagsOf<'run'>;
@@ -50,6 +51,7 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
   const resume = resumeModeOf(v);
   const options = runOptionsOf('run', v);
   options.runId ??= defaultRunId(options.method!, v.url, input, v.out);
+  if (v.inputFormat === 'auto' && /\.ya?ml$/i.test(input)) throw yamlInput(input);
   // A .csv name is the one thing content detection cannot tell (a CSV row looks like anything).
   const inputFormat = v.inputFormat === 'auto' && /\.csv$/i.test(input) ? 'csv' : v.inputFormat;
   options.inputKind = inputFormat === 'csv' ? 'csv' : 'json';
@@ -64,6 +66,16 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
     reports: { html: v.report ?? null, junit: v.junit ?? null, summary: v.summary ?? null },
     threads: v.threads,
   };
+}
+
+/** A .yaml/.yml input: refused by its name before anything is read, with the command that converts it. */
+function yamlInput(input: string): BatchpostError {
+  const ndjson = `${input.replace(/\.ya?ml$/i, '')}.ndjson`;
+  return new BatchpostError(
+    'INPUT_UNSUPPORTED',
+    `${input}: YAML, which batchpost does not read (JSON, NDJSON or CSV)`,
+    `Convert it to NDJSON first, e.g. yq -o=json -I=0 '.[]' ${shellQuote(input)} > ${shellQuote(ndjson)}`,
+  );
 }
 
 /** --resume, --retry-failed or --rerun-where: at most one, each reading an ndjson --out. */

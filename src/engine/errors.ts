@@ -115,6 +115,12 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'A CSV row is malformed (an unclosed quote, the wrong number of fields); the message names the line.',
   },
+  INPUT_UNSUPPORTED: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'The input is in a format batchpost does not read (YAML, by its .yaml or .yml name).',
+  },
   MISSING_ID: {
     scope: 'run',
     exit: 2,

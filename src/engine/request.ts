@@ -96,6 +96,10 @@ export function idempotencyKey(runId: string, id: string): string {
   return `${runId}-${createHash('sha256').update(id).digest('base64url').slice(0, 22)}`;
 }
 
+/** `api.example.com/orders`, `localhost:8080`: a host (and port) where the scheme should come first. */
+const HOST_FIRST = /^(?:[\w-]+(?:\.[\w-]+)*|\[[\da-f:.]+\])(?::\d+)?(?:[/?#]|$)/i;
+const LOCAL_HOST = /^(?:localhost|127(?:\.\d+){3}|\[::1\]|0\.0\.0\.0)(?::|\/|$)/i;
+
 interface Userinfo {
   /** The URL without its user:password. */
   url: string;
@@ -115,6 +119,12 @@ function userinfoOf(u: URL): Userinfo | null {
 }
 
 function checkUrl(url: string): URL {
+  if (!url.includes('://') && HOST_FIRST.test(url)) {
+    // A local server most likely speaks plain http; anything else, https.
+    const shown = redactUrls(url);
+    const fixed = `${LOCAL_HOST.test(url) ? 'http' : 'https'}://${shown}`;
+    throw new BatchpostError('USAGE', `--url "${shown}": no scheme`, `Add http:// or https://, e.g. --url ${fixed}`);
+  }
   const u = tryUrl(url);
   if (u === null) {
     throw new BatchpostError(

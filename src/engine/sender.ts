@@ -36,6 +36,8 @@ interface Job {
   opts: SubmitOptions;
   attempts: number;
   startedAt: number;
+  /** Set when adaptive pace was holding the run back as the first attempt started. */
+  throttled: Result['throttled'];
 }
 
 /** Marks an abort the sender asked for, as opposed to a per-attempt timeout. */
@@ -98,6 +100,7 @@ export class Sender implements RequestSink {
       opts: options,
       attempts: 0,
       startedAt: 0,
+      throttled: undefined,
     };
     if (job.key !== undefined && !this.gate.admit(job.key, job)) return; // held until its key's request settles
     this.slots.add(job, options.priority ?? 0);
@@ -181,6 +184,8 @@ export class Sender implements RequestSink {
     if (job.attempts === 0) {
       job.startedAt = performance.now();
       this.stats.started++;
+      const t = this.governor?.throttle;
+      if (t?.active) job.throttled = { since: t.since, by: [...t.reasons] };
     }
     job.attempts++;
     this.stats.inFlight++;
@@ -274,6 +279,7 @@ export class Sender implements RequestSink {
       startedAt: Math.round(performance.timeOrigin + job.startedAt),
       hash: job.hash,
     };
+    if (job.throttled !== undefined) result.throttled = job.throttled;
     if (this.o.includeHeaders && res) result.headers = res.headers;
     return result;
   }

@@ -35,7 +35,17 @@ export interface Result {
   startedAt?: number;
   /** Short hash of the request sent (method, URL, body): --resume notices a payload edited since. */
   hash?: string;
+  /**
+   * Present only when adaptive pace held the run back as this request started: when that episode began (epoch ms)
+   * and the server's signals behind it. A report made from the results afterwards reads its throttled periods here.
+   */
+  throttled?: ResultThrottled;
   headers?: Record<string, string | string[]>;
+}
+
+export interface ResultThrottled {
+  since: number;
+  by: string[];
 }
 
 /** A request ready to send: everything resolved, nothing left to evaluate. */

@@ -6,16 +6,23 @@ import { firstNonSpace, trimJson } from './text.js';
 import type { InputRecord, Splitter } from './types.js';
 
 const PRETTY_HINT = '; the input looks like pretty-printed JSON: one value per line is needed (e.g. jq -c)';
+const YAML_HINT =
+  "; the input looks like YAML, which batchpost does not read: convert it to NDJSON first (e.g. yq -o=json -I=0 '.[]' FILE)";
+/** A first line only YAML starts with: a document marker or directive, a list item, an unquoted `key:`. */
+const YAML_START = /^(?:---|%YAML|- |[A-Za-z_][\w.-]*\s*:(?:\s|$))/;
 
 export class NdjsonSplitter implements Splitter {
   readonly stopped = false; // a bad line never stops NDJSON: the next line is read as if nothing happened
   /** Lines completed so far, blank ones included, so that line numbers match the file. */
   private line: number;
+  /** The line the input's first value starts on (after leading blank lines): where YAML gives itself away. */
+  private readonly firstLine: number;
   /** Pieces of a line that has not met its newline yet; joined once, so a huge line costs linear time. */
   private partial: string[] = [];
 
   constructor(linesBefore = 0) {
     this.line = linesBefore;
+    this.firstLine = linesBefore + 1;
   }
 
   push(text: string, out: InputRecord[]): void {
@@ -60,6 +67,7 @@ export class NdjsonSplitter implements Splitter {
       let error = describeParseError(err, raw, { line, column });
       // A line holding only an opening bracket is almost always the first line of an indented document.
       if (raw === '{' || raw === '[') error += PRETTY_HINT;
+      else if (line === this.firstLine && YAML_START.test(raw)) error += YAML_HINT;
       out.push({ line, raw, error });
       return;
     }

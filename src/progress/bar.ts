@@ -11,7 +11,37 @@ const BAR_CELLS = 28;
 // A bar narrower than this says less than the percent next to it; give its room to the numbers instead.
 const MIN_BAR_CELLS = 8;
 const GAP = '  ';
-const PARTIAL_CELLS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/** What the bar line is drawn with: block characters and symbols, or plain ASCII (NO_COLOR, TERM=dumb). */
+interface Glyphs {
+  ok: string;
+  failed: string;
+  hold: string;
+  frame: [string, string];
+  full: string;
+  /** Partial cells by fill, from empty: eighths with block characters, none in ASCII. */
+  partial: readonly string[];
+  empty: string;
+}
+
+const SYMBOLS: Glyphs = {
+  ok: '✓ ',
+  failed: '✗ ',
+  hold: '⏸ ',
+  frame: ['▕', '▏'],
+  full: '█',
+  partial: ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'],
+  empty: ' ',
+};
+const ASCII: Glyphs = {
+  ok: 'ok ',
+  failed: 'failed ',
+  hold: '',
+  frame: ['[', ']'],
+  full: '#',
+  partial: [''],
+  empty: '.',
+};
 // cli-progress turns the terminal's auto-wrap off while the bar is up (so a line that turns out too wide is clipped,
 // not wrapped into a trail of copies). Notes must wrap, or a long resume command would be cut off at the edge.
 const WRAP_ON = '\x1b[?7h';
@@ -26,11 +56,17 @@ interface Segment {
 
 /**
  * One bar line: `▕████▌   ▏ 131,072/200,000  65%  1,842/s  ETA 37s  ✓ 130,904  ✗ 168`, or without a known total
- * `131,072 done  1,842/s  ✓ 130,904  ✗ 168`. Fitted to `width` columns: a line that wraps can no longer be
- * redrawn in place and leaves a trail of copies, so the bar shrinks, then the least useful segments go.
+ * `131,072 done  1,842/s  ✓ 130,904  ✗ 168`; with `symbols: false`, plain ASCII:
+ * `[####......] 131,072/200,000  65%  1,842/s  ETA 37s  ok 130,904  failed 168`. Fitted to `width` columns: a line
+ * that wraps can no longer be redrawn in place and leaves a trail of copies, so the bar shrinks, then the least
+ * useful segments go.
  */
-export function formatBarLine(view: ProgressView, options: { color: boolean; width: number }): string {
+export function formatBarLine(
+  view: ProgressView,
+  options: { color: boolean; width: number; symbols?: boolean },
+): string {
   const c = painter(options.color);
+  const g = options.symbols === false ? ASCII : SYMBOLS;
   const segment = (plain: string, styled: string, dropRank: number | null): Segment => ({ plain, styled, dropRank });
   const segments: Segment[] = [];
   const known = view.total !== null;
@@ -51,12 +87,12 @@ export function formatBarLine(view: ProgressView, options: { color: boolean; wid
     const eta = `ETA ${formatEta(view.etaMs)}`;
     segments.push(segment(eta, eta, 3));
   }
-  const ok = `✓ ${formatCount(view.ok)}`;
+  const ok = `${g.ok}${formatCount(view.ok)}`;
   segments.push(segment(ok, c.green(ok), 5));
-  const failed = `✗ ${formatCount(view.failed)}`;
+  const failed = `${g.failed}${formatCount(view.failed)}`;
   segments.push(segment(failed, view.failed > 0 ? c.red(failed) : failed, 0));
   if (view.hold !== null) {
-    const hold = `⏸ ${view.hold}`;
+    const hold = `${g.hold}${view.hold}`;
     segments.push(segment(hold, c.yellow(hold), 1));
   }
 
@@ -77,7 +113,7 @@ export function formatBarLine(view: ProgressView, options: { color: boolean; wid
   const line = segments.map((s) => s.styled).join(GAP);
   if (cells < MIN_BAR_CELLS) return line;
   const fraction = view.total! > 0 ? view.position / view.total! : 1;
-  return `▕${drawCells(fraction, cells)}▏ ${line}`;
+  return `${g.frame[0]}${drawCells(fraction, cells, g)}${g.frame[1]} ${line}`;
 }
 
 function lineWidth(segments: Segment[]): number {
@@ -85,11 +121,12 @@ function lineWidth(segments: Segment[]): number {
   return segments.reduce((sum, s) => sum + [...s.plain].length, 0) + GAP.length * Math.max(0, segments.length - 1);
 }
 
-function drawCells(fraction: number, cells: number): string {
-  const eighths = Math.floor(Math.min(1, Math.max(0, fraction)) * cells * 8);
-  const full = Math.floor(eighths / 8);
-  const partial = PARTIAL_CELLS[eighths % 8]!;
-  return '█'.repeat(full) + partial + ' '.repeat(cells - full - (partial ? 1 : 0));
+function drawCells(fraction: number, cells: number, g: Glyphs): string {
+  const steps = g.partial.length;
+  const filled = Math.floor(Math.min(1, Math.max(0, fraction)) * cells * steps);
+  const full = Math.floor(filled / steps);
+  const partial = g.partial[filled % steps]!;
+  return g.full.repeat(full) + partial + g.empty.repeat(cells - full - (partial ? 1 : 0));
 }
 
 /**
@@ -104,6 +141,7 @@ function unrefTimer(multibar: cliProgress.MultiBar): void {
 export class BarProgress implements Progress {
   readonly #stream: ProgressStream;
   readonly #color: boolean;
+  readonly #symbols: boolean;
   readonly #meter = new RateMeter();
   #stats: RunStats | null = null;
   #multibar: cliProgress.MultiBar | null = null;
@@ -114,9 +152,10 @@ export class BarProgress implements Progress {
   };
 
   /** Expects a TTY stream: cli-progress draws nothing elsewhere (createProgress picks plain lines there). */
-  constructor(options: { stream: ProgressStream; color: boolean }) {
+  constructor(options: { stream: ProgressStream; color: boolean; symbols?: boolean }) {
     this.#stream = options.stream;
     this.#color = options.color;
+    this.#symbols = options.symbols ?? true;
   }
 
   start(stats: RunStats): void {
@@ -127,7 +166,11 @@ export class BarProgress implements Progress {
       stream: this.#stream,
       fps: 10,
       format: (_options, params) =>
-        formatBarLine(viewOf(stats, this.#meter.perSecond()), { color: this.#color, width: params.maxWidth }),
+        formatBarLine(viewOf(stats, this.#meter.perSecond()), {
+          color: this.#color,
+          width: params.maxWidth,
+          symbols: this.#symbols,
+        }),
       // The summary replaces the bar, so stop() erases it rather than leaving a final copy above the summary.
       clearOnComplete: true,
       // Without this an unchanged line is not redrawn after a note has cleared it, and a stalled run loses its bar.

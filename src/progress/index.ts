@@ -13,6 +13,11 @@ export interface ProgressOptions {
   stream: ProgressStream;
   /** Colour the bar (see useColor); the plain lines never colour. */
   color: boolean;
+  /**
+   * The bar's symbols and block characters (✓ ✗ ⏸ █); false: plain ASCII, for NO_COLOR and TERM=dumb, which the
+   * CLI passes as it passes colour (the summary's own `symbols` likewise). Default true. Plain lines use words.
+   */
+  symbols?: boolean;
   /** Plain lines only: time between lines (default 5000). */
   intervalMs?: number;
 }

@@ -43,7 +43,10 @@ export interface TimePoint {
 }
 
 export interface ThrottleInfo {
-  /** Where the periods come from: 429/503 answers in the results, or adaptive pace watched during the run. */
+  /**
+   * Where the periods come from: adaptive pace ('run': watched during the run, or read back from the results'
+   * `throttled` fields), else 429/503 answers in the results.
+   */
   source: 'results' | 'run';
   /** Time throttled, ms. */
   ms: number;
@@ -122,6 +125,8 @@ export class ReportAggregator {
   private readonly bins = new Uint32Array(BIN_COUNT);
   private readonly buckets = new TimeBuckets();
   private readonly throttle = new ThrottleSpans();
+  /** Adaptive pace's episodes, from the results' `throttled` fields: each from its start to its requests' end. */
+  private readonly paced = new ThrottleSpans();
   private readonly slowest: Slowest;
   private readonly failures: FailureSample;
 
@@ -162,6 +167,7 @@ export class ReportAggregator {
       if (startedAt + ms > this.lastEndedAt) this.lastEndedAt = startedAt + ms;
       this.buckets.add(startedAt, ms, !r.ok, retried, throttled);
       if (throttled) this.throttle.add(startedAt, startedAt + ms, [String(r.status)]);
+      if (r.throttled !== undefined) this.paced.add(r.throttled.since, startedAt + ms, r.throttled.by);
     } else {
       this.untimed++;
     }
@@ -177,7 +183,7 @@ export class ReportAggregator {
         startedAt: startedAt ?? null,
       };
       if (attempts > 0) this.slowest.add(ref);
-      if (!r.ok) this.failures.add(ref, r.error?.message ?? '');
+      if (!r.ok) this.failures.add(ref, r.error?.message ?? '', r.response);
     }
   }
 
@@ -211,16 +217,25 @@ export class ReportAggregator {
       bucketMs: this.buckets.widthMs,
       series: this.series(),
       histogram: this.histogram(),
-      throttle: {
-        source: 'results',
-        ms: Math.round(this.throttle.totalMs()),
-        requests: this.throttledRequests,
-        reasons: [...new Set(this.throttle.list().flatMap((s) => s.reasons))].sort(),
-        spans: this.throttle.list(),
-      },
+      throttle: this.throttleInfo(),
       slowest: this.slowest.list(),
       failures,
       failuresLeftOut: this.failures.total - failures.length,
+    };
+  }
+
+  /** Adaptive pace's account when the results carry one (see Result.throttled), else the 429/503 answers'. */
+  private throttleInfo(): ThrottleInfo {
+    const spans = this.paced.size > 0 ? this.paced : this.throttle;
+    const list = spans.list();
+    const reasons = [...new Set(list.flatMap((s) => s.reasons))];
+    return {
+      source: spans === this.paced ? 'run' : 'results',
+      ms: Math.round(spans.totalMs()),
+      requests: this.throttledRequests,
+      // Adaptive pace lists its reasons in the order it met them; 429/503 answers sort.
+      reasons: spans === this.paced ? reasons : reasons.sort(),
+      spans: list,
     };
   }
 

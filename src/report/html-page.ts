@@ -47,7 +47,7 @@ ${kpis(s, ctx)}
 ${throughputSection(s, ctx)}
 ${latencySection(s)}
 ${outcomesSection(s)}
-${slowestSection(s, options)}
+${slowestSection(s)}
 ${failuresSection(s, ctx, options)}
 ${parametersSection(s, ctx)}
 <footer>Made by batchpost ${esc(ctx.version)} on ${esc(utc(ctx.generatedAt))}${ctx.results ? ` from <code>${esc(ctx.results.path)}</code>` : ''}.
@@ -245,12 +245,16 @@ function outcomesSection(s: ReportSnapshot): string {
 </section>`;
 }
 
-function idCell(r: RequestRef, options: HtmlOptions): string {
-  const id = esc(r.id);
-  if (r.line === null) return `<td class="mono">${id}</td>`;
-  const line = `<span class="line">line ${formatCount(r.line)}</span>`;
-  if (options.resultsHref === null) return `<td class="mono">${id} ${line}</td>`;
-  return `<td class="mono"><a href="${esc(`${options.resultsHref}#L${r.line}`)}" title="line ${r.line} of the results file">${id}</a> ${line}</td>`;
+/** A listed request's anchor in the page: its results line when known (unique even where an id repeats). */
+function anchorOf(r: RequestRef): string {
+  return r.line !== null ? `line-${r.line}` : `id-${encodeURIComponent(r.id)}`;
+}
+
+/** The id, linking to `anchor` in this page (so a copy of the report anywhere keeps working), and its results line. */
+function idCell(r: RequestRef, anchor: string): string {
+  const link = `<a href="#${esc(anchor)}">${esc(r.id)}</a>`;
+  if (r.line === null) return `<td class="mono">${link}</td>`;
+  return `<td class="mono">${link} <span class="line" title="line ${r.line} of the results file">line ${formatCount(r.line)}</span></td>`;
 }
 
 function statusCell(status: number | null): string {
@@ -258,13 +262,16 @@ function statusCell(status: number | null): string {
   return `<td class="num${status >= 200 && status < 300 ? '' : ' status-fail'}">${status}</td>`;
 }
 
-function slowestSection(s: ReportSnapshot, options: HtmlOptions): string {
+function slowestSection(s: ReportSnapshot): string {
   if (s.slowest.length === 0) return '';
+  // A slow request that failed links to its row among the failures, where its answer is; others to their own row.
+  const failures = new Set(s.failures.map(anchorOf));
   const rows = s.slowest
-    .map(
-      (r, i) =>
-        `<tr data-id="${esc(r.id)}" data-duration="${r.durationMs}"><td class="num">${i + 1}</td>${idCell(r, options)}${statusCell(r.status)}<td>${esc(r.code ?? '')}</td><td class="num">${r.attempts}</td><td class="num">${esc(formatLatency(r.durationMs))}</td><td class="mono">${r.startedAt === null ? '' : esc(new Date(r.startedAt).toISOString().slice(11, 23))}</td></tr>`,
-    )
+    .map((r, i) => {
+      const anchor = anchorOf(r);
+      const own = failures.has(anchor) ? '' : ` id="${esc(anchor)}"`;
+      return `<tr${own} data-id="${esc(r.id)}" data-duration="${r.durationMs}"><td class="num">${i + 1}</td>${idCell(r, anchor)}${statusCell(r.status)}<td>${esc(r.code ?? '')}</td><td class="num">${r.attempts}</td><td class="num">${esc(formatLatency(r.durationMs))}</td><td class="mono">${r.startedAt === null ? '' : esc(new Date(r.startedAt).toISOString().slice(11, 23))}</td></tr>`;
+    })
     .join('\n');
   return `<section id="slowest">
 <h2>Slowest requests</h2>
@@ -278,22 +285,23 @@ ${rows}
 function failuresSection(s: ReportSnapshot, ctx: ReportContext, options: HtmlOptions): string {
   if (s.failed === 0) return `<section id="failures"><h2>Failures</h2><p class="note empty">No failures.</p></section>`;
   const rows = s.failures
-    .map(
-      (f) =>
-        `<tr data-id="${esc(f.id)}">${idCell(f, options)}${statusCell(f.status)}<td>${esc(f.code ?? '')}</td><td class="num">${f.attempts}</td><td class="num">${esc(formatLatency(f.durationMs))}</td><td class="msg">${esc(redactUrls(f.message))}</td></tr>`,
-    )
+    .map((f) => {
+      const anchor = anchorOf(f);
+      return `<tr id="${esc(anchor)}" data-id="${esc(f.id)}">${idCell(f, anchor)}${statusCell(f.status)}<td>${esc(f.code ?? '')}</td><td class="num">${f.attempts}</td><td class="num">${esc(formatLatency(f.durationMs))}</td><td class="msg">${esc(redactUrls(f.message))}</td><td class="msg mono response">${esc(f.response)}</td></tr>`;
+    })
     .join('\n');
   const file = ctx.results && ctx.results.format === 'ndjson' ? ctx.results.path : 'results.ndjson';
   const leftOut =
     s.failuresLeftOut > 0
       ? `<p class="note" id="failures-left-out" data-left-out="${s.failuresLeftOut}">${formatCount(s.failuresLeftOut)} more failure${s.failuresLeftOut === 1 ? ' is' : 's are'} not listed (a report lists at most ${formatCount(s.failures.length)}, taking turns between error codes). All of them: <code>jq -c 'select(.ok == false)' ${esc(shellQuote(file))}</code></p>`
       : '';
+  const lines = options.resultsHref !== null ? '; "line N" is its line in the results file' : '';
   return `<section id="failures">
 <h2>Failures</h2>
-<p class="note">${formatCount(s.failed)} failed request${s.failed === 1 ? '' : 's'}${options.resultsHref ? '; ids link to their line in the results file' : ''}.</p>
+<p class="note">${formatCount(s.failed)} failed request${s.failed === 1 ? '' : 's'}, with the start of each answer (secrets redacted). Each id links to its row here${lines}.</p>
 ${leftOut}
-<div class="search"><input type="search" id="failure-search" placeholder="Filter by id, status, error code or message" aria-label="Filter failures"><span class="note" id="failure-count"></span></div>
-<table class="data" id="failure-table"><thead><tr><th>id</th><th class="num">status</th><th>error</th><th class="num">attempts</th><th class="num">duration</th><th>message</th></tr></thead><tbody>
+<div class="search"><input type="search" id="failure-search" placeholder="Filter by id, status, error code, message or response" aria-label="Filter failures"><span class="note" id="failure-count"></span></div>
+<table class="data" id="failure-table"><thead><tr><th>id</th><th class="num">status</th><th>error</th><th class="num">attempts</th><th class="num">duration</th><th>message</th><th>response</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
 </section>`;

@@ -32,7 +32,9 @@ table.data{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums
 td.share{white-space:nowrap}
 td.num,th.num{text-align:right}
 td.msg{word-break:break-word;max-width:560px}
+td.response{font-size:12px;max-width:420px}
 tr.hidden{display:none}
+tr:target td{background:#fff8c5}
 .bar{display:inline-block;height:8px;border-radius:2px;background:var(--accent);vertical-align:middle;margin-right:6px;opacity:.75}
 .bar.fail{background:var(--fail)}
 .status-fail{color:var(--fail);font-weight:600}

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 import { requireFile } from '../util/input-file.js';
-import type { Result } from '../engine/types.js';
+import type { Result, ResultThrottled } from '../engine/types.js';
 
 export interface ReadOutcome {
   /** Results read. */
@@ -143,7 +143,7 @@ function asResult(value: unknown): Result | string {
   const error = v.error as { code?: unknown; message?: unknown } | null | undefined;
   if (error !== null && error !== undefined && (typeof error !== 'object' || typeof error.code !== 'string'))
     return '"error" has no string "code"';
-  return {
+  const result: Result = {
     id: v.id,
     ok: v.ok,
     status: typeof v.status === 'number' ? v.status : null,
@@ -155,6 +155,17 @@ function asResult(value: unknown): Result | string {
       : null,
     startedAt: typeof v.startedAt === 'number' ? v.startedAt : undefined,
   };
+  const throttled = throttledOf(v.throttled);
+  if (throttled !== undefined) result.throttled = throttled;
+  return result;
+}
+
+/** A result's `throttled` field when it is well formed; a report reads it, so a malformed one is just not used. */
+function throttledOf(value: unknown): ResultThrottled | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { since, by } = value as { since?: unknown; by?: unknown };
+  if (typeof since !== 'number' || !Number.isFinite(since)) return undefined;
+  return { since, by: Array.isArray(by) ? by.filter((r): r is string => typeof r === 'string') : [] };
 }
 
 function corrupt(file: string, line: number, reason: string): BatchpostError {

@@ -7,6 +7,7 @@ import type { InputRecord } from '../../engine/types.js';
 import { readPayloads } from '../../input/index.js';
 import { createFailedWriter, type FailedWriter } from '../../output/index.js';
 import type { CliIO } from '../io.js';
+import { looksLikeUrl, urlAsInput } from '../usage-hints.js';
 import type { RunSetup } from '../run-options.js';
 
 export type InputSource = NodeJS.ReadableStream & { destroy(): void };
@@ -37,6 +38,7 @@ export function openRunInput(input: string, setup: RunSetup, csvTypes: boolean, 
 
 function openSource(input: string, io: CliIO): InputSource {
   if (input === '-') return io.stdin;
+  if (looksLikeUrl(input) && !fs.existsSync(input)) throw urlAsInput(input);
   requireFile(input, 'a file of payloads', 'Give a file of JSON or NDJSON payloads, or - to read stdin.');
   return fs.createReadStream(input, { highWaterMark: 256 * 1024 });
 }

@@ -16,10 +16,15 @@ export interface Display {
   color: boolean;
 }
 
+/**
+ * Symbols and colour go together (useColor): off for NO_COLOR and TERM=dumb, which then get plain ASCII. A dumb
+ * terminal cannot move the cursor either, so `auto` gives it plain lines rather than a bar redrawn in place.
+ */
 export function createDisplay(setup: RunSetup, io: CliIO): Display {
   const color = useColor(io.stderr, io.env);
-  const progress = createProgress(setup.progress, { stream: io.stderr, color, intervalMs: setup.progressIntervalMs });
-  return { progress, color };
+  const mode = setup.progress === 'auto' && io.env.TERM === 'dumb' ? 'lines' : setup.progress;
+  const options = { stream: io.stderr, color, symbols: color, intervalMs: setup.progressIntervalMs };
+  return { progress: createProgress(mode, options), color };
 }
 
 /**
