@@ -3,6 +3,7 @@
 // the headers object is shared, so building a request allocates almost nothing.
 import { createHash, hash } from 'node:crypto';
 import { compileExpr, compileTemplate, TemplateError, type Expr, type Template } from '../expr/index.js';
+import { jsonText } from '../util/exact-json.js';
 import { BatchpostError } from './errors.js';
 import { hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
@@ -57,11 +58,11 @@ export class RequestBuilder {
     }
     let body: string | null = null;
     if (this.sendsBody) {
-      if (this.body === null) body = record.raw ?? JSON.stringify(value);
+      if (this.body === null) body = record.raw ?? jsonText(value);
       else {
         const v = this.body(value);
         if (v === null || v === undefined) throw new TemplateError('--body is null for this payload');
-        body = JSON.stringify(v);
+        body = jsonText(v);
       }
     }
     return { method, url, headers, body };

@@ -3,6 +3,7 @@
 // flight finish; an abort cancels them. Requests that never completed are not recorded, so --resume sends them
 // again.
 import { compileExpr, TemplateError, type Expr } from '../expr/index.js';
+import { valueText } from '../util/exact-json.js';
 import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { RequestBuilder, requestHash } from './request.js';
@@ -163,7 +164,7 @@ export class Run {
       return undefined;
     }
     if (v === null || v === undefined) return undefined;
-    return typeof v === 'string' ? v : JSON.stringify(v);
+    return valueText(v);
   }
 
   /**

@@ -17,6 +17,7 @@
 //   inferCsvValue); an empty field stays "" either way.
 
 import { Parser, type CsvError } from 'csv-parse';
+import { isExactNumber } from '../util/exact-json.js';
 import type { InputRecord } from './types.js';
 
 export interface CsvReadOptions {
@@ -297,8 +298,8 @@ const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 /**
  * --csv-types: a field becomes a number when it is written exactly as a JSON number (`42`, `-1.5`, `2e3`; not
- * `007`, `+1`, `.5`, `1,000` or ` 42`), except an integer too large to hold exactly (beyond 2^53 - 1, such as a
- * long account number) or a number too large for a double, which stay text; `true`/`True`/`TRUE` and
+ * `007`, `+1`, `.5`, `1,000` or ` 42`), except an integer beyond 2^53 - 1 (such as a long account number) or a
+ * number a double cannot hold exactly (1e400, 0.1000000000000000001), which stay text; `true`/`True`/`TRUE` and
  * `false`/`False`/`FALSE` become booleans; everything else, the empty field included, stays a string.
  * Quoting does not matter: `"42"` is 42 too.
  */
@@ -308,8 +309,9 @@ export function inferCsvValue(text: string): string | number | boolean {
   const c = text.charCodeAt(0);
   if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
     if (!NUMBER.test(text)) return text;
+    // A number a double would change (a long account number, 1e400, 0.1000000000000000001) stays text.
+    if (!isExactNumber(text)) return text;
     const number = Number(text);
-    if (!Number.isFinite(number)) return text;
     if (INTEGER.test(text) && !Number.isSafeInteger(number)) return text;
     return number;
   }

@@ -4,6 +4,7 @@
 // Bracket kinds are not matched here: a mismatch always lies inside some element, whose parse then fails.
 // An array cannot be resynchronised after a bad element, so every error here is fatal and ends the scan.
 
+import { parseJson } from '../util/exact-json.js';
 import { describeParseError } from './json-error.js';
 import { isJsonSpace, trimJsonEnd } from './text.js';
 import type { InputRecord, Splitter } from './types.js';
@@ -187,7 +188,7 @@ export class ArraySplitter implements Splitter {
     raw = trimJsonEnd(raw);
     const line = this.elementLine;
     try {
-      out.push({ line, raw, value: JSON.parse(raw) });
+      out.push({ line, raw, value: parseJson(raw) });
       return true;
     } catch (err) {
       const error = describeParseError(err, raw, { line, column: this.elementColumn });

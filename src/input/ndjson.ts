@@ -1,6 +1,7 @@
 // NDJSON: one JSON value per line. This is the hot path, so lines are found with indexOf on decoded chunks
 // (native, no regex, no readline) and each record costs the line slice, its JSON.parse and the record object.
 
+import { parseJson } from '../util/exact-json.js';
 import { describeParseError } from './json-error.js';
 import { firstNonSpace, trimJson } from './text.js';
 import type { InputRecord, Splitter } from './types.js';
@@ -54,7 +55,7 @@ export class NdjsonSplitter implements Splitter {
     if (raw.length === 0) return;
     let value: unknown;
     try {
-      value = JSON.parse(raw);
+      value = parseJson(raw);
     } catch (err) {
       const column = firstNonSpace(text) + 1;
       let error = describeParseError(err, raw, { line, column });

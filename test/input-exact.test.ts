@@ -1,0 +1,123 @@
+// Input taken at its word: numbers a double cannot hold keep their text, ids of skipped lines never pass for real
+// ids, and input past a limit stops with a code naming the line. Driven through the CLI against the fixture server.
+import fs from 'node:fs';
+import path from 'node:path';
+import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { readResults, runCli, tmpDir } from './helpers/cli.js';
+import { inferCsvValue } from '../src/input/csv.js';
+
+interface Line {
+  id: string;
+  ok: boolean;
+  error: { code: string; message: string } | null;
+}
+
+let server: FixtureServer;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startFixtureServer();
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.reset();
+  dir = tmpDir();
+});
+
+function write(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('numbers keep their source text', () => {
+  test('a 19-digit --id-field names the result and the URL exactly; 2^53+1 and 2^53 are two ids', async () => {
+    const input = write('in.ndjson', '{"id":1234567890123456789}\n{"id":9007199254740993}\n{"id":9007199254740992}\n');
+    const out = path.join(dir, 'out.ndjson');
+    const r = await runCli(['run', input, '--url', `${server.url}/echo?id={{ id }}`, '--id-field', 'id', '--out', out]);
+    expect(r.stderr).not.toContain('DUPLICATE_ID');
+    expect(r.code).toBe(0);
+    expect(readResults<Line>(out).map((l) => l.id)).toEqual([
+      '1234567890123456789',
+      '9007199254740993',
+      '9007199254740992',
+    ]);
+    expect(server.requests.map((q) => q.query.id).sort()).toEqual([
+      '1234567890123456789',
+      '9007199254740992',
+      '9007199254740993',
+    ]);
+  });
+
+  test('--body writes 1e400, a 19-digit number and a 22-digit fraction as written; plain numbers as before', async () => {
+    const input = write(
+      'in.ndjson',
+      '{"a":1e400,"b":[12345678901234567890,-0.1000000000000000000001],"c":1.5,"s":"x1e5 \\" 12345678901234567890"}\n',
+    );
+    const r = await runCli(['run', input, '--url', `${server.url}/echo`, '--body', '{a: a, b: b, c: c, s: s}']);
+    expect(r.code).toBe(0);
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]!.body).toBe(
+      '{"a":1e400,"b":[12345678901234567890,-0.1000000000000000000001],"c":1.5,"s":"x1e5 \\" 12345678901234567890"}',
+    );
+  });
+
+  test('--header templates and --serialize-by keys use the exact text too', async () => {
+    const input = write('in.ndjson', '{"k":98765432109876543210}\n');
+    const r = await runCli([
+      'run',
+      input,
+      '--url',
+      `${server.url}/echo`,
+      '--header',
+      'x-key: {{ k }}',
+      '--serialize-by',
+      'k',
+    ]);
+    expect(r.code).toBe(0);
+    expect(server.requests[0]!.headers['x-key']).toBe('98765432109876543210');
+  });
+
+  test('a JSON array element keeps its exact numbers as well', async () => {
+    const input = write('in.json', '[\n{"id":1234567890123456789},\n{"id":1234567890123456788}\n]\n');
+    const out = path.join(dir, 'out.ndjson');
+    const r = await runCli(['run', input, '--url', `${server.url}/echo`, '--id-field', 'id', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(readResults<Line>(out).map((l) => l.id)).toEqual(['1234567890123456789', '1234567890123456788']);
+  });
+
+  test('--csv-types leaves a number a double would change as text', () => {
+    expect(inferCsvValue('1e400')).toBe('1e400');
+    expect(inferCsvValue('1e-400')).toBe('1e-400');
+    expect(inferCsvValue('0.1000000000000000000001')).toBe('0.1000000000000000000001');
+    expect(inferCsvValue('2e3')).toBe(2000);
+    expect(inferCsvValue('1.50')).toBe(1.5);
+    expect(inferCsvValue('12345678901234567890')).toBe('12345678901234567890');
+  });
+});
+
+describe('--skip-invalid with --id-field: the id of an invalid line', () => {
+  test('a real id "line-2" before the invalid line 2 stops the run as DUPLICATE_ID, never two results "line-2"', async () => {
+    const input = write('in.ndjson', '{"id":"line-2"}\n{oops\n{"id":"c"}\n');
+    const out = path.join(dir, 'out.ndjson');
+    const args = ['run', input, '--url', `${server.url}/echo`, '--id-field', 'id', '--skip-invalid', '--out', out];
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[DUPLICATE_ID]');
+    expect(r.stderr).toContain('the invalid line 2 is recorded as id "line-2"');
+    const ids = readResults<Line>(out).map((l) => l.id);
+    expect(ids).toEqual(['line-2']);
+  });
+
+  test('a real id "line-1" after the invalid line 1 is refused and the message says why', async () => {
+    const input = write('in.ndjson', '{oops\n{"id":"line-1"}\n');
+    const out = path.join(dir, 'out.ndjson');
+    const args = ['run', input, '--url', `${server.url}/echo`, '--id-field', 'id', '--skip-invalid', '--out', out];
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[DUPLICATE_ID]');
+    expect(r.stderr).toContain('an invalid line N is recorded as id "line-N"');
+    expect(readResults<Line>(out).map((l) => [l.id, l.error?.code])).toEqual([['line-1', 'INVALID_JSON']]);
+    expect(server.requests).toHaveLength(0);
+  });
+});
