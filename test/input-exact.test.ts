@@ -121,3 +121,81 @@ describe('--skip-invalid with --id-field: the id of an invalid line', () => {
     expect(server.requests).toHaveLength(0);
   });
 });
+
+describe('input past a limit', () => {
+  const big = (n: number) => JSON.stringify({ pad: 'x'.repeat(n) });
+
+  test('an NDJSON line over --max-line-size stops the run as INPUT_TOO_LARGE naming the line; earlier ones are recorded', async () => {
+    // 200 KB: longer than one read chunk, so the limit is met while the line is still being gathered.
+    const input = write('in.ndjson', ['{"n":1}', '{"n":2}', big(200_000), '{"n":4}'].join('\n') + '\n');
+    const out = path.join(dir, 'out.ndjson');
+    const r = await runCli(['run', input, '--url', `${server.url}/echo`, '--out', out, '--max-line-size', '1kb']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/in\.ndjson:3: .*--max-line-size \(1024 bytes\).*\[INPUT_TOO_LARGE\]/);
+    expect(r.stderr).toContain('Raise --max-line-size or split the payload, then add --resume');
+    expect(r.stderr).toContain('stopped  by an input error (INPUT_TOO_LARGE): 2 recorded');
+    expect(readResults<Line>(out).map((l) => l.id)).toEqual(['1', '2']);
+  });
+
+  test('a short line over the limit, and a JSON array element over it, stop the same way', async () => {
+    const ndjson = write('in.ndjson', `{"n":1}\n${big(2000)}\n`);
+    const r1 = await runCli(['run', ndjson, '--url', `${server.url}/echo`, '--max-line-size', '1kb']);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/in\.ndjson:2: .*\[INPUT_TOO_LARGE\]/);
+    const array = write('in.json', `[\n{"n":1},\n${big(200_000)}\n]\n`);
+    const r2 = await runCli(['run', array, '--url', `${server.url}/echo`, '--max-line-size', '1kb']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/in\.json:3: .*array element.*\[INPUT_TOO_LARGE\]/);
+    expect(r2.stdout).toContain('"id":"1"');
+  });
+
+  test('a CSV row over the limit stops as INPUT_TOO_LARGE too', async () => {
+    const csv = write('in.csv', `a,b\n1,2\n3,${'y'.repeat(5000)}\n`);
+    const r = await runCli(['run', csv, '--url', `${server.url}/echo`, '--max-line-size', '1kb']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/in\.csv:3: .*CSV row.*\[INPUT_TOO_LARGE\]/);
+  });
+
+  test('--max-line-size takes a size; anything else is a usage error', async () => {
+    const input = write('in.ndjson', '{"n":1}\n');
+    const r = await runCli(['run', input, '--url', `${server.url}/echo`, '--max-line-size', 'huge']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--max-line-size "huge": expected a size');
+  });
+
+  test('a payload nested 20,000 deep is a TEMPLATE_ERROR for its line with --body or --header; --serialize-by goes keyless', async () => {
+    const deep = `{"n":2,"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const input = write('in.ndjson', `{"n":1,"a":1}\n${deep}\n{"n":3,"a":3}\n`);
+    for (const extra of [
+      ['--body', '@'],
+      ['--header', 'x-a: {{ a }}'],
+      ['--serialize-by', 'a'],
+    ]) {
+      server.reset();
+      const out = path.join(dir, 'out.ndjson');
+      // /text answers without echoing the payload back (echoing a 20,000-deep body is another matter).
+      const r = await runCli(['run', input, '--url', `${server.url}/text`, '--out', out, '--overwrite', ...extra]);
+      expect(r.stderr).not.toContain('Maximum call stack');
+      const byId = Object.fromEntries(readResults<Line>(out).map((l) => [l.id, l]));
+      expect(byId['1']?.ok).toBe(true);
+      expect(byId['3']?.ok).toBe(true);
+      if (extra[0] === '--serialize-by') {
+        // A key that cannot be written is no key: the payload is sent, serialised with nothing.
+        expect(r.code).toBe(0);
+        expect(byId['2']?.ok).toBe(true);
+      } else {
+        expect(r.code).toBe(1);
+        expect(byId['2']?.error?.code).toBe('TEMPLATE_ERROR');
+        expect(byId['2']?.error?.message).toMatch(/^line 2: the payload is nested too deeply/);
+      }
+    }
+  });
+
+  test('--id-field on a value nested 200,000 deep is a MISSING_ID naming the line, not a crash', async () => {
+    const deep = `{"id":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    const input = write('in.ndjson', `{"id":"a"}\n${deep}\n`);
+    const r = await runCli(['run', input, '--url', `${server.url}/echo`, '--id-field', 'id']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/in\.ndjson:2: --id-field id is not a string or number .*\[MISSING_ID\]/);
+  });
+});

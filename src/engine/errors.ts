@@ -94,6 +94,13 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'A CSV row is malformed (an unclosed quote, the wrong number of fields); the message names the line.',
   },
+  INPUT_TOO_LARGE: {
+    scope: 'run',
+    exit: 2,
+    hint: 'Raise --max-line-size or split the payload',
+    retry: 'never',
+    summary: 'A payload (line, array element or CSV row) is larger than --max-line-size; the message names the line.',
+  },
   MISSING_ID: {
     scope: 'run',
     exit: 2,

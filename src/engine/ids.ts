@@ -6,7 +6,10 @@ import type { InputRecord } from './types.js';
 
 export type IdOutcome =
   | { id: string }
-  | { code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV'; message: string };
+  | {
+      code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV' | 'INPUT_TOO_LARGE';
+      message: string;
+    };
 
 export class IdAssigner {
   private readonly expr: Expr | null;
@@ -27,7 +30,8 @@ export class IdAssigner {
     this.position++;
     if (record.error !== undefined) {
       if (!this.skipInvalid || record.fatal) {
-        return { code: this.inputKind === 'csv' ? 'INPUT_INVALID_CSV' : 'INPUT_INVALID_JSON', message: record.error };
+        const code = record.code ?? (this.inputKind === 'csv' ? 'INPUT_INVALID_CSV' : 'INPUT_INVALID_JSON');
+        return { code, message: record.error };
       }
       if (this.expr === null) return { id: String(this.position) };
       // Without a parsed value there is no --id-field; the line names the record instead. That name joins the

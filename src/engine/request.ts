@@ -37,6 +37,16 @@ export class RequestBuilder {
 
   /** The request for one payload; throws TemplateError when an expression fails for it. */
   build(record: InputRecord, id: string, method: string): OutgoingRequest {
+    try {
+      return this.request(record, id, method);
+    } catch (err) {
+      // A payload nested thousands deep overflows the stack of JSON.stringify or JMESPath: that payload's failure.
+      if (err instanceof RangeError) throw new TemplateError(`the payload is nested too deeply to use (${err.message})`);
+      throw err;
+    }
+  }
+
+  private request(record: InputRecord, id: string, method: string): OutgoingRequest {
     const value = record.value;
     const url = this.url.render(value);
     if (!this.url.isStatic) {

@@ -157,14 +157,12 @@ export class Run {
   /** The --serialize-by key; a payload without one is serialised with nothing. */
   private keyFor(record: InputRecord): string | undefined {
     if (this.keyOf === null) return undefined;
-    let v: unknown;
     try {
-      v = this.keyOf(record.value);
+      const v = this.keyOf(record.value);
+      return v === null || v === undefined ? undefined : valueText(v);
     } catch {
-      return undefined;
+      return undefined; // a value nested too deeply to write as a key
     }
-    if (v === null || v === undefined) return undefined;
-    return valueText(v);
   }
 
   /**

@@ -18,11 +18,17 @@
 
 import { Parser, type CsvError } from 'csv-parse';
 import { isExactNumber } from '../util/exact-json.js';
+import { tooLarge } from './text.js';
 import type { InputRecord } from './types.js';
 
 export interface CsvReadOptions {
   /** Infer numbers and booleans from field text (see inferCsvValue); otherwise every value is a string. */
   csvTypes?: boolean;
+  /**
+   * The largest payload read, in characters of decoded text (bytes, for ASCII): a longer line, array element or CSV
+   * row is a fatal record with code INPUT_TOO_LARGE, found before it is held whole. Default: no limit.
+   */
+  maxLineSize?: number;
   /** Called once with the header row's exact text (no BOM, no line end), before the first record. */
   onCsvHeader?: (headerText: string) => void;
 }
@@ -63,6 +69,7 @@ export class CsvSplitter {
       relax_column_count: true,
       bom: false, // handled below, so that byte offsets and the source text agree
       encoding: 'utf8',
+      max_record_size: options.maxLineSize ?? 0, // 0: no limit
     });
     // Rows come back through push(), synchronously, while _transform/_flush run.
     this.parser.push = (row: unknown): boolean => {
@@ -229,7 +236,9 @@ export class CsvSplitter {
     for (let i = this.rowEnd - this.windowStart; i < bytes.length && (bytes[i] === LF || bytes[i] === CR); i++) {
       if (!(bytes[i] === CR && bytes[i + 1] === LF)) line++;
     }
-    this.out.push({ line, error: `not valid CSV (${describeCsvError(err, this.header)})`, fatal: true });
+    if ((err as CsvError).code === 'CSV_MAX_RECORD_SIZE')
+      this.out.push(tooLarge(line, 'CSV row', this.options.maxLineSize!));
+    else this.out.push({ line, error: `not valid CSV (${describeCsvError(err, this.header)})`, fatal: true });
     this.stoppedFlag = true;
   }
 }

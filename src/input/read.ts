@@ -64,7 +64,7 @@ async function* readRecords(source: AsyncIterable<Buffer | string>, options: Rea
     for (let i = 0; i < out.length; i++) yield out[i]!;
     return;
   }
-  const route = router(options.format ?? 'auto');
+  const route = router(options.format ?? 'auto', options.maxLineSize ?? Infinity);
   // One decoder for the whole stream: it carries a UTF-8 character split across chunks into the next one.
   const decoder = new StringDecoder('utf8');
   let splitter: Splitter | undefined;
@@ -91,9 +91,16 @@ async function* readRecords(source: AsyncIterable<Buffer | string>, options: Rea
  * is dropped. Until the choice, leading whitespace is held back as a count of whole lines plus the start of
  * the current line, so that line numbers come out right whichever format it turns out to be.
  */
-function router(format: Exclude<PayloadFormat, 'csv'>): (text: string, out: InputRecord[]) => Splitter | undefined {
+function router(
+  format: Exclude<PayloadFormat, 'csv'>,
+  maxSize: number,
+): (text: string, out: InputRecord[]) => Splitter | undefined {
   let splitter: Splitter | undefined =
-    format === 'ndjson' ? new NdjsonSplitter() : format === 'json' ? new ArraySplitter(true) : undefined;
+    format === 'ndjson'
+      ? new NdjsonSplitter(0, maxSize)
+      : format === 'json'
+        ? new ArraySplitter(true, 0, maxSize)
+        : undefined;
   let atStart = true;
   let blankLines = 0;
   let heldBack = '';
@@ -114,7 +121,7 @@ function router(format: Exclude<PayloadFormat, 'csv'>): (text: string, out: Inpu
         return undefined;
       }
       const isArray = text.charCodeAt(first) === 0x5b;
-      splitter = isArray ? new ArraySplitter(true, blankLines) : new NdjsonSplitter(blankLines);
+      splitter = isArray ? new ArraySplitter(true, blankLines, maxSize) : new NdjsonSplitter(blankLines, maxSize);
       text = heldBack + text.slice(lastNewline + 1);
     }
     splitter.push(text, out);

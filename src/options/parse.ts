@@ -1,5 +1,6 @@
 // Option values from the command line: each parser names the option and the accepted form when it refuses.
 import { BatchpostError } from '../engine/errors.js';
+import { parseBytes } from '../server/body.js';
 
 const usage = (message: string) => new BatchpostError('USAGE', message);
 
@@ -7,6 +8,13 @@ export function parsePositiveInt(value: string, option: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < 1 || !Number.isSafeInteger(n))
     throw usage(`${option} "${value}": expected a whole number of at least 1`);
+  return n;
+}
+
+/** A size such as 64mb, 512kb or 1048576 (bytes). */
+export function parseSize(value: string, option: string): number {
+  const n = parseBytes(value);
+  if (n === null) throw usage(`${option} "${value}": expected a size such as 64mb, 512kb or 1048576`);
   return n;
 }
 

@@ -15,6 +15,7 @@ import {
   parseMethod,
   parsePositiveInt,
   parseRate,
+  parseSize,
   parseThreads,
 } from './parse.js';
 
@@ -263,6 +264,14 @@ export const OPTIONS = {
     help: 'CSV input: turn numbers and true/false into JSON numbers and booleans (default: strings)',
     group: 'input',
     default: false,
+    commands: { run: true },
+  },
+  maxLineSize: {
+    flags: '--max-line-size <size>',
+    help: 'largest payload (line, array element or CSV row) read, e.g. 64mb; a larger one stops the run',
+    group: 'input',
+    default: '64mb',
+    parse: parseSize,
     commands: { run: true },
   },
   skipInvalid: {
