@@ -199,3 +199,32 @@ describe('input past a limit', () => {
     expect(r.stderr).toMatch(/in\.ndjson:2: --id-field id is not a string or number .*\[MISSING_ID\]/);
   });
 });
+
+describe('bytes that are not UTF-8', () => {
+  test('stop the run as INPUT_INVALID_UTF8 naming the line; the lines before are sent and recorded', async () => {
+    const file = path.join(dir, 'in.ndjson');
+    fs.writeFileSync(
+      file,
+      Buffer.concat([Buffer.from('{"n":"é"}\n{"n":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n{"n":3}\n')]),
+    );
+    const out = path.join(dir, 'out.ndjson');
+    const r = await runCli(['run', file, '--url', `${server.url}/echo`, '--out', out, '--skip-invalid']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/in\.ndjson:2: not valid UTF-8 \(byte 0xe9\).*\[INPUT_INVALID_UTF8\]/);
+    expect(readResults<Line>(out).map((l) => l.id)).toEqual(['1']);
+    expect(server.requests.map((q) => q.body)).toEqual(['{"n":"é"}']);
+  });
+
+  test('a JSON array, and a character cut short at the end of the input, are refused the same way', async () => {
+    const array = path.join(dir, 'in.json');
+    fs.writeFileSync(array, Buffer.concat([Buffer.from('[1,\n"a'), Buffer.from([0xff]), Buffer.from('"]\n')]));
+    const r1 = await runCli(['run', array, '--url', `${server.url}/echo`]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/in\.json:2: not valid UTF-8 \(byte 0xff\).*\[INPUT_INVALID_UTF8\]/);
+    const cut = path.join(dir, 'cut.ndjson');
+    fs.writeFileSync(cut, Buffer.concat([Buffer.from('{"n":1}\n"'), Buffer.from('€').subarray(0, 2)]));
+    const r2 = await runCli(['run', cut, '--url', `${server.url}/echo`]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/cut\.ndjson:2: not valid UTF-8 \(byte 0xe2\).*\[INPUT_INVALID_UTF8\]/);
+  });
+});

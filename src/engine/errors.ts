@@ -101,6 +101,13 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'A payload (line, array element or CSV row) is larger than --max-line-size; the message names the line.',
   },
+  INPUT_INVALID_UTF8: {
+    scope: 'run',
+    exit: 2,
+    hint: 'Convert the input to UTF-8',
+    retry: 'never',
+    summary: 'JSON or NDJSON input holds a byte that is not UTF-8 (the message names the line).',
+  },
   MISSING_ID: {
     scope: 'run',
     exit: 2,

@@ -7,7 +7,8 @@ import type { InputRecord } from './types.js';
 export type IdOutcome =
   | { id: string }
   | {
-      code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV' | 'INPUT_TOO_LARGE';
+      code:
+        'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV' | NonNullable<InputRecord['code']>;
       message: string;
     };
 

@@ -165,6 +165,11 @@ export class ArraySplitter implements Splitter {
     this.stop();
   }
 
+  refuse(out: InputRecord[], error: string, code: NonNullable<InputRecord['code']>): void {
+    out.push({ line: this.line, error, fatal: true, code });
+    this.stop();
+  }
+
   private fail(out: InputRecord[], line: number, error: string): void {
     out.push({ line, error, fatal: true });
     this.stop();

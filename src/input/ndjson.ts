@@ -57,6 +57,12 @@ export class NdjsonSplitter implements Splitter {
     }
   }
 
+  refuse(out: InputRecord[], error: string, code: NonNullable<InputRecord['code']>): void {
+    out.push({ line: this.line + 1, error, fatal: true, code });
+    this.partial = [];
+    this.stopped = true;
+  }
+
   private stop(out: InputRecord[]): void {
     out.push(tooLarge(this.line + 1, 'line', this.maxSize));
     this.partial = [];
