@@ -46,9 +46,10 @@ export function valueText(value: unknown): string {
   return jsonText(value);
 }
 
-// A run of 16 digits (or dots), or an exponent: only then may a number lose something as a double (15
-// significant digits always survive). Strings that match merely cost the scan below.
-const MAY_BE_INEXACT = /[0-9.]{16}|[0-9][eE]/;
+// A value (after a colon, comma or bracket) that starts with a run of 16 digits or dots, or has an exponent: only
+// then may a number lose something as a double (15 significant digits always survive). Anchored so that hex text
+// inside strings (a UUID's "0e8") does not match; a string that matches merely costs the scan below.
+const MAY_BE_INEXACT = /(?:^|[:,[])[\t\n\r ]*-?(?:[0-9.]{16}|[0-9.]*[eE])/;
 
 /**
  * JSON.parse(text), with the numbers a double would change held as ExactNumbers. Throws what JSON.parse throws.
