@@ -41,7 +41,8 @@ export class RequestBuilder {
       return this.request(record, id, method);
     } catch (err) {
       // A payload nested thousands deep overflows the stack of JSON.stringify or JMESPath: that payload's failure.
-      if (err instanceof RangeError) throw new TemplateError(`the payload is nested too deeply to use (${err.message})`);
+      if (err instanceof RangeError)
+        throw new TemplateError(`the payload is nested too deeply to use (${err.message})`);
       throw err;
     }
   }
