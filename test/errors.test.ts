@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { ERROR_CODES, exitCodeOf, retryClassOf } from '../src/engine/errors.js';
 
 const doc = fs.readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
-const documented = new Set([...doc.matchAll(/^\| `([A-Z_<>a-z]+)` \|/gm)].map((m) => m[1]!));
+const documented = new Set([...doc.matchAll(/^\| `([A-Z0-9_<>a-z]+)` \|/gm)].map((m) => m[1]!));
 const stderrStart = doc.indexOf('## On stderr');
 /** The section of the codes that stop a command, whose table has an exit column. */
 const stderrSection = doc.slice(stderrStart, doc.indexOf('\n## ', stderrStart + 1));
@@ -22,7 +22,7 @@ describe('error codes', () => {
   });
 
   test('the documented retry class matches the table', () => {
-    for (const m of doc.matchAll(/^\| `([A-Z_]+)` \| (always|when safe|never) \|/gm)) {
+    for (const m of doc.matchAll(/^\| `([A-Z0-9_]+)` \| (always|when safe|never) \|/gm)) {
       const cls = { always: 'always', 'when safe': 'safe', never: 'never' }[m[2]!];
       expect([m[1], retryClassOf(m[1]!)]).toEqual([m[1], cls]);
     }
@@ -30,7 +30,7 @@ describe('error codes', () => {
 
   test("the documented exit code of each code that stops a command is the table's", () => {
     const stderrTable = new Map(
-      [...stderrSection.matchAll(/^\| `([A-Z_]+)` \| (\d+) \|/gm)].map((m) => [m[1]!, Number(m[2])] as const),
+      [...stderrSection.matchAll(/^\| `([A-Z0-9_]+)` \| (\d+) \|/gm)].map((m) => [m[1]!, Number(m[2])] as const),
     );
     const stopping = Object.entries(ERROR_CODES).filter(([, info]) => 'exit' in info);
     expect(stopping.length).toBeGreaterThan(10);

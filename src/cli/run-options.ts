@@ -38,6 +38,8 @@ export interface RunSetup {
   format: OutputFormat;
   progress: ProgressMode;
   inputFormat: (typeof INPUT_FORMATS)[number];
+  /** --max-line-size, in bytes (characters of decoded text; see ReadOptions.maxLineSize). */
+  maxLineSize: number;
   failOn: FailOn;
   progressIntervalMs: number;
   /** --report, --junit, --summary. */
@@ -61,6 +63,7 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
     format: v.format,
     progress: v.progress,
     inputFormat,
+    maxLineSize: v.maxLineSize,
     failOn: v.failOn,
     progressIntervalMs: v.progressInterval,
     reports: { html: v.report ?? null, junit: v.junit ?? null, summary: v.summary ?? null },

@@ -121,6 +121,20 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'The input is in a format batchpost does not read (YAML, by its .yaml or .yml name).',
   },
+  INPUT_TOO_LARGE: {
+    scope: 'run',
+    exit: 2,
+    hint: 'Raise --max-line-size or split the payload',
+    retry: 'never',
+    summary: 'A payload (line, array element or CSV row) is larger than --max-line-size; the message names the line.',
+  },
+  INPUT_INVALID_UTF8: {
+    scope: 'run',
+    exit: 2,
+    hint: 'Convert the input to UTF-8',
+    retry: 'never',
+    summary: 'JSON or NDJSON input holds a byte that is not UTF-8 (the message names the line).',
+  },
   MISSING_ID: {
     scope: 'run',
     exit: 2,

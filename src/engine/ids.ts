@@ -1,11 +1,16 @@
 // Request ids: the 1-based position in the input, or the value at --id-field (which must be unique).
 // Deterministic, so a resumed run recognises what an earlier one recorded.
 import { compileExpr, type Expr } from '../expr/index.js';
+import { ExactNumber, jsonText } from '../util/exact-json.js';
 import type { InputRecord } from './types.js';
 
 export type IdOutcome =
   | { id: string }
-  | { code: 'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV'; message: string };
+  | {
+      code:
+        'MISSING_ID' | 'DUPLICATE_ID' | 'INPUT_INVALID_JSON' | 'INPUT_INVALID_CSV' | NonNullable<InputRecord['code']>;
+      message: string;
+    };
 
 export class IdAssigner {
   private readonly expr: Expr | null;
@@ -26,10 +31,13 @@ export class IdAssigner {
     this.position++;
     if (record.error !== undefined) {
       if (!this.skipInvalid || record.fatal) {
-        return { code: this.inputKind === 'csv' ? 'INPUT_INVALID_CSV' : 'INPUT_INVALID_JSON', message: record.error };
+        const code = record.code ?? (this.inputKind === 'csv' ? 'INPUT_INVALID_CSV' : 'INPUT_INVALID_JSON');
+        return { code, message: record.error };
       }
-      // Without a parsed value there is no --id-field; the line names the record instead.
-      return { id: this.expr ? `line-${record.line}` : String(this.position) };
+      if (this.expr === null) return { id: String(this.position) };
+      // Without a parsed value there is no --id-field; the line names the record instead. That name joins the
+      // real ids, so a real id "line-7" and a bad line 7 are refused as a duplicate rather than mixed up.
+      return this.claim(`line-${record.line}`, `the invalid line ${record.line} is recorded as`);
     }
     if (this.expr === null) return { id: String(this.position) };
     let v: unknown;
@@ -38,14 +46,37 @@ export class IdAssigner {
     } catch {
       v = null;
     }
-    if (typeof v !== 'string' && typeof v !== 'number') {
-      const what = v === null || v === undefined ? 'missing' : `not a string or number (${JSON.stringify(v)})`;
+    if (typeof v !== 'string' && typeof v !== 'number' && !(v instanceof ExactNumber)) {
+      const what = v === null || v === undefined ? 'missing' : `not a string or number (${excerpt(v)})`;
       return { code: 'MISSING_ID', message: `--id-field ${this.idField} is ${what}` };
     }
-    const id = String(v);
-    if (this.seen!.has(id))
-      return { code: 'DUPLICATE_ID', message: `id "${id}" (--id-field ${this.idField}) appears twice in the input` };
-    this.seen!.add(id);
+    return this.claim(String(v), '');
+  }
+
+  /** Takes `id` for one payload; `why` says where a reserved id came from, for the duplicate's message. */
+  private claim(id: string, why: string): IdOutcome {
+    const seen = this.seen!;
+    if (seen.has(id)) {
+      let message = why
+        ? `${why} id "${id}", which a payload's --id-field ${this.idField} already holds`
+        : `id "${id}" (--id-field ${this.idField}) appears twice in the input`;
+      if (!why && this.skipInvalid && /^line-\d+$/.test(id)) {
+        message += ` (with --skip-invalid, an invalid line N is recorded as id "line-N")`;
+      }
+      return { code: 'DUPLICATE_ID', message };
+    }
+    seen.add(id);
     return { id };
   }
+}
+
+/** The start of a value's JSON text for a message; a value too deeply nested to write is said to be so. */
+function excerpt(v: unknown): string {
+  let text: string;
+  try {
+    text = jsonText(v);
+  } catch {
+    return 'a value nested too deeply to show';
+  }
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

@@ -4,6 +4,7 @@
 import { createHash, hash } from 'node:crypto';
 import { compileExpr, compileTemplate, TemplateError, type Expr, type Template } from '../expr/index.js';
 import { redactUrls } from '../util/redact.js';
+import { jsonText } from '../util/exact-json.js';
 import { BatchpostError } from './errors.js';
 import { hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
@@ -48,6 +49,17 @@ export class RequestBuilder {
 
   /** The request for one payload; throws TemplateError when an expression fails for it. */
   build(record: InputRecord, id: string, method: string): OutgoingRequest {
+    try {
+      return this.request(record, id, method);
+    } catch (err) {
+      // A payload nested thousands deep overflows the stack of JSON.stringify or JMESPath: that payload's failure.
+      if (err instanceof RangeError)
+        throw new TemplateError(`the payload is nested too deeply to use (${err.message})`);
+      throw err;
+    }
+  }
+
+  private request(record: InputRecord, id: string, method: string): OutgoingRequest {
     const value = record.value;
     let url = this.url.render(value);
     let credentials: Userinfo | null = null;
@@ -72,11 +84,11 @@ export class RequestBuilder {
     if (credentials !== null && this.userinfoAuth) headers = { ...headers, authorization: credentials.authorization };
     let body: string | null = null;
     if (this.sendsBody) {
-      if (this.body === null) body = record.raw ?? JSON.stringify(value);
+      if (this.body === null) body = record.raw ?? jsonText(value);
       else {
         const v = this.body(value);
         if (v === null || v === undefined) throw new TemplateError('--body is null for this payload');
-        body = JSON.stringify(v);
+        body = jsonText(v);
       }
     }
     return { method, url, headers, body };

@@ -3,6 +3,7 @@
 // flight finish; an abort cancels them. Requests that never completed are not recorded, so --resume sends them
 // again.
 import { compileExpr, TemplateError, type Expr } from '../expr/index.js';
+import { valueText } from '../util/exact-json.js';
 import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { RequestBuilder, requestHash } from './request.js';
@@ -181,14 +182,12 @@ export class Run {
   /** The --serialize-by key; a payload without one is serialised with nothing. */
   private keyFor(record: InputRecord): string | undefined {
     if (this.keyOf === null) return undefined;
-    let v: unknown;
     try {
-      v = this.keyOf(record.value);
+      const v = this.keyOf(record.value);
+      return v === null || v === undefined ? undefined : valueText(v);
     } catch {
-      return undefined;
+      return undefined; // a value nested too deeply to write as a key
     }
-    if (v === null || v === undefined) return undefined;
-    return typeof v === 'string' ? v : JSON.stringify(v);
   }
 
   /**

@@ -15,6 +15,8 @@ export interface InputRecord {
   error?: string;
   /** With `error`: the reader cannot go on past it (a broken JSON array), so it stops the run even with --skip-invalid. */
   fatal?: true;
+  /** With a fatal `error` that is not about the syntax: the code the run stops with (else INPUT_INVALID_JSON/CSV). */
+  code?: 'INPUT_TOO_LARGE' | 'INPUT_INVALID_UTF8';
 }
 
 export interface ResultError {

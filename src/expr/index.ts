@@ -1,6 +1,7 @@
 // JMESPath expressions and `{{ expr }}` templates, compiled once per run and evaluated per payload.
 import { compile, tokenize, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
 import { BatchpostError } from '../engine/errors.js';
+import { valueText } from '../util/exact-json.js';
 
 export type Expr = (value: unknown) => unknown;
 
@@ -120,7 +121,7 @@ export function compileTemplate(text: string, option: string, encode: boolean): 
         const v = exprs[i]!.fn(value);
         if (v === null || v === undefined)
           throw new TemplateError(`{{ ${exprs[i]!.source} }} in ${option} is null for this payload`);
-        const s = typeof v === 'string' ? v : JSON.stringify(v);
+        const s = valueText(v);
         out += (encode ? encodeURIComponent(s) : s) + literals[i + 1]!;
       }
       return out;

@@ -17,11 +17,18 @@
 //   inferCsvValue); an empty field stays "" either way.
 
 import { Parser, type CsvError } from 'csv-parse';
+import { isExactNumber } from '../util/exact-json.js';
+import { tooLarge } from './text.js';
 import type { InputRecord } from './types.js';
 
 export interface CsvReadOptions {
   /** Infer numbers and booleans from field text (see inferCsvValue); otherwise every value is a string. */
   csvTypes?: boolean;
+  /**
+   * The largest payload read, in characters of decoded text (bytes, for ASCII): a longer line, array element or CSV
+   * row is a fatal record with code INPUT_TOO_LARGE, found before it is held whole. Default: no limit.
+   */
+  maxLineSize?: number;
   /** Called once with the header row's exact text (no BOM, no line end), before the first record. */
   onCsvHeader?: (headerText: string) => void;
 }
@@ -62,6 +69,7 @@ export class CsvSplitter {
       relax_column_count: true,
       bom: false, // handled below, so that byte offsets and the source text agree
       encoding: 'utf8',
+      max_record_size: options.maxLineSize ?? 0, // 0: no limit
     });
     // Rows come back through push(), synchronously, while _transform/_flush run.
     this.parser.push = (row: unknown): boolean => {
@@ -228,7 +236,9 @@ export class CsvSplitter {
     for (let i = this.rowEnd - this.windowStart; i < bytes.length && (bytes[i] === LF || bytes[i] === CR); i++) {
       if (!(bytes[i] === CR && bytes[i + 1] === LF)) line++;
     }
-    this.out.push({ line, error: `not valid CSV (${describeCsvError(err, this.header)})`, fatal: true });
+    if ((err as CsvError).code === 'CSV_MAX_RECORD_SIZE')
+      this.out.push(tooLarge(line, 'CSV row', this.options.maxLineSize!));
+    else this.out.push({ line, error: `not valid CSV (${describeCsvError(err, this.header)})`, fatal: true });
     this.stoppedFlag = true;
   }
 }
@@ -297,8 +307,8 @@ const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 /**
  * --csv-types: a field becomes a number when it is written exactly as a JSON number (`42`, `-1.5`, `2e3`; not
- * `007`, `+1`, `.5`, `1,000` or ` 42`), except an integer too large to hold exactly (beyond 2^53 - 1, such as a
- * long account number) or a number too large for a double, which stay text; `true`/`True`/`TRUE` and
+ * `007`, `+1`, `.5`, `1,000` or ` 42`), except an integer beyond 2^53 - 1 (such as a long account number) or a
+ * number a double cannot hold exactly (1e400, 0.1000000000000000001), which stay text; `true`/`True`/`TRUE` and
  * `false`/`False`/`FALSE` become booleans; everything else, the empty field included, stays a string.
  * Quoting does not matter: `"42"` is 42 too.
  */
@@ -308,8 +318,9 @@ export function inferCsvValue(text: string): string | number | boolean {
   const c = text.charCodeAt(0);
   if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
     if (!NUMBER.test(text)) return text;
+    // A number a double would change (a long account number, 1e400, 0.1000000000000000001) stays text.
+    if (!isExactNumber(text)) return text;
     const number = Number(text);
-    if (!Number.isFinite(number)) return text;
     if (INTEGER.test(text) && !Number.isSafeInteger(number)) return text;
     return number;
   }

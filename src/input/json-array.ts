@@ -4,8 +4,9 @@
 // Bracket kinds are not matched here: a mismatch always lies inside some element, whose parse then fails.
 // An array cannot be resynchronised after a bad element, so every error here is fatal and ends the scan.
 
+import { parseJson } from '../util/exact-json.js';
 import { describeParseError } from './json-error.js';
-import { isJsonSpace, trimJsonEnd } from './text.js';
+import { isJsonSpace, tooLarge, trimJsonEnd } from './text.js';
 import type { InputRecord, Splitter } from './types.js';
 
 // Where the scan is. Plain numbers: const enums do not survive isolatedModules.
@@ -43,11 +44,13 @@ export class ArraySplitter implements Splitter {
   private elementColumn = 0;
   /** Text of the current element from earlier chunks (only when keeping text). */
   private parts: string[] = [];
+  private partsLength = 0;
 
   /** keepText false: only count elements (countPayloads), building no strings and parsing nothing. */
   constructor(
     private readonly keepText: boolean,
     linesBefore = 0,
+    private readonly maxSize = Infinity,
   ) {
     this.line = linesBefore + 1;
   }
@@ -129,7 +132,15 @@ export class ArraySplitter implements Splitter {
       }
       return this.stray(text, i, phase === BEFORE_ARRAY, line, this.base + i - lineStart + 1, out);
     }
-    if (phase === IN_ELEMENT && this.keepText && start < n) this.parts.push(start === 0 ? text : text.slice(start));
+    if (phase === IN_ELEMENT && this.keepText && start < n) {
+      this.parts.push(start === 0 ? text : text.slice(start));
+      this.partsLength += n - start;
+      // Stopped before the element is held whole: joining it could exhaust memory or the longest string.
+      if (this.partsLength > this.maxSize) {
+        out.push(tooLarge(this.elementLine, 'array element', this.maxSize));
+        return this.stop();
+      }
+    }
     this.phase = phase;
     this.depth = depth;
     this.inString = inString;
@@ -151,6 +162,11 @@ export class ArraySplitter implements Splitter {
       : `unexpected text after the array's closing ] at column ${column}` +
         (line > this.closeLine ? '; if each line is a payload of its own, read the input as ndjson' : '');
     out.push({ line, raw, error, fatal: true });
+    this.stop();
+  }
+
+  refuse(out: InputRecord[], error: string, code: NonNullable<InputRecord['code']>): void {
+    out.push({ line: this.line, error, fatal: true, code });
     this.stop();
   }
 
@@ -180,14 +196,22 @@ export class ArraySplitter implements Splitter {
     const tail = text.slice(from, to);
     let raw = tail;
     if (this.parts.length > 0) {
+      if (this.partsLength + tail.length > this.maxSize) {
+        out.push(tooLarge(this.elementLine, 'array element', this.maxSize));
+        return false;
+      }
       this.parts.push(tail);
       raw = this.parts.join('');
       this.parts = [];
+      this.partsLength = 0;
+    } else if (raw.length > this.maxSize) {
+      out.push(tooLarge(this.elementLine, 'array element', this.maxSize));
+      return false;
     }
     raw = trimJsonEnd(raw);
     const line = this.elementLine;
     try {
-      out.push({ line, raw, value: JSON.parse(raw) });
+      out.push({ line, raw, value: parseJson(raw) });
       return true;
     } catch (err) {
       const error = describeParseError(err, raw, { line, column: this.elementColumn });
@@ -199,6 +223,7 @@ export class ArraySplitter implements Splitter {
   private stop(): void {
     this.phase = STOPPED;
     this.parts = [];
+    this.partsLength = 0;
   }
 }
 

@@ -1,12 +1,12 @@
 // readPayloads: decoded text in, records out, one at a time. An async generator so that the consumer's pace
 // is the backpressure: the next chunk is read only when the records of the previous one have been taken.
 
-import { StringDecoder } from 'node:string_decoder';
 import type { CsvReadOptions } from './csv.js';
 import { ArraySplitter } from './json-array.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { BOM, firstNonSpace } from './text.js';
 import type { PayloadFormat, InputRecord, Splitter } from './types.js';
+import { invalidUtf8Message, Utf8Chunks } from './utf8.js';
 
 export interface ReadOptions extends CsvReadOptions {
   /**
@@ -64,9 +64,10 @@ async function* readRecords(source: AsyncIterable<Buffer | string>, options: Rea
     for (let i = 0; i < out.length; i++) yield out[i]!;
     return;
   }
-  const route = router(options.format ?? 'auto');
-  // One decoder for the whole stream: it carries a UTF-8 character split across chunks into the next one.
-  const decoder = new StringDecoder('utf8');
+  const route = router(options.format ?? 'auto', options.maxLineSize ?? Infinity);
+  // One decoder for the whole stream: it carries a UTF-8 character split across chunks into the next one, and
+  // finds a byte that is not UTF-8.
+  const decoder = new Utf8Chunks();
   let splitter: Splitter | undefined;
   // Records are yielded from a plain loop: `yield*` over a sync iterable costs several promises per record.
   const announce = (chosen: Splitter | undefined) => {
@@ -75,13 +76,16 @@ async function* readRecords(source: AsyncIterable<Buffer | string>, options: Rea
     return chosen;
   };
   for await (const chunk of source) {
-    splitter = announce(route(typeof chunk === 'string' ? decoder.end() + chunk : decoder.write(chunk), out));
+    if (typeof chunk === 'string') decoder.end();
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk);
+    splitter = announce(decoder.badByte === null ? route(text, out) : route.stopAt(text, decoder.badByte, out));
     for (let i = 0; i < out.length; i++) yield out[i]!;
     out.length = 0;
     if (splitter?.stopped) return; // leaving the loop closes the source
   }
-  splitter = announce(route(decoder.end(), out));
-  splitter?.end(out);
+  decoder.end();
+  if (decoder.badByte !== null) splitter = announce(route.stopAt('', decoder.badByte, out));
+  else splitter?.end(out);
   for (let i = 0; i < out.length; i++) yield out[i]!;
 }
 
@@ -91,13 +95,23 @@ async function* readRecords(source: AsyncIterable<Buffer | string>, options: Rea
  * is dropped. Until the choice, leading whitespace is held back as a count of whole lines plus the start of
  * the current line, so that line numbers come out right whichever format it turns out to be.
  */
-function router(format: Exclude<PayloadFormat, 'csv'>): (text: string, out: InputRecord[]) => Splitter | undefined {
+interface Route {
+  (text: string, out: InputRecord[]): Splitter | undefined;
+  /** Feeds the valid `text` before a bad byte, then stops the input at the line holding that byte. */
+  stopAt(text: string, byte: number, out: InputRecord[]): Splitter;
+}
+
+function router(format: Exclude<PayloadFormat, 'csv'>, maxSize: number): Route {
   let splitter: Splitter | undefined =
-    format === 'ndjson' ? new NdjsonSplitter() : format === 'json' ? new ArraySplitter(true) : undefined;
+    format === 'ndjson'
+      ? new NdjsonSplitter(0, maxSize)
+      : format === 'json'
+        ? new ArraySplitter(true, 0, maxSize)
+        : undefined;
   let atStart = true;
   let blankLines = 0;
   let heldBack = '';
-  return (text, out) => {
+  const route = (text: string, out: InputRecord[]): Splitter | undefined => {
     if (atStart && text.length > 0) {
       atStart = false;
       if (text.startsWith(BOM)) text = text.slice(1);
@@ -114,10 +128,21 @@ function router(format: Exclude<PayloadFormat, 'csv'>): (text: string, out: Inpu
         return undefined;
       }
       const isArray = text.charCodeAt(first) === 0x5b;
-      splitter = isArray ? new ArraySplitter(true, blankLines) : new NdjsonSplitter(blankLines);
+      splitter = isArray ? new ArraySplitter(true, blankLines, maxSize) : new NdjsonSplitter(blankLines, maxSize);
       text = heldBack + text.slice(lastNewline + 1);
     }
     splitter.push(text, out);
     return splitter;
   };
+  const stopAt = (text: string, byte: number, out: InputRecord[]): Splitter => {
+    let chosen = route(text, out);
+    if (chosen === undefined) {
+      // Only whitespace before the bad byte, which is no '[': the input would have been NDJSON.
+      chosen = splitter = new NdjsonSplitter(blankLines, maxSize);
+      chosen.push(heldBack, out);
+    }
+    if (!chosen.stopped) chosen.refuse(out, invalidUtf8Message(byte), 'INPUT_INVALID_UTF8');
+    return chosen;
+  };
+  return Object.assign(route, { stopAt });
 }

@@ -2,6 +2,8 @@
 // a line JSON.parse would reject must not become "blank" and vanish, and the byte-level counter in count.ts
 // must agree with the readers on what a blank line is.
 
+import type { InputRecord } from './types.js';
+
 const LF = 0x0a;
 const CR = 0x0d;
 export const BOM = '\ufeff';
@@ -29,4 +31,10 @@ export function trimJsonEnd(text: string): string {
 export function firstNonSpace(text: string, from = 0): number {
   for (let i = from; i < text.length; i++) if (!isJsonSpace(text.charCodeAt(i))) return i;
   return -1;
+}
+
+/** The fatal record of a payload longer than ReadOptions.maxLineSize. */
+export function tooLarge(line: number, what: string, limit: number): InputRecord {
+  const error = `this ${what} is longer than --max-line-size (${limit} bytes), so it is not read`;
+  return { line, error, fatal: true, code: 'INPUT_TOO_LARGE' };
 }

@@ -10,6 +10,8 @@ export interface Splitter {
   push(text: string, out: InputRecord[]): void;
   /** The input has ended: flush what is pending (a last line without a newline, an unclosed array). */
   end(out: InputRecord[]): void;
+  /** The input cannot be read past the text pushed so far: a fatal record for the line being read, and stop. */
+  refuse(out: InputRecord[], error: string, code: NonNullable<InputRecord['code']>): void;
   /** True once a fatal record was produced; feeding more text is pointless. */
   readonly stopped: boolean;
 }

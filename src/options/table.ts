@@ -301,6 +301,14 @@ export const OPTIONS = {
     default: false,
     commands: { run: true },
   },
+  maxLineSize: {
+    flags: '--max-line-size <size>',
+    help: 'largest payload (line, array element or CSV row) read, e.g. 64mb; a larger one stops the run',
+    group: 'input',
+    default: '64mb',
+    parse: parseSize,
+    commands: { run: true },
+  },
   skipInvalid: {
     flags: '--skip-invalid',
     help: 'record a malformed payload as a failed result instead of stopping',

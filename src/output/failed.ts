@@ -12,6 +12,7 @@
 // from a value, or a multi-line JSON element bound for NDJSON) is serialised from its value instead.
 import { parseCsv, stringifyCsv } from './csv-lib.js';
 import type { InputRecord } from '../engine/types.js';
+import { jsonText } from '../util/exact-json.js';
 import { createLineWriter } from './line-writer.js';
 
 export type FailedFormat = 'ndjson' | 'json' | 'csv';
@@ -96,7 +97,7 @@ export function createFailedWriter(
 }
 
 function serialise(record: InputRecord): string {
-  const json = record.value === undefined ? undefined : JSON.stringify(record.value);
+  const json = record.value === undefined ? undefined : jsonText(record.value);
   if (json === undefined) throw new Error(`the payload from line ${record.line} has no text or value to write`);
   return json;
 }

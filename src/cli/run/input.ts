@@ -30,6 +30,7 @@ export function openRunInput(input: string, setup: RunSetup, csvTypes: boolean, 
   const records = readPayloads(source, {
     format: setup.inputFormat,
     csvTypes,
+    maxLineSize: setup.maxLineSize,
     onCsvHeader: (header) => (detected.csvHeader = header),
     onFormat: (format) => (detected.format = format),
   });
