@@ -340,6 +340,45 @@ describe.each(THREAD_MODES)('kill -9 and --resume (%s)', (_mode, threads) => {
   });
 });
 
+describe('kill -9 with sender threads', () => {
+  // A sender thread answers a request and starts the next one before the main thread has written the first one's
+  // result: killed in between, both are sent again. The kill lands the moment the fixture sees the first request
+  // of a later wave (all of /slow's answers of one wave come together), which is exactly that moment.
+  test('--resume re-sends at most --concurrency requests, wherever the kill lands (10 kills)', async () => {
+    const total = 60;
+    const concurrency = 10;
+    const resent: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const dir = tmpDir();
+      const input = ndjsonFile(dir, numbered(total));
+      const out = path.join(dir, 'out.ndjson');
+      const url = `${server.url}/slow?ms=50`;
+      const args = ['run', input, '--url', url, '--concurrency', String(concurrency), '--out', out, '--threads', '2'];
+      server.reset();
+      const { child, done } = startWatched(args);
+      child.stdin!.end();
+      const killAt = concurrency * (1 + (i % 4)) + 1 + 2 * Math.floor(i / 4);
+      server.onRequest = () => {
+        if (server.requests.length === killAt) child.kill('SIGKILL');
+      };
+      const killed = await done;
+      expect(killed.signal).toBe('SIGKILL');
+      // Requests the dead process had already written reach the fixture before its connections close.
+      await sleep(100);
+      await waitFor(() => server.inFlight === 0, 10_000, "the killed run's connections to close");
+      const sent = server.requests.length;
+
+      server.reset();
+      const resume = await runCli([...args, '--resume']);
+      expect({ code: resume.code, stderr: resume.stderr }).toMatchObject({ code: 0 });
+      expectOneLinePerId(out, range(1, total));
+      // Sent by the resume: every id the killed run never sent, and those it sent but did not record.
+      resent.push(server.requests.length - (total - sent));
+    }
+    expect(resent.filter((n) => n > concurrency)).toEqual([]);
+  }, 120_000);
+});
+
 describe('continuation flags and the results file', () => {
   test('--resume needs --out, and --format ndjson: exit 2 USAGE, nothing sent', async () => {
     const dir = tmpDir();
