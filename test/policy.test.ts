@@ -124,10 +124,12 @@ describe('Pacer', () => {
         starts.push(performance.now() - t0);
       }),
     );
-    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
     expect(starts[19]!).toBeGreaterThanOrEqual(180);
-    // No two starts closer than the timer granularity allows on average: no burst.
-    expect(gaps.filter((g) => g < 5).length).toBeLessThanOrEqual(2);
+    // Never bunched, however late the timers fire on a busy machine: a late start may fall close to the next one
+    // (the grid skips ahead, it does not catch up), so any k + 1 starts span at least k - 1 intervals.
+    for (let i = 0; i < starts.length; i++)
+      for (let j = i + 2; j < starts.length; j++)
+        expect(starts[j]! - starts[i]!).toBeGreaterThanOrEqual((j - i - 1) * 10 - 1);
   });
 });
 

@@ -107,3 +107,17 @@ test('a long-lived lane keeps its order (thousands through one priority)', async
   for (let i = 0; i < 6000 && order.length < 5000; i++) await new Promise((r) => setImmediate(r));
   expect(order).toEqual(Array.from({ length: 5000 }, (_, i) => i));
 });
+
+test('hold() keeps the slot of a task that ends taken until release(n), which frees n and starts what waits', async () => {
+  const h = harness(2);
+  for (const n of ['a', 'b', 'c', 'd']) h.slots.add(n);
+  h.slots.hold(); // 'a' is ending: its slot stays taken
+  await h.done('a');
+  h.slots.hold();
+  await h.done('b');
+  expect(h.started).toEqual(['a', 'b']);
+  h.slots.release(1);
+  expect(h.started).toEqual(['a', 'b', 'c']);
+  h.slots.release(1);
+  expect(h.started).toEqual(['a', 'b', 'c', 'd']);
+});

@@ -138,6 +138,19 @@ export class Sender implements RequestSink {
     this.governor?.relay(pausedUntil, reasons);
   }
 
+  /**
+   * Called from a request's settled callback (with a Result): its slot stays taken after it settles, until
+   * `releaseSlots` (see Slots.hold).
+   */
+  holdSlot(): void {
+    this.slots.hold();
+  }
+
+  /** Frees `n` slots kept by `holdSlot`. */
+  releaseSlots(n: number): void {
+    this.slots.release(n);
+  }
+
   /** Ends adaptive pace's bookkeeping (its throttled time) when the work is done. */
   close(): void {
     this.governor?.close();

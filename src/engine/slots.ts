@@ -83,6 +83,20 @@ export class Slots<T> {
     this.drain();
   }
 
+  /**
+   * Keeps the slot of the task now ending taken after it ends, until `release`: a sender thread's request counts as
+   * in flight until the main thread has written its result, so a kill loses no more than the concurrency.
+   */
+  hold(): void {
+    this.running++;
+  }
+
+  /** Frees `n` slots kept by `hold`. */
+  release(n: number): void {
+    this.running -= n;
+    this.drain();
+  }
+
   /** Drops every waiting task (they never run) and returns them, highest priority first. */
   clear(): T[] {
     const dropped: T[] = [];

@@ -93,6 +93,8 @@ export type ToThread =
   | { t: 'submit'; requests: RequestBatch }
   /** A pace signal another thread's sender saw (adaptive pace acts for the whole run). */
   | { t: 'relay'; pausedUntil: number; reasons: string[] }
+  /** The main thread has handed this many of the thread's results to the kernel: their slots are free again. */
+  | { t: 'recorded'; n: number }
   | { t: 'stop' }
   | { t: 'abort' }
   /** Nothing more will come: close the transport and exit once everything has been answered. */

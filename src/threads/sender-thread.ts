@@ -46,7 +46,10 @@ function flush(): void {
   items = [];
 }
 
+// A result keeps its request's slot until the main thread has written it ('recorded'): a thread that started its
+// next request at once would, killed before the main thread's write, lose more requests than are in flight.
 const settled: OnSettled = (result, id) => {
+  if (result !== null) sender.holdSlot();
   pushSettled(items, id, result === null ? null : resultToJson(result));
   if (!scheduled) {
     scheduled = true;
@@ -66,6 +69,9 @@ port.on('message', (m: ToThread) => {
   switch (m.t) {
     case 'submit':
       reader.read(m.requests, submit);
+      break;
+    case 'recorded':
+      sender.releaseSlots(m.n);
       break;
     case 'relay':
       sender.relay(m.pausedUntil, m.reasons);

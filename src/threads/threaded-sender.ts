@@ -13,6 +13,8 @@
 // - adaptive pace: a thread that sees a 429/503 or a quota header tells the main thread, which relays it to the
 //   others; every thread then pauses until the same moment and halves its share, as one Sender would.
 // - results: every request settles exactly once, on the main thread, through the callback it was submitted with.
+// - kill -9: a thread's request keeps its slot until the main thread has handed its result to the kernel (the
+//   'recorded' message), so a killed run has never started more requests than --concurrency without recording them.
 // A thread that dies settles its outstanding requests as unfinished (not recorded: --resume sends them again),
 // stops the run, and `failure` says why.
 import { Worker } from 'node:worker_threads';
@@ -41,6 +43,8 @@ interface Thread {
   /** Submitted to this thread and not settled yet. */
   pending: Map<string, OnSettled>;
   outbox: RequestWriter;
+  /** Results received from this thread and not yet reported back as recorded. */
+  unrecorded: number;
   counters: ThreadCounters;
   exited: Promise<void>;
   dead: boolean;
@@ -50,6 +54,7 @@ export class ThreadedSender implements RequestSink {
   private readonly threads: Thread[];
   private outstanding = 0;
   private flushScheduled = false;
+  private recordedScheduled = false;
   /** The submitter goes on once about twice the concurrency is outstanding. */
   private readonly backpressure = new Backpressure(() => this.outstanding <= 2 * this.concurrency);
   private stopping = false;
@@ -165,6 +170,7 @@ export class ThreadedSender implements RequestSink {
       worker,
       pending: new Map(),
       outbox: new RequestWriter(),
+      unrecorded: 0,
       counters: { started: 0, inFlight: 0, retries: 0, throttle: null },
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
       dead: false,
@@ -204,7 +210,9 @@ export class ThreadedSender implements RequestSink {
     thread.counters = m.counters;
     this.count();
     const pending = thread.pending;
+    let results = 0;
     readSettled(m.items, (id, line) => {
+      if (line !== null) results++;
       const settled = pending.get(id);
       if (settled === undefined) return;
       pending.delete(id);
@@ -212,7 +220,27 @@ export class ThreadedSender implements RequestSink {
       settled(line === null ? null : (JSON.parse(line) as Result), id);
     });
     this.backpressure.notify();
+    if (results === 0) return;
+    thread.unrecorded += results;
+    if (!this.recordedScheduled) {
+      this.recordedScheduled = true;
+      setImmediate(this.recorded);
+    }
   }
+
+  /**
+   * Tells each thread how many of its results are now in the kernel's hands. The `settled` callbacks wrote them to
+   * the results writer, which hands what it holds to the kernel in a setImmediate queued at the first write of the
+   * turn (src/output/line-writer.ts); this one was queued after it, and immediates run in order.
+   */
+  private readonly recorded = (): void => {
+    this.recordedScheduled = false;
+    for (const t of this.threads) {
+      if (t.unrecorded === 0) continue;
+      if (!t.dead) t.worker.postMessage({ t: 'recorded', n: t.unrecorded } satisfies ToThread);
+      t.unrecorded = 0;
+    }
+  };
 
   /** The run's counters: the sum of the threads'. */
   private count(): void {
