@@ -30,7 +30,7 @@ export function addWorkerCommand(program: Command, host: CommandHost): void {
 }
 
 export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
-  // Loaded here, not at the top: BullMQ takes ~0.4 s to load, which other commands should not pay.
+  // Loaded here, not at the top: BullMQ is slow to load (docs/benchmarks.md), and other commands should not pay it.
   const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } =
     await import('../queue/index.js');
   checkRedisUrl(flags.queue, '--queue');

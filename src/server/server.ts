@@ -18,7 +18,7 @@ export interface BatchServerOptions extends GatewayOptions {
   host: string;
   /** 0: any free port (see BatchServer.url). */
   port: number;
-  /** Sends the items; default: undici pools (UndiciTransport). */
+  /** Sends the items; default: createTransport with the run's TransportConfig. */
   transport?: Transport;
   /** One line per batch (no newline); default: none. */
   log?: (line: string) => void;

@@ -73,7 +73,7 @@ export async function openReports(
   argv: readonly string[],
 ): Promise<RunReports | null> {
   if (!hasTargets(setup.reports)) return null;
-  // The report modules take ~25 ms to load: a run without --report, --junit or --summary does not load them.
+  // The report modules add to start-up: a run without --report, --junit or --summary does not load them.
   const { RunReports } = await import('../../report/run-reports.js');
   return RunReports.open({
     targets: setup.reports,

@@ -17,7 +17,7 @@ export async function openQueue(
   note: (message: string) => void,
 ): Promise<QueueRun | null> {
   if (flags.queue === undefined && flags.queueName === undefined) return null;
-  // Loaded only for --queue: BullMQ takes ~0.4 s to load, which a local run should not pay.
+  // Loaded only for --queue: BullMQ is slow to load (docs/benchmarks.md), and a local run should not pay it.
   const { openQueueRun } = await import('../../queue/index.js');
   return openQueueRun(flags, options, { resume: setup.resume !== null, note });
 }
