@@ -182,6 +182,21 @@ describe('usage errors and dry runs', () => {
     expectNoSecret(r);
   });
 
+  test('parse errors never echo a secret: unknown --option=value, a token on the wrong flag, a URL as a command', async () => {
+    const cases: string[][] = [
+      ['run', '-', '--url', `${server.url}/echo`, `--api-key=${API_KEY}`],
+      ['run', '-', '--url', `${server.url}/echo`, '--format', `Bearer ${TOKEN}`],
+      ['run', '-', '--url', `${server.url}/echo`, '-c', `Authorization: Basic ${TOKEN}`],
+      [`http://carol:${PASS}@h.example/orders?token=${QUERY_TOKEN}`],
+    ];
+    for (const args of cases) {
+      const r = await runCli(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain('[redacted]');
+      expectNoSecret(r);
+    }
+  });
+
   test('--dry-run shows the requests with secret headers and URL secrets redacted', async () => {
     const dir = tmpDir();
     ndjsonFile(dir, numbered(2), 'in.ndjson');
