@@ -100,6 +100,20 @@ describe('reports are replaced only when batchpost wrote them and the command sa
     expect(replaced.code).toBe(0);
   });
 
+  test('after --resume, the reports cover every id in --out, not only this run’s', async () => {
+    const dir = tmpDir();
+    const out = path.join(dir, 'results.ndjson');
+    const summary = path.join(dir, 'summary.json');
+    const junit = path.join(dir, 'junit.xml');
+    expect((await runCli(runArgs(ndjsonFile(dir, coded([200, 422])), '--out', out))).code).toBe(1);
+    const more = ndjsonFile(dir, coded([200, 422, 200, 200]), 'more.ndjson');
+    const resumed = await runCli(runArgs(more, '--out', out, '--resume', '--summary', summary, '--junit', junit));
+    expect(resumed.code).toBe(1);
+    const s = JSON.parse(fs.readFileSync(summary, 'utf8')) as { total: number; ok: number; failed: number };
+    expect(s).toMatchObject({ total: 4, ok: 3, failed: 1 });
+    expect(fs.readFileSync(junit, 'utf8')).toMatch(/<testsuite [^>]*tests="4"[^>]*failures="1"/);
+  });
+
   test('report: an existing HTML report is replaced only with --overwrite', async () => {
     const dir = tmpDir();
     const input = ndjsonFile(dir, coded([200, 422]));

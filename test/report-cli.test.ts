@@ -431,6 +431,7 @@ describe('batchpost report', () => {
 
       const rep = await runCli(['report', out, '--html', later.html, '--summary', later.summary]);
       expect(rep.code).toBe(0);
+      expect(rep.stderr).toMatch(/throttled [\d.]+m?s \(429[^)]*\)\n/);
       const [a, b] = [readJson<SummaryFile>(live.summary), readJson<SummaryFile>(later.summary)];
       expect(a.throttled.source).toBe('run');
       expect(b.throttled.source).toBe('run');
