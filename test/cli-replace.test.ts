@@ -3,15 +3,11 @@
 // --failed file lists every failed payload of the results file, not only this run's.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, runCli, tmpDir } from './helpers/cli.js';
+import { ndjsonFile, runCli } from './helpers/cli.js';
+import { useFixtureServer, useTmpDirs } from './helpers/fixture.js';
 
-let server: FixtureServer;
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-beforeEach(() => server.reset());
-afterAll(() => server.close());
+const server = useFixtureServer();
+const tmpDir = useTmpDirs();
 
 /** Payloads whose `code` is the status the fixture answers: 422s fail and are not retried. */
 const coded = (codes: number[]) => codes.map((code, i) => ({ id: `p${i + 1}`, code }));
