@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { jest } from '@jest/globals';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import type { CliIO } from '../src/cli/io.js';
-import { ndjsonFile, payloads, readResults, tmpDir as makeTmpDir, waitFor } from './helpers/cli.js';
+import { ndjsonFile, payloads, readResults, waitFor } from './helpers/cli.js';
+import { useFixtureServer, useTmpDirs } from './helpers/fixture.js';
 
 // resolveOptions as it is, unless a test makes it throw what the library throws for an option the CLI let through.
 const options = await import('../src/engine/options.js');
@@ -44,22 +44,8 @@ function testIO(o: { stdin?: string; stdout?: Capture } = {}) {
   return { io, stdout, stderr, signals };
 }
 
-let server: FixtureServer;
-const dirs: string[] = [];
-function tmpDir(): string {
-  const dir = makeTmpDir();
-  dirs.push(dir);
-  return dir;
-}
-
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-beforeEach(() => server.reset());
-afterAll(async () => {
-  await server.close();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const server = useFixtureServer();
+const tmpDir = useTmpDirs();
 
 const ndjson = (items: object[]) => items.map((p) => JSON.stringify(p) + '\n').join('');
 

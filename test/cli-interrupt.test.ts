@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startFixtureServer, type FixtureRequest, type FixtureServer } from '../fixtures/server.js';
+import type { FixtureRequest } from '../fixtures/server.js';
 import {
   ndjsonFile,
   readResults,
@@ -12,10 +12,10 @@ import {
   shellWords,
   startCli,
   THREAD_MODES,
-  tmpDir as makeTmpDir,
   waitFor,
   type CliResult,
 } from './helpers/cli.js';
+import { useFixtureServer, useTmpDirs } from './helpers/fixture.js';
 
 interface ResultLine {
   id: string;
@@ -24,23 +24,8 @@ interface ResultLine {
   error: { code: string; message: string } | null;
 }
 
-let server: FixtureServer;
-const dirs: string[] = [];
-/** A fresh temp folder, removed after the file's tests. */
-function tmpDir(): string {
-  const dir = makeTmpDir();
-  dirs.push(dir);
-  return dir;
-}
-
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-beforeEach(() => server.reset());
-afterAll(async () => {
-  await server.close();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const server = useFixtureServer();
+const tmpDir = useTmpDirs();
 
 /** The fixture's clock (performance.timeOrigin + performance.now()), for comparing with startedAt / endedAt. */
 const now = (): number => performance.timeOrigin + performance.now();

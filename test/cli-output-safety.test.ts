@@ -5,25 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, readResults, runCli, startCli, tmpDir as makeTmpDir, waitFor } from './helpers/cli.js';
+import { ndjsonFile, readResults, runCli, startCli, waitFor } from './helpers/cli.js';
+import { useFixtureServer, useTmpDirs } from './helpers/fixture.js';
 
-let server: FixtureServer;
-const dirs: string[] = [];
-function tmpDir(): string {
-  const dir = makeTmpDir();
-  dirs.push(dir);
-  return dir;
-}
-
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-beforeEach(() => server.reset());
-afterAll(async () => {
-  await server.close();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const server = useFixtureServer();
+const tmpDir = useTmpDirs();
 
 const numbered = (count: number): Array<{ n: number }> => Array.from({ length: count }, (_, i) => ({ n: i + 1 }));
 const RESULT = (id: string, ok = true): string =>

@@ -3,17 +3,9 @@
 // run (-H @FILE), user:password in --url goes out as Basic credentials, and bad input lines cannot drive the terminal.
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import {
-  ndjsonFile,
-  readResults,
-  runCli,
-  shellWords,
-  startCli,
-  tmpDir as makeTmpDir,
-  waitFor,
-  type CliResult,
-} from './helpers/cli.js';
+import { freePort } from '../fixtures/server.js';
+import { ndjsonFile, readResults, runCli, shellWords, startCli, waitFor, type CliResult } from './helpers/cli.js';
+import { useFixtureServer, useTmpDirs } from './helpers/fixture.js';
 
 const TOKEN = 'S3CRET-BEARER-9f2c';
 const PASS = 'PASS-w0rd-77';
@@ -21,22 +13,8 @@ const QUERY_TOKEN = 'QT0KEN-41aa';
 const API_KEY = 'AP1KEY-d00d';
 const SECRETS = [TOKEN, PASS, QUERY_TOKEN, API_KEY];
 
-let server: FixtureServer;
-const dirs: string[] = [];
-function tmpDir(): string {
-  const dir = makeTmpDir();
-  dirs.push(dir);
-  return dir;
-}
-
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-beforeEach(() => server.reset());
-afterAll(async () => {
-  await server.close();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const server = useFixtureServer();
+const tmpDir = useTmpDirs();
 
 const numbered = (count: number) => Array.from({ length: count }, (_, i) => ({ n: i + 1 }));
 
@@ -180,6 +158,21 @@ describe('usage errors and dry runs', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/only http and https/);
     expectNoSecret(r);
+  });
+
+  test('parse errors never echo a secret: unknown --option=value, a token on the wrong flag, a URL as a command', async () => {
+    const cases: string[][] = [
+      ['run', '-', '--url', `${server.url}/echo`, `--api-key=${API_KEY}`],
+      ['run', '-', '--url', `${server.url}/echo`, '--format', `Bearer ${TOKEN}`],
+      ['run', '-', '--url', `${server.url}/echo`, '-c', `Authorization: Basic ${TOKEN}`],
+      [`http://carol:${PASS}@h.example/orders?token=${QUERY_TOKEN}`],
+    ];
+    for (const args of cases) {
+      const r = await runCli(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain('[redacted]');
+      expectNoSecret(r);
+    }
   });
 
   test('--dry-run shows the requests with secret headers and URL secrets redacted', async () => {

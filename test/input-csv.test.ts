@@ -161,6 +161,26 @@ describe('readPayloads: CSV line ends and blank lines', () => {
       { line: 1, error: expect.stringMatching(/^not valid CSV \(.*UTF-16.*UTF-8\)$/), fatal: true },
     ]);
   });
+
+  test('bytes that are not UTF-8 stop the input at their row, never read as U+FFFD', async () => {
+    const text = Buffer.from('id,name\n1,ok\n2,caf\xe9\n3,x\n', 'latin1');
+    const invalid = {
+      line: 3,
+      error: expect.stringMatching(/^not valid UTF-8 \(byte 0xe9\)/),
+      fatal: true,
+      code: 'INPUT_INVALID_UTF8',
+    };
+    const first = { line: 2, value: { id: '1', name: 'ok' }, source: '1,ok' };
+    expect(await records([text])).toEqual([first, invalid]);
+    // Split one byte at a time: a character cut between chunks is still whole, a bad byte still found.
+    expect(await records([...text].map((b) => Buffer.from([b])))).toEqual([first, invalid]);
+    // A character cut short at the very end of the input.
+    const cut = await records([Buffer.from('id\n1\n\xc3', 'latin1')]);
+    expect(cut.at(-1)).toEqual({ ...invalid, line: 3, error: expect.stringMatching(/byte 0xc3/) });
+    expect(await records([Buffer.from('id,name\n2,café\n')])).toEqual([
+      { line: 2, value: { id: '2', name: 'café' }, source: '2,café' },
+    ]);
+  });
 });
 
 describe('readPayloads: CSV errors', () => {

@@ -1,12 +1,12 @@
 // How the CLI says that a command stopped: `batchpost: <message> [CODE]`, then what to do on a line of its own;
 // and the exit code of any error a command throws.
 import { BatchpostError, hintOf, type ErrorCode } from '../engine/errors.js';
-import { redactUrls } from '../util/redact.js';
+import { redactText } from '../util/redact.js';
 import { EXIT } from './exit.js';
 
 /** The error line and, when there is one, the hint line (the table's when none is given). */
 export function errorText(code: ErrorCode, message: string, hint: string | undefined = tableHint(code)): string {
-  return `batchpost: ${redactUrls(message)} [${code}]\n${hint ? `  ${hint}\n` : ''}`;
+  return `batchpost: ${redactText(message)} [${code}]\n${hint ? `  ${hint}\n` : ''}`;
 }
 
 /** The table's hints go on in the run's own messages; alone on a line, they end as a sentence. */

@@ -13,6 +13,7 @@ import { addServeCommand } from './serve.js';
 import { isCurlDataFlag, usageHint } from './usage-hints.js';
 import { packageVersion } from './version.js';
 import { addWorkerCommand } from './worker.js';
+import { redactText } from '../util/redact.js';
 
 /**
  * Commander checks required options before unknown ones, so `--ur x` would be reported as "--url not specified"
@@ -63,7 +64,7 @@ export function buildProgram(host: CommandHost): Command {
       writeErr: (text) => io.stderr.write(text),
       getOutHelpWidth: () => (io.stdout.isTTY === true && io.stdout.columns) || 80,
       getErrHelpWidth: () => (io.stderr.isTTY === true && io.stderr.columns) || 80,
-      outputError: (text, write) => write(`batchpost: ${text.replace(/^error: /, '')}`),
+      outputError: (text, write) => write(`batchpost: ${redactText(text.replace(/^error: /, ''))}`),
     })
     .showSuggestionAfterError();
   addRunOptions(
@@ -90,7 +91,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
         return EXIT.OK;
       const hint = usageHint(err.code, argv);
-      if (hint !== undefined) io.stderr.write(`  ${hint}\n`);
+      if (hint !== undefined) io.stderr.write(`  ${redactText(hint)}\n`);
       return EXIT.INPUT;
     }
     const { text, exitCode } = describeError(err);

@@ -6,6 +6,7 @@ import { exitCodeOf } from '../engine/errors.js';
 import { formatCount } from '../progress/format.js';
 import { painter, useColor } from '../progress/color.js';
 import { formatSummary } from '../progress/summary.js';
+import { assertReplaceable } from '../output/replace-guard.js';
 import { checkTargets, type ReportTargets } from '../report/files.js';
 import type { FileReport } from '../report/index.js';
 import type { FlagsOf } from '../options/types.js';
@@ -44,6 +45,10 @@ export async function reportCommand(
     summary: flags.summary ?? null,
   };
   checkTargets(targets, { html: '--html', junit: '--junit', summary: '--summary' }, [['the results file', results]]);
+  const replace = { overwrite: flags.overwrite ?? false, continuing: false };
+  assertReplaceable('--html', targets.html, 'html', replace);
+  assertReplaceable('--junit', targets.junit, 'junit', replace);
+  assertReplaceable('--summary', targets.summary, 'summary', replace);
   const err = io.stderr;
   // The report modules (aggregation, HTML page, JUnit) load only for this command and for a run that asks for them.
   const { aggregateFile, writeHtmlReport, writeJunitReport, writeSummaryReport } = await import('../report/index.js');

@@ -76,7 +76,7 @@ async function openParts(
   const opened: Array<() => unknown> = [() => read.source.destroy()];
   try {
     const out = flags.out ?? null;
-    checkOutputPaths(input, out, flags.failed ?? null, setup);
+    checkOutputPaths(input, out, flags.failed ?? null, setup, flags.overwrite ?? false);
     const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, read.detected);
     const display = createDisplay(setup, ctx.io);
     const lock = lockOut(out);
@@ -90,7 +90,10 @@ async function openParts(
     opened.push(() => results.writer.close());
     const senders = chooseSenders(queue, setup, options);
     opened.push(() => senders.close());
-    const run = new Run({ ...options, ...recorded }, { sink: results.sink, onFailed: failed?.write, ...senders.deps });
+    const run = new Run(
+      { ...options, ...recorded },
+      { sink: results.sink, onFailed: failed?.write, onRecordedFailed: failed?.write, ...senders.deps },
+    );
     reports?.watch(run.stats);
     const place = { input, out, format: setup.format, argv: ctx.argv };
     return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, senders, run };

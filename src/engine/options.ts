@@ -66,6 +66,8 @@ export interface RunOptions {
   skipInvalid?: boolean;
   /** Ids not to send (already recorded by an earlier run). */
   skipIds?: ReadonlySet<string>;
+  /** The ids of skipIds whose recorded result failed. */
+  recordedFailed?: ReadonlySet<string>;
   /** Stops the run: nothing new starts and requests in flight are aborted (not recorded). */
   signal?: AbortSignal;
 }
@@ -88,6 +90,7 @@ function libraryDefaults(): { [K in Exclude<keyof RunOptions, keyof TableDefault
     recordedHashes: new Map(),
     inputKind: 'json',
     skipIds: new Set(),
+    recordedFailed: new Set(),
     signal: undefined,
   };
 }

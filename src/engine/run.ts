@@ -25,6 +25,8 @@ export type RunDeps = {
   total?: number | null;
   /** Told of every failed result with the payload it came from (--failed writes the payload back). */
   onFailed?: (record: InputRecord, result: Result) => void;
+  /** Told of each payload skipped because its recorded result failed (--resume): --failed lists those too. */
+  onRecordedFailed?: (record: InputRecord) => void;
 } & ({ transport: Transport; sender?: undefined } | { transport?: undefined; sender: SenderFactory });
 
 /**
@@ -148,6 +150,7 @@ export class Run {
         const id = outcome.id;
         if (this.o.skipIds.has(id) && !this.changedSince(id, record)) {
           this.stats.skipped++;
+          if (this.o.recordedFailed.has(id)) this.deps.onRecordedFailed?.(record);
           continue;
         }
         if (record.error !== undefined) {

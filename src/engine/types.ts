@@ -150,8 +150,11 @@ export interface Summary {
   interrupted: boolean;
   /** Set when the input stopped the run (malformed line, duplicate id). */
   inputError: InputError | null;
-  /** Adaptive pace: time held back, why, and the pace it settled at; null when never throttled. */
-  throttle: { ms: number; reasons: string[]; concurrency: number; rate: number | null } | null;
+  /**
+   * Adaptive pace: time held back, why, and the pace it settled at (both null in a report made from a results
+   * file, which records the periods but not the pace); null when never throttled.
+   */
+  throttle: { ms: number; reasons: string[]; concurrency: number | null; rate: number | null } | null;
   /** --resume: recorded ids whose payload now builds a different request. */
   changed: { count: number; firstIds: string[]; resent: boolean } | null;
 }

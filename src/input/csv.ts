@@ -19,6 +19,7 @@
 import { Parser, type CsvError } from 'csv-parse';
 import { isExactNumber } from '../util/exact-json.js';
 import { tooLarge } from './text.js';
+import { invalidUtf8Message, Utf8Chunks } from './utf8.js';
 import type { InputRecord } from './types.js';
 
 export interface CsvReadOptions {
@@ -44,6 +45,7 @@ const TAB = 0x09;
  */
 export class CsvSplitter {
   private stoppedFlag = false;
+  private readonly utf8 = new Utf8Chunks();
   private readonly parser: Parser;
   /** Bytes from `windowStart` (an offset in the input after the BOM) on; `rowEnd` and later are still pending. */
   private window: Buffer = Buffer.alloc(0);
@@ -94,6 +96,26 @@ export class CsvSplitter {
       chunk = this.dropBom(head, out);
       if (this.stoppedFlag || chunk.length === 0) return;
     }
+    // csv-parse would decode a byte that is not UTF-8 as U+FFFD: a different payload would go out.
+    this.feed(this.utf8.validBytes(chunk), out);
+    if (this.utf8.badByte !== null && !this.stoppedFlag) this.refuseBadByte(this.utf8.badByte, out);
+  }
+
+  private refuseBadByte(byte: number, out: InputRecord[]): void {
+    // The line of the bad byte: rows not yet taken are still in the window.
+    let line = this.line;
+    for (const b of this.window) if (b === LF) line++;
+    out.push({
+      line,
+      error: invalidUtf8Message(byte, 'batchpost reads CSV as'),
+      fatal: true,
+      code: 'INPUT_INVALID_UTF8',
+    });
+    this.stoppedFlag = true;
+  }
+
+  private feed(chunk: Buffer, out: InputRecord[]): void {
+    if (chunk.length === 0) return;
     this.window = this.window.length === 0 ? chunk : Buffer.concat([this.window, chunk]);
     this.out = out;
     let failure: Error | null | undefined;
@@ -120,6 +142,11 @@ export class CsvSplitter {
         if (rest.length > 0) this.push(rest, out);
         if (this.stoppedFlag) return;
       }
+    }
+    this.utf8.end();
+    if (this.utf8.badByte !== null) {
+      this.refuseBadByte(this.utf8.badByte, out);
+      return;
     }
     this.out = out;
     let failure: Error | null | undefined;

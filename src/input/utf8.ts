@@ -12,14 +12,19 @@ export class Utf8Chunks {
 
   /** The text of `chunk`, or of its valid start when it holds a bad byte (then `badByte` is set). */
   decode(chunk: Buffer): string {
+    return this.validBytes(chunk).toString('utf8');
+  }
+
+  /** The whole characters of `chunk` (with any carried over), cut before a bad byte (then `badByte` is set). */
+  validBytes(chunk: Buffer): Buffer {
     const bytes = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     const end = completeLength(bytes);
     this.pending = end === bytes.length ? null : Buffer.from(bytes.subarray(end));
-    if (isUtf8(bytes.subarray(0, end))) return bytes.toString('utf8', 0, end);
+    if (isUtf8(bytes.subarray(0, end))) return bytes.subarray(0, end);
     const bad = firstInvalid(bytes, end);
     this.badByte = bytes[bad]!;
     this.pending = null;
-    return bytes.toString('utf8', 0, bad);
+    return bytes.subarray(0, bad);
   }
 
   /** The input ended: a character left incomplete is a bad byte. */
@@ -29,9 +34,9 @@ export class Utf8Chunks {
   }
 }
 
-export function invalidUtf8Message(byte: number): string {
+export function invalidUtf8Message(byte: number, reader = 'JSON text must be'): string {
   const hex = byte.toString(16).padStart(2, '0');
-  return `not valid UTF-8 (byte 0x${hex}), which JSON text must be; convert the file, e.g. iconv -f latin1 -t utf-8`;
+  return `not valid UTF-8 (byte 0x${hex}), which ${reader}; convert the file, e.g. iconv -f latin1 -t utf-8`;
 }
 
 /** Length of `b` without a multi-byte character cut short at its end. */

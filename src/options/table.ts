@@ -340,10 +340,10 @@ export const OPTIONS = {
   },
   overwrite: {
     flags: '--overwrite',
-    help: 'start --out afresh even if it holds results',
+    help: 'start --out afresh even if it holds results; replace an existing --failed file or batchpost report',
     group: 'output',
     default: false,
-    commands: { run: true },
+    commands: { run: true, report: { help: 'replace report files batchpost wrote earlier' } },
   },
   resume: {
     flags: '--resume',

@@ -9,6 +9,8 @@ export interface ResumeState {
   done: Set<string>;
   /** Request hash of each id in `done`, for the ids whose line carries one: --resume notices edited payloads. */
   hashes: Map<string, string>;
+  /** The ids of `done` whose last record failed: --failed lists them too, so it names every failure in the file. */
+  failed: Set<string>;
   /** Distinct ids kept (in `done`). */
   kept: number;
   /** Distinct ids whose record was dropped to be re-sent (retry-failed, rerun). */
@@ -125,6 +127,7 @@ class ResumeIndex {
   readonly keepIds = new Set<string>();
   readonly resendIds = new Set<string>();
   readonly hashes = new Map<string, string>();
+  readonly failed = new Set<string>();
   /** Only ids seen more than once get an entry (the line of their last record): the rewrite keeps that line alone. */
   readonly lastLineOfRepeated = new Map<string, number>();
   private lines = 0;
@@ -136,10 +139,13 @@ class ResumeIndex {
     if (!this.resend(parsed)) {
       this.resendIds.delete(parsed.id);
       this.keepIds.add(parsed.id);
+      if (parsed.ok) this.failed.delete(parsed.id);
+      else this.failed.add(parsed.id);
       if (parsed.hash !== undefined) this.hashes.set(parsed.id, parsed.hash);
       else this.hashes.delete(parsed.id);
     } else {
       this.keepIds.delete(parsed.id);
+      this.failed.delete(parsed.id);
       this.resendIds.add(parsed.id);
       this.hashes.delete(parsed.id);
     }
@@ -150,6 +156,7 @@ class ResumeIndex {
     return {
       done: this.keepIds,
       hashes: this.hashes,
+      failed: this.failed,
       kept: this.keepIds.size,
       resend: this.resendIds.size,
       repairedTornLine: false,

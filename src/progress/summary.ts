@@ -56,8 +56,9 @@ export function formatSummary(summary: Summary, options: SummaryOptions): string
     if (summary.retries > 0) line += `${SECTION_GAP}retries ${formatCount(summary.retries)}`;
     if (summary.throttle !== null) {
       const t = summary.throttle;
-      const pace = t.rate !== null ? `${formatRate(t.rate)}` : `${t.concurrency} in flight`;
-      line += `${SECTION_GAP}throttled ${formatDuration(t.ms)} (${t.reasons.join(', ')}), settled at ${pace}`;
+      const pace = t.rate !== null ? formatRate(t.rate) : t.concurrency !== null ? `${t.concurrency} in flight` : null;
+      line += `${SECTION_GAP}throttled ${formatDuration(t.ms)} (${t.reasons.join(', ')})`;
+      if (pace !== null) line += `, settled at ${pace}`;
     }
     lines.push(line);
   }

@@ -317,8 +317,12 @@ export function summaryFromSnapshot(s: ReportSnapshot): Summary {
     ratePerSec: durationMs > 0 ? Math.round((s.total / durationMs) * 10_000) / 10 : 0,
     interrupted: false,
     inputError: null,
-    // Adaptive pace's own record exists only during a run; a results file cannot say how the pace was held back.
-    throttle: null,
+    // The periods adaptive pace held the run back are in the results (their `throttled` fields); the pace it
+    // settled at is not.
+    throttle:
+      s.throttle.source === 'run' && s.throttle.ms > 0
+        ? { ms: s.throttle.ms, reasons: s.throttle.reasons, concurrency: null, rate: null }
+        : null,
     changed: null,
   };
 }

@@ -109,6 +109,8 @@ export class RunReports {
    */
   async finish(summary: Summary, exitCode: number, o: FinishOptions): Promise<boolean> {
     this.stopWatching();
+    const { append, out, format } = this.setup;
+    if (append && out !== null && format === 'ndjson') return this.finishWholeFile(out, summary, exitCode, o);
     const t = this.setup.targets;
     const snapshot = this.snapshot(summary);
     const ctx = this.context(summary, exitCode, snapshot.firstStartedAt);
@@ -127,6 +129,34 @@ export class RunReports {
       }),
     ];
     return incomplete === null && written.every(Boolean);
+  }
+
+  /**
+   * A run that continued a results file (--resume and its kin) reports on every id in it, as its summary and exit
+   * code do: the reports are made from the whole file, as `batchpost report` makes them, with this run's context.
+   */
+  private async finishWholeFile(out: string, summary: Summary, exitCode: number, o: FinishOptions): Promise<boolean> {
+    const t = this.setup.targets;
+    await this.junit?.discard();
+    const { aggregateFile, writeHtmlReport, writeJunitReport, writeSummaryReport } = await import('./file-reports.js');
+    const file = await aggregateFile(out);
+    const run = this.context(summary, exitCode, file.snapshot.firstStartedAt);
+    file.context = {
+      ...run,
+      results: file.context.results,
+      linkLines: true,
+      startedAt: file.context.startedAt,
+      durationMs: file.context.durationMs,
+      ratePerSec: file.context.ratePerSec,
+      parameters: [...run.parameters, ['reported', 'every id in --out, this run and the runs it continued']],
+    };
+    file.summary = { ...file.summary, interrupted: summary.interrupted, inputError: summary.inputError };
+    const written = [
+      await writeReport(o, 'report', t.html, (f) => writeHtmlReport(f, file)),
+      await writeReport(o, 'junit', t.junit, (f) => writeJunitReport(f, file)),
+      await writeReport(o, 'summary', t.summary, (f) => writeSummaryReport(f, file, o.stdout)),
+    ];
+    return written.every(Boolean);
   }
 
   private suite(summary: Summary, snapshot: ReportSnapshot, ctx: ReportContext): JunitSuite {

@@ -52,6 +52,23 @@ export function redactUrls(text: string, mark = REDACTED): string {
     );
 }
 
+// In a message that echoes what was typed: a credential scheme's token, a quoted "Name: value" header, and the
+// value of `--option=value` (an option batchpost did not understand may well be a secret given by mistake).
+const SCHEME_TOKEN = /\b(Bearer|Basic|Digest|Token)\s+(?!\[redacted\])[^\s'"]+/gi;
+const QUOTED_HEADER = /(['"])([\w-]+)\s*:[^'"\n]*\1/g;
+const OPTION_VALUE = /(^|[\s'"])(--[\w-]+)=[^\s'"]+/g;
+
+/**
+ * A message that may echo a command line's words (a usage error, an unknown option): URLs, credential tokens,
+ * secret headers and `--option=value` values are replaced.
+ */
+export function redactText(text: string, mark = REDACTED): string {
+  return redactUrls(text, mark)
+    .replace(SCHEME_TOKEN, (_m, scheme: string) => `${scheme} ${mark}`)
+    .replace(QUOTED_HEADER, (m, q: string, name: string) => (isSecretName(name) ? `${q}${name}: ${mark}${q}` : m))
+    .replace(OPTION_VALUE, (_m, before: string, option: string) => `${before}${option}=${mark}`);
+}
+
 /**
  * A JSON value (a response body) with the values of object keys named like secrets replaced, to any depth, and
  * URLs in strings redacted. Bodies often echo what they were sent (headers, tokens).

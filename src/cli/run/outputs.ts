@@ -7,6 +7,7 @@ import { BatchpostError } from '../../engine/errors.js';
 import { assertWritableOut, createLineWriter, createSink, openResume, type LineWriter } from '../../output/index.js';
 import { lockResults, type ResultsLock } from '../../output/lock.js';
 import { assertDistinctPaths, assertWritablePath, isSpecialFile } from '../../output/paths.js';
+import { assertReplaceable } from '../../output/replace-guard.js';
 import { hasTargets } from '../../report/files.js';
 import type { RunReports } from '../../report/run-reports.js';
 import type { CliIO } from '../io.js';
@@ -16,6 +17,7 @@ import type { RunFlags, RunSetup } from '../run-options.js';
 export interface Recorded {
   skipIds: ReadonlySet<string>;
   recordedHashes: ReadonlyMap<string, string>;
+  recordedFailed: ReadonlySet<string>;
 }
 
 /**
@@ -23,7 +25,13 @@ export interface Recorded {
  * they name, so a symlink or hard link is caught), --failed can be written, and `--summary -` does not share
  * stdout with the results.
  */
-export function checkOutputPaths(input: string, out: string | null, failed: string | null, setup: RunSetup): void {
+export function checkOutputPaths(
+  input: string,
+  out: string | null,
+  failed: string | null,
+  setup: RunSetup,
+  overwrite: boolean,
+): void {
   const { html, junit, summary } = setup.reports;
   if (summary === '-' && out === null) {
     throw new BatchpostError(
@@ -41,6 +49,11 @@ export function checkOutputPaths(input: string, out: string | null, failed: stri
     ['--summary', summary],
   ]);
   if (failed !== null) assertWritablePath('--failed', failed);
+  const replace = { overwrite, continuing: setup.resume !== null };
+  assertReplaceable('--failed', failed, 'failed', replace);
+  assertReplaceable('--report', html, 'html', replace);
+  assertReplaceable('--junit', junit, 'junit', replace);
+  assertReplaceable('--summary', summary, 'summary', replace);
 }
 
 /** Takes --out for this run alone (OUTPUT_LOCKED when another run has it); none for stdout, a FIFO or a device. */
@@ -58,10 +71,10 @@ export async function readRecorded(out: string | null, setup: RunSetup, flags: R
     const state = await openResume(out, { mode: setup.resume, where });
     if (state.repairedTornLine)
       io.stderr.write(`batchpost: ${out}: removed a torn last line left by an interrupted run\n`);
-    return { skipIds: state.done, recordedHashes: state.hashes };
+    return { skipIds: state.done, recordedHashes: state.hashes, recordedFailed: state.failed };
   }
   if (out !== null) assertWritableOut(out, { resume: false, overwrite: flags.overwrite ?? false });
-  return { skipIds: new Set(), recordedHashes: new Map() };
+  return { skipIds: new Set(), recordedHashes: new Map(), recordedFailed: new Set() };
 }
 
 /** Null without --report, --junit or --summary; their paths are checked here, before any file is touched. */
