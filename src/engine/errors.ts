@@ -153,7 +153,7 @@ export const ERROR_CODES = {
     scope: 'run',
     exit: 2,
     retry: 'never',
-    summary: 'The --out file already holds results; add --resume, --retry-failed or --overwrite.',
+    summary: 'The --out file already holds results (or --failed or a report exists); add --resume or --overwrite.',
   },
   OUTPUT_LOCKED: {
     scope: 'run',
