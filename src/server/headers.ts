@@ -33,12 +33,17 @@ export const DEFAULT_INHERITED: readonly string[] = [
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-const BAD_VALUE = /[\r\n\0]/;
+/** Control characters but the tab: CR, LF and NUL could smuggle a header; the others no server takes. */
+const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 
 /** Why a header cannot be sent as given, or null when it can. */
 export function headerProblem(name: string, value: string): string | null {
   if (!TOKEN.test(name)) return `header name ${JSON.stringify(name)} is not an HTTP token`;
-  if (BAD_VALUE.test(value)) return `header ${name} has a line break (CR/LF) or NUL in its value`;
+  const bad = BAD_VALUE.exec(value);
+  if (bad !== null) {
+    const hex = bad[0].charCodeAt(0).toString(16).padStart(2, '0');
+    return `header ${name} has a control character (0x${hex}) in its value; line breaks, NUL and other control characters are refused`;
+  }
   return null;
 }
 
