@@ -159,8 +159,12 @@ console.log(
 );
 console.log(`  items/s        ${Math.round(totals.items / seconds).toLocaleString('en-US')}`);
 console.log(`  batches/s      ${(totals.batches / seconds).toFixed(1)}`);
-console.log(`  items          ${totals.items} (${totals.items - totals.okItems} failed), ${totals.failedBatches} failed batches`);
-console.log(`  serve RSS      peak ${mib(peak)}; at 10% / 50% / end of the run: ${[0.1, 0.5, 1].map((f) => mib(at(f))).join(' / ')}`);
+console.log(
+  `  items          ${totals.items} (${totals.items - totals.okItems} failed), ${totals.failedBatches} failed batches`,
+);
+console.log(
+  `  serve RSS      peak ${mib(peak)}; at 10% / 50% / end of the run: ${[0.1, 0.5, 1].map((f) => mib(at(f))).join(' / ')}`,
+);
 serve.child.kill('SIGTERM');
 await new Promise((resolve) => {
   const timer = setTimeout(resolve, 10_000);

@@ -27,7 +27,8 @@ beforeEach(() => {
   other.reset();
 });
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 interface Serve {
@@ -50,10 +51,17 @@ async function serve(args: string[]): Promise<Serve> {
   return { child, url: m[1]!, port: Number(new URL(m[1]!).port), done, stderr: () => seen };
 }
 
+/** The parts of serve's answers these tests read: a refusal, a /batch answer, a $batch answer. */
+interface Answer {
+  error: { code: string; message: string };
+  results: { status: number; error: { code: string; message: string } | null }[];
+  responses: { id: string; status: number; body: { error: { code: string } } }[];
+}
+
 async function postRaw(url: string, body: string | Buffer, contentType = 'application/json') {
   const res = await request(url, { method: 'POST', headers: { 'content-type': contentType }, body });
   const text = await res.body.text();
-  return { status: res.statusCode, text, json: () => JSON.parse(text) as Record<string, any> };
+  return { status: res.statusCode, text, json: () => JSON.parse(text) as Answer };
 }
 
 const post = (url: string, body: unknown) => postRaw(url, JSON.stringify(body));
@@ -119,7 +127,7 @@ describe('serve hardening (the CLI as a subprocess)', () => {
 
     const atLimit = await post(`${s.url}/$batch`, chain(1000));
     expect(atLimit.status).toBe(200);
-    const responses = atLimit.json().responses as { id: string; status: number; body: any }[];
+    const responses = atLimit.json().responses;
     expect(responses[0]!.status).toBe(500);
     expect(responses.slice(1).every((r) => r.status === 424 && r.body.error.code === 'FAILED_DEPENDENCY')).toBe(true);
     expect(fx.requests).toHaveLength(1);
@@ -186,10 +194,7 @@ describe('serve hardening (the CLI as a subprocess)', () => {
     const slow = trickle(s.port, head, body, 100);
     await waitFor(() => slow.sent() > 3, 10_000, 'the upload to start');
     s.child.kill('SIGTERM');
-    const exited = await Promise.race([
-      s.done,
-      new Promise<null>((r) => setTimeout(() => r(null), 15_000).unref()),
-    ]);
+    const exited = await Promise.race([s.done, new Promise<null>((r) => setTimeout(() => r(null), 15_000).unref())]);
     slow.destroy();
     await stuck;
     expect(exited).not.toBeNull();
@@ -303,7 +308,7 @@ describe('serve hardening (the CLI as a subprocess)', () => {
     await expectIdle(s.url);
   });
 
-  it('-L follows redirects on --url\'s origin only: a redirect to another origin is the answer, never followed', async () => {
+  it("-L follows redirects on --url's origin only: a redirect to another origin is the answer, never followed", async () => {
     const s = await serve(['--url', `${fx.url}/redirect?to={{ to }}`, '-L', '--retries', '0']);
     const res = await post(`${s.url}/batch`, [{ to: '/echo' }, { to: `${other.url}/echo` }]);
     expect(res.status).toBe(200);
@@ -323,17 +328,21 @@ describe('a bug while a batch is handled', () => {
   it('answers that batch 500 INTERNAL_ERROR and nothing else: the server, its gauges and other batches carry on', async () => {
     // A transport whose answers break the code that reads their headers: the one way to reach a bug from outside.
     const broken = {
-      send: async () => ({
-        status: 200,
-        statusText: 'OK',
-        body: '{}',
-        headers: new Proxy({} as Record<string, string>, {
-          ownKeys() {
-            throw new Error('headers cannot be listed');
-          },
+      send: () =>
+        Promise.resolve({
+          status: 200,
+          statusText: 'OK',
+          body: '{}',
+          headers: new Proxy<Record<string, string>>(
+            {},
+            {
+              ownKeys() {
+                throw new Error('headers cannot be listed');
+              },
+            },
+          ),
         }),
-      }),
-      close: async () => {},
+      close: () => Promise.resolve(),
     };
     const lines: string[] = [];
     const server = await startBatchServer({

@@ -207,7 +207,7 @@ export const ERROR_CODES = {
   INVALID_HEADER: {
     scope: 'serve',
     retry: 'never',
-    summary: 'A $batch item header has an invalid name, or a line break in its value.',
+    summary: 'A $batch item header has an invalid name, a control character in its value, or a name given twice.',
   },
   UNKNOWN_DEPENDENCY: {
     scope: 'serve',

@@ -151,7 +151,7 @@ function checkDotSegments(url: string, spans: number[], exprs: { source: string 
   if (pathStart === -1) return;
   const query = url.slice(pathStart).search(/[?#]/);
   const pathEnd = query === -1 ? url.length : pathStart + query;
-  for (let a = pathStart + 1; a <= pathEnd; ) {
+  for (let a = pathStart + 1; a <= pathEnd;) {
     let b = url.indexOf('/', a);
     if (b === -1 || b > pathEnd) b = pathEnd;
     const segment = url.slice(a, b);

@@ -149,8 +149,9 @@ function checkAcyclic(items: Item[]): void {
     const i = ready.pop()!;
     seen++;
     for (const d of items[i]!.dependents) {
-      depth[d] = Math.max(depth[d]!, depth[i]! + 1);
-      if (depth[d]! > MAX_DEPENDENCY_DEPTH) {
+      const chain = Math.max(depth[d]!, depth[i]! + 1);
+      depth[d] = chain;
+      if (chain > MAX_DEPENDENCY_DEPTH) {
         throw new HttpError(
           400,
           'DEPENDENCY_TOO_DEEP',
@@ -187,7 +188,8 @@ function itemHeaders(value: unknown, at: string): Record<string, string> {
         `headers ${JSON.stringify(earlier)} and ${JSON.stringify(name)} differ only in case; header names are case-insensitive, give each once`,
       );
     given.set(lower, name);
-    if (lower === 'connection') for (const n of String(v).split(',')) if (n.trim()) connection.add(n.trim().toLowerCase());
+    if (lower === 'connection')
+      for (const n of String(v).split(',')) if (n.trim()) connection.add(n.trim().toLowerCase());
   }
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(value)) if (!isHopByHop(name, connection)) out[name] = String(v);
