@@ -236,6 +236,18 @@ describe('serve hardening (the CLI as a subprocess)', () => {
     });
   });
 
+  it('a templated -H rendering a control character: TEMPLATE_ERROR for that item, never sent or retried', async () => {
+    const s = await serve(['--url', `${fx.url}/echo`, '-X', 'GET', '-H', 'X-Tag: {{ tag }}']);
+    const res = await post(`${s.url}/batch`, [{ tag: 'a\u0001b' }, { tag: 'fine' }]);
+    expect(res.status).toBe(200);
+    const results = res.json().results;
+    expect(results[0]).toMatchObject({ error: { code: 'TEMPLATE_ERROR' } });
+    expect(results[0]!.error!.message).toMatch(/X-Tag has a control character \(0x01\)/);
+    expect(results[1]).toMatchObject({ status: 200, error: null });
+    expect(fx.requests).toHaveLength(1);
+    await expectIdle(s.url);
+  });
+
   describe('a template value of "." or ".." never removes a path segment', () => {
     const template = (base: string) => `${base}/tenants/{{ t }}/orders/{{ id }}/items`;
     const payloads = [

@@ -3,6 +3,7 @@
 // anything set for the item itself wins. Names must be tokens and values hold no CR/LF, so no header can smuggle
 // another.
 import type { IncomingHttpHeaders } from 'node:http';
+import { controlCharacter, controlCharacterMessage } from '../engine/headers.js';
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -33,24 +34,11 @@ export const DEFAULT_INHERITED: readonly string[] = [
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** The first control character but the tab (CR, LF and NUL could smuggle a header; no server takes the others). */
-function controlCharacter(value: string): number | null {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return c;
-  }
-  return null;
-}
-
 /** Why a header cannot be sent as given, or null when it can. */
 export function headerProblem(name: string, value: string): string | null {
   if (!TOKEN.test(name)) return `header name ${JSON.stringify(name)} is not an HTTP token`;
   const bad = controlCharacter(value);
-  if (bad !== null) {
-    const hex = bad.toString(16).padStart(2, '0');
-    return `header ${name} has a control character (0x${hex}) in its value; line breaks, NUL and other control characters are refused`;
-  }
-  return null;
+  return bad === null ? null : controlCharacterMessage(name, bad);
 }
 
 /** Names the Connection header lists are hop-by-hop for this message too. */

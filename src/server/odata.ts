@@ -5,7 +5,7 @@
 // origin is answered 403 and never contacted; an item whose dependency failed is answered 424. Bodies are JSON when the
 // item's Content-Type is JSON or absent, a string for text/*, base64 otherwise, both ways.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hasHeader } from '../engine/headers.js';
+import { controlCharacter, controlCharacterMessage, hasHeader } from '../engine/headers.js';
 import { parseJsonOrText } from '../engine/json-depth.js';
 import { idempotencyKey } from '../engine/request.js';
 import type { OutgoingRequest, Result, TransportResponse } from '../engine/types.js';
@@ -78,7 +78,8 @@ export class ODataEndpoint {
     let headers: Record<string, string> = {};
     for (const [k, t] of this.operator) {
       const v = t.render(item.value);
-      if (/[\r\n]/.test(v)) throw new TemplateError(`--header ${k} would contain a line break`);
+      const bad = controlCharacter(v);
+      if (bad !== null) throw new TemplateError(controlCharacterMessage(`--header ${k}`, bad));
       headers[k] = v;
     }
     headers = fillIn(fillIn(headers, item.headers), inherited);
