@@ -10,7 +10,7 @@ import { DEFAULT_INHERITED, headerProblem, isHopByHop } from '../server/headers.
 import type { BatchServer } from '../server/server.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost } from './io.js';
-import { parsePositiveInt } from './parse.js';
+import { parseDuration, parsePositiveInt } from './parse.js';
 import type { FlagsOf } from '../options/types.js';
 import { toRunOptions } from '../options/values.js';
 import { addOptions } from './options.js';
@@ -47,7 +47,7 @@ export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' |
   io.stderr.write(
     `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`,
   );
-  return untilStopped(server, io);
+  return untilStopped(server, io, limits.shutdownTimeoutMs);
 }
 
 interface ServeLimits {
@@ -56,6 +56,10 @@ interface ServeLimits {
   maxBytes: number;
   /** Caller headers the items inherit, lower-case. */
   inherit: Set<string>;
+  /** Headers, then the body, must each arrive within this long (ms). */
+  requestTimeoutMs: number;
+  /** After the first signal, the longest wait for the batches in progress (ms). */
+  shutdownTimeoutMs: number;
 }
 
 function serveLimits(flags: ServeFlags): ServeLimits {
@@ -70,7 +74,14 @@ function serveLimits(flags: ServeFlags): ServeLimits {
     );
   const inherit = new Set(DEFAULT_INHERITED);
   for (const name of flags.inheritHeader) inherit.add(inheritedHeader(name));
-  return { port, maxItems: parsePositiveInt(flags.maxItems, '--max-items'), maxBytes, inherit };
+  return {
+    port,
+    maxItems: parsePositiveInt(flags.maxItems, '--max-items'),
+    maxBytes,
+    inherit,
+    requestTimeoutMs: parseDuration(flags.requestTimeout, '--request-timeout'),
+    shutdownTimeoutMs: parseDuration(flags.shutdownTimeout, '--shutdown-timeout'),
+  };
 }
 
 /** An --inherit-header name, lower-case; refused when it names the batch request itself. */
@@ -103,10 +114,10 @@ async function listen(
 ): Promise<BatchServer> {
   // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
   const { startBatchServer } = await import('../server/server.js');
-  const { port, maxItems, maxBytes, inherit } = limits;
+  const { port, maxItems, maxBytes, inherit, requestTimeoutMs } = limits;
   const log = flags.quiet ? undefined : (line: string) => void io.stderr.write(line + '\n');
   try {
-    return await startBatchServer({ run, maxItems, maxBytes, inherit, host: flags.host, port, log });
+    return await startBatchServer({ run, maxItems, maxBytes, inherit, requestTimeoutMs, host: flags.host, port, log });
   } catch (e) {
     const why = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why === undefined) throw e;
@@ -120,32 +131,50 @@ async function listen(
 
 /**
  * Serves until SIGTERM or SIGINT: the first closes the server gracefully (exit 0 once the batches in progress are
- * answered), the next aborts the requests in flight (exit 130).
+ * answered, or 130 when they are not within `graceMs` and are aborted), the next aborts them at once (exit 130).
  */
-async function untilStopped(server: BatchServer, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
+async function untilStopped(
+  server: BatchServer,
+  io: Pick<CliIO, 'stderr' | 'signals'>,
+  graceMs: number,
+): Promise<number> {
   const err = io.stderr;
-  let signals = 0;
+  let aborted = false;
+  let grace: NodeJS.Timeout | null = null;
   let stopped: () => void = () => {};
-  const done = new Promise<number>((resolve) => (stopped = () => resolve(signals > 1 ? EXIT.INTERRUPTED : EXIT.OK)));
+  const done = new Promise<number>((resolve) => (stopped = () => resolve(aborted ? EXIT.INTERRUPTED : EXIT.OK)));
+  const abort = (why: string) => {
+    if (aborted) return;
+    aborted = true;
+    err.write(`batchpost: ${why}: aborting the requests in flight; their batches are not answered\n`);
+    void server.abort().then(stopped);
+  };
+  let signals = 0;
   const unsubscribe = onStopSignals(io.signals, (signal) => {
-    signals++;
-    if (signals === 1) {
-      const n = server.gateway.batchesInProgress;
-      err.write(
-        `batchpost: ${signal}: stopping — no new connections; ${n} batch${n === 1 ? '' : 'es'} in progress will finish (send it again to abort them)\n`,
-      );
-      void server.close().then(() => {
-        err.write('batchpost: stopped\n');
-        stopped();
-      });
-    } else {
-      err.write(`batchpost: ${signal} again: aborting the requests in flight; their batches are not answered\n`);
-      void server.abort().then(stopped);
-    }
+    if (++signals > 1) return abort(`${signal} again`);
+    const n = server.gateway.batchesInProgress;
+    const limit = formatDuration(graceMs);
+    err.write(
+      `batchpost: ${signal}: stopping — no new connections; ${n} batch${n === 1 ? '' : 'es'} in progress will finish within ${limit} (send it again to abort them)\n`,
+    );
+    grace = setTimeout(() => abort(`the shutdown timeout (${limit}) passed`), graceMs);
+    void server.close().then(() => {
+      if (aborted) return;
+      err.write('batchpost: stopped\n');
+      stopped();
+    });
   });
   try {
     return await done;
   } finally {
+    if (grace !== null) clearTimeout(grace);
     unsubscribe();
   }
+}
+
+/** "30s", "1.5s", "500ms", "2m". */
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
 }

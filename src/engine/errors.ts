@@ -207,7 +207,7 @@ export const ERROR_CODES = {
   INVALID_HEADER: {
     scope: 'serve',
     retry: 'never',
-    summary: 'A $batch item header has an invalid name, or a line break in its value.',
+    summary: 'A $batch item header has an invalid name, a control character in its value, or a name given twice.',
   },
   UNKNOWN_DEPENDENCY: {
     scope: 'serve',
@@ -234,6 +234,21 @@ export const ERROR_CODES = {
     scope: 'serve',
     retry: 'never',
     summary: 'An item this $batch item dependsOn failed, so it was not sent.',
+  },
+  DEPENDENCY_TOO_DEEP: {
+    scope: 'serve',
+    retry: 'never',
+    summary: 'A $batch dependsOn chain is longer than serve runs one after another (1,000 requests).',
+  },
+  BATCH_TOO_DEEP: {
+    scope: 'serve',
+    retry: 'never',
+    summary: 'The batch body nests arrays or objects more than 1,000 levels deep.',
+  },
+  REQUEST_TIMEOUT: {
+    scope: 'serve',
+    retry: 'never',
+    summary: 'The batch body did not arrive within --request-timeout.',
   },
   LISTEN_FAILED: {
     scope: 'serve',

@@ -6,7 +6,7 @@ import { compileExpr, compileTemplate, TemplateError, type Expr, type Template }
 import { redactUrls } from '../util/redact.js';
 import { jsonText } from '../util/exact-json.js';
 import { BatchpostError } from './errors.js';
-import { hasHeader } from './headers.js';
+import { controlCharacter, controlCharacterMessage, hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
 import type { InputRecord, OutgoingRequest } from './types.js';
 import { tryUrl } from '../util/url.js';
@@ -76,7 +76,8 @@ export class RequestBuilder {
       headers = {};
       for (const [k, t] of this.headerTemplates) {
         const v = t.render(value);
-        if (/[\r\n]/.test(v)) throw new TemplateError(`header ${k} would contain a line break`);
+        const bad = controlCharacter(v);
+        if (bad !== null) throw new TemplateError(controlCharacterMessage(k, bad));
         headers[k] = v;
       }
       if (this.runId !== null) headers['idempotency-key'] = idempotencyKey(this.runId, id);

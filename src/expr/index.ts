@@ -117,16 +117,55 @@ export function compileTemplate(text: string, option: string, encode: boolean): 
     isStatic: false,
     render(value) {
       let out = literals[0]!;
+      let dots: number[] | null = null;
       for (let i = 0; i < exprs.length; i++) {
         const v = exprs[i]!.fn(value);
         if (v === null || v === undefined)
           throw new TemplateError(`{{ ${exprs[i]!.source} }} in ${option} is null for this payload`);
         const s = valueText(v);
-        out += (encode ? encodeURIComponent(s) : s) + literals[i + 1]!;
+        if (!encode) {
+          out += s + literals[i + 1]!;
+          continue;
+        }
+        const piece = encodeURIComponent(s); // leaves "." as it is, as URLs do
+        if (piece.includes('.')) (dots ??= []).push(i, out.length, out.length + piece.length);
+        out += piece + literals[i + 1]!;
       }
+      if (dots !== null) checkDotSegments(out, dots, exprs, option);
       return out;
     },
   };
+}
+
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+/**
+ * A value of "." or ".." filling a whole path segment would make a dot segment, which URL parsing removes with the
+ * segment before it (`/tenants/{{ t }}/orders` with ".." is `/orders`): a payload could reach another path than
+ * the template allows. Encoding the dots does not help (`%2E%2E` is a dot segment to URL parsers too), so the
+ * payload is refused. `spans` holds, per value with a dot, its placeholder's index, start and end in `url`.
+ */
+function checkDotSegments(url: string, spans: number[], exprs: { source: string }[], option: string): void {
+  const scheme = url.indexOf('://');
+  const pathStart = scheme === -1 ? 0 : url.indexOf('/', scheme + 3);
+  if (pathStart === -1) return;
+  const query = url.slice(pathStart).search(/[?#]/);
+  const pathEnd = query === -1 ? url.length : pathStart + query;
+  for (let a = pathStart + 1; a <= pathEnd;) {
+    let b = url.indexOf('/', a);
+    if (b === -1 || b > pathEnd) b = pathEnd;
+    const segment = url.slice(a, b);
+    if (DOT_SEGMENT.test(segment)) {
+      for (let k = 0; k < spans.length; k += 3) {
+        if (spans[k + 1]! < b && spans[k + 2]! > a) {
+          throw new TemplateError(
+            `{{ ${exprs[spans[k]!]!.source} }} in ${option} makes the path segment ${JSON.stringify(segment)}, which would remove a segment of the path; refused`,
+          );
+        }
+      }
+    }
+    a = b + 1;
+  }
 }
 
 /** A `{{` that no `}}` closes would otherwise be sent as literal text, once per payload. */

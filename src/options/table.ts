@@ -491,6 +491,22 @@ export const OPTIONS = {
     default: [],
     commands: { serve: true },
   },
+  requestTimeout: {
+    flags: '--request-timeout <duration>',
+    help: "a caller's request headers, then its batch body, must each arrive within this long; else 408",
+    group: 'server',
+    default: '30s',
+    parse: parseDuration,
+    commands: { serve: true },
+  },
+  shutdownTimeout: {
+    flags: '--shutdown-timeout <duration>',
+    help: 'after SIGTERM, the longest wait for batches in progress before they are aborted (exit 130)',
+    group: 'server',
+    default: '30s',
+    parse: parseDuration,
+    commands: { serve: true },
+  },
   quiet: {
     flags: '-q, --quiet',
     help: 'no log line per batch on stderr',

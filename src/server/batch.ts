@@ -14,9 +14,10 @@ import { NdjsonSplitter } from '../input/ndjson.js';
 import { BOM } from '../input/text.js';
 import { resultToJson } from '../output/result-json.js';
 import { isJsonType, isNdjsonType, readBody, requireMediaType } from './body.js';
-import type { Gateway } from './gateway.js';
+import type { BatchScope, Gateway } from './gateway.js';
 import { fillIn, inheritedHeaders } from './headers.js';
 import { checkItemCount, HttpError } from './reply.js';
+import { batchText } from './scan.js';
 
 export interface BatchOutcome {
   items: number;
@@ -43,8 +44,8 @@ export async function handleBatch(
   taken: () => void,
 ): Promise<BatchOutcome> {
   const media = requireMediaType(req, (t) => isJsonType(t) || isNdjsonType(t), EXPECTED);
-  const body = await readBody(req, res, gw.o.maxBytes);
-  const records = splitBatch(body.toString('utf8'), isNdjsonType(media.type), gw.o.maxItems);
+  const text = await batchText(await readBody(req, res, gw.o.maxBytes, gw.requestTimeoutMs));
+  const records = splitBatch(text, isNdjsonType(media.type), gw.o.maxItems);
   const ids = idsOf(records, gw.o.run.idField);
   taken();
 
@@ -59,9 +60,31 @@ export async function handleBatch(
     scope.count(result === null ? null : result.ok);
   };
 
+  try {
+    sendAll(gw, scope, records, ids, inherited, record);
+    await scope.settled;
+  } catch (err) {
+    scope.fail(err);
+    throw err;
+  }
+
+  const summary: Summary = { total: n, ok: scope.ok, failed: scope.failed, durationMs: round1(performance.now() - t0) };
+  const cut = scope.cut();
+  answer.end(summary, cut !== null);
+  return { items: n, ok: scope.ok, failed: scope.failed, cut };
+}
+
+/** Builds and submits every payload's request; one whose template fails is recorded as TEMPLATE_ERROR. */
+function sendAll(
+  gw: Gateway,
+  scope: BatchScope,
+  records: InputRecord[],
+  ids: string[],
+  inherited: Record<string, string> | null,
+  record: (i: number, result: Result | null) => void,
+): void {
   const run = gw.o.run;
-  gw.metrics.itemsTaken(n);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < records.length; i++) {
     const id = ids[i]!;
     let request: OutgoingRequest;
     try {
@@ -76,12 +99,6 @@ export async function handleBatch(
     if (run.idempotencyKey) request.headers = { ...request.headers, 'idempotency-key': idempotencyKey(scope.key, id) };
     gw.send('batch', scope, id, request, (result) => record(i, result));
   }
-  await scope.settled;
-
-  const summary: Summary = { total: n, ok: scope.ok, failed: scope.failed, durationMs: round1(performance.now() - t0) };
-  const cut = scope.cut();
-  answer.end(summary, cut !== null);
-  return { items: n, ok: scope.ok, failed: scope.failed, cut };
 }
 
 interface Answer {

@@ -50,11 +50,27 @@ const tooLarge = (maxBytes: number, what: string) =>
     `${what} is larger than the ${formatBytes(maxBytes)} this server takes (--max-bytes)`,
   );
 
+export const requestTimedOut = (timeoutMs: number): HttpError =>
+  new HttpError(
+    408,
+    'REQUEST_TIMEOUT',
+    `the batch did not arrive within ${timeoutMs < 1000 ? `${timeoutMs}ms` : `${timeoutMs / 1000}s`} (--request-timeout)`,
+  );
+
 /** The client went away while its batch was arriving: there is nobody to answer. */
 export class ClientClosed extends Error {}
 
-/** The whole body, or a 413 as soon as it passes `maxBytes`. Answers `Expect: 100-continue` only for a body it will read. */
-export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<Buffer> {
+/**
+ * The whole body, or a 413 as soon as it passes `maxBytes`, or a 408 when it has not all arrived `timeoutMs` after
+ * the headers (a slow client must not hold memory and a slot for ever). Answers `Expect: 100-continue` only for a
+ * body it will read.
+ */
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBytes: number,
+  timeoutMs = Infinity,
+): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(maxBytes, `the body (Content-Length ${declared})`));
@@ -63,7 +79,14 @@ export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: nu
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          req.pause(); // the answer closes the connection: what is left of the body is never read
+          done(requestTimedOut(timeoutMs));
+        }, timeoutMs)
+      : null;
     const done = (err: Error | null) => {
+      if (timer !== null) clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

@@ -25,7 +25,11 @@ export interface GatewayOptions {
   maxBytes: number;
   /** Lower-case names of the caller's headers that items inherit. */
   inherit: ReadonlySet<string>;
+  /** A caller's headers, then its batch body, must each arrive within this long (ms); default 30 s. */
+  requestTimeoutMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export type ItemDone = (result: Result | null, response: TransportResponse | null) => void;
 
@@ -46,16 +50,48 @@ export class BatchScope {
   /** Resolves once every item has settled. */
   readonly settled: Promise<void>;
 
+  private fault: (err: unknown) => void = () => {};
+  /** Set once the batch failed (fail()): its answer is a 500, and items settling later change nothing. */
+  private failure: unknown = null;
+
   constructor(
     callerKey: string | undefined,
     /** Queue priority of all its items (higher first): minus its estimated finish time (Gateway.scope). */
     readonly priority: number,
     items: number,
+    /** Told how many of its items settled (or were given up on), for the gauges. */
+    private readonly onSettled: (n: number) => void = () => {},
   ) {
     this.key = callerKey !== undefined && callerKey !== '' ? callerKey : randomUUID();
     this.pending = items;
-    this.settled = new Promise<void>((resolve) => (this.finish = resolve));
+    this.settled = new Promise<void>((resolve, reject) => {
+      this.finish = resolve;
+      this.fault = reject;
+    });
+    this.settled.catch(() => {}); // awaited by the handler; a batch failing before that is no unhandled rejection
     if (items === 0) this.finish();
+  }
+
+  /**
+   * The batch cannot be answered (a bug while handling it): its items not started are dropped, the items it
+   * still counted as open are released from the gauges, and `settled` rejects, so the caller gets a 500.
+   */
+  fail(err: unknown): void {
+    if (this.failure !== null || this.pending === 0) return;
+    this.failure = err ?? new Error('unknown failure');
+    this.controller.abort();
+    this.onSettled(this.pending);
+    this.pending = 0;
+    this.fault(this.failure);
+  }
+
+  /** Runs `fn` (a callback of this batch's), turning a throw into fail(): one batch's bug is that batch's 500. */
+  guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   /** Drops the items not started yet when the client goes away before its answer is complete. */
@@ -67,9 +103,11 @@ export class BatchScope {
 
   /** One item settled: ok, failed, or null when it was dropped unanswered. */
   count(ok: boolean | null): void {
+    if (this.failure !== null) return;
     if (ok === null) this.dropped++;
     else if (ok) this.ok++;
     else this.failed++;
+    this.onSettled(1);
     if (--this.pending === 0) this.finish();
   }
 
@@ -93,19 +131,26 @@ export class Gateway {
    * in the path or query are percent-encoded), so /batch items need no check of their own.
    */
   readonly origin: string;
+  /** See GatewayOptions.requestTimeoutMs. */
+  readonly requestTimeoutMs: number;
   private readonly policies = new Map<string, RetryPolicy>();
   /** Recent time per item, ms (an exponential moving average of item durations). */
   private itemMs = 10;
   private readonly active = new Set<Promise<unknown>>();
 
+  readonly transport: Transport;
+
+  /** `transport`, or how to make one for the only origin items may reach (it then follows redirects there only). */
   constructor(
     readonly o: GatewayOptions,
-    readonly transport: Transport,
+    transport: Transport | ((origin: string) => Transport),
   ) {
     const run = o.run;
     this.builder = new RequestBuilder({ ...run, idempotencyKey: false }); // checks --url first: its message is the plainest
     this.origin = fixedOrigin(run.url);
-    this.sender = new Sender(senderOptionsOf(run), transport, this.stats);
+    this.transport = typeof transport === 'function' ? transport(this.origin) : transport;
+    this.requestTimeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.sender = new Sender(senderOptionsOf(run), this.transport, this.stats);
     this.metrics = new ServerMetrics(this.stats);
   }
 
@@ -121,10 +166,14 @@ export class Gateway {
     return policy;
   }
 
-  /** The scope of a batch of `items` arriving now: served by its estimated finish time if it ran alone. */
+  /**
+   * The scope of a batch of `items` arriving now: served by its estimated finish time if it ran alone. Its items
+   * count as open (the gauges) from now until each settles or the batch fails.
+   */
   scope(items: number, callerKey: string | undefined): BatchScope {
     const finish = performance.now() + (items * this.itemMs) / this.o.run.concurrency;
-    return new BatchScope(callerKey, -finish, items);
+    this.metrics.itemsTaken(items);
+    return new BatchScope(callerKey, -finish, items, (n) => this.metrics.itemsSettled(n));
   }
 
   /** Sends one item; `done` gets its result (null when dropped because its batch's client went away). */
@@ -142,7 +191,7 @@ export class Gateway {
       (result, _id, response) => {
         this.metrics.item(endpoint, result?.status ?? null, result === null ? null : result.durationMs);
         if (result !== null) this.itemMs += 0.05 * (result.durationMs - this.itemMs);
-        done(result, response ?? null);
+        scope.guard(() => done(result, response ?? null));
       },
       { priority: scope.priority, signal: scope.controller.signal, policy: extra.policy, raw: extra.raw },
     );

@@ -3,6 +3,7 @@
 // anything set for the item itself wins. Names must be tokens and values hold no CR/LF, so no header can smuggle
 // another.
 import type { IncomingHttpHeaders } from 'node:http';
+import { controlCharacter, controlCharacterMessage } from '../engine/headers.js';
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -33,13 +34,11 @@ export const DEFAULT_INHERITED: readonly string[] = [
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-const BAD_VALUE = /[\r\n\0]/;
-
 /** Why a header cannot be sent as given, or null when it can. */
 export function headerProblem(name: string, value: string): string | null {
   if (!TOKEN.test(name)) return `header name ${JSON.stringify(name)} is not an HTTP token`;
-  if (BAD_VALUE.test(value)) return `header ${name} has a line break (CR/LF) or NUL in its value`;
-  return null;
+  const bad = controlCharacter(value);
+  return bad === null ? null : controlCharacterMessage(name, bad);
 }
 
 /** Names the Connection header lists are hop-by-hop for this message too. */

@@ -104,9 +104,13 @@ export class ServerMetrics {
     this.open += n;
   }
 
+  /** Items of a batch settled, or given up on with their batch (BatchScope): no longer open. */
+  itemsSettled(n: number): void {
+    this.open -= n;
+  }
+
   /** One item settled: its class, and its duration when it was sent. */
   item(endpoint: Endpoint, status: number | null, durationMs: number | null): void {
-    this.open--;
     const c = this.counts[endpoint];
     c.byClass[itemClass(status)]++;
     if (durationMs === null) return;

@@ -133,40 +133,66 @@ function linkDependencies(items: Item[], dependencyIds: string[][], byId: Map<st
   });
 }
 
-/** Kahn's algorithm: whatever cannot be ordered lies on (or behind) a cycle. */
+/** The longest dependsOn chain a $batch may hold, in items: each waits for the one before, one at a time. */
+export const MAX_DEPENDENCY_DEPTH = 1000;
+
+/**
+ * Kahn's algorithm: whatever cannot be ordered lies on (or behind) a cycle. Each item's depth (the longest chain
+ * ending at it) is counted on the way, and a chain longer than MAX_DEPENDENCY_DEPTH is refused.
+ */
 function checkAcyclic(items: Item[]): void {
   const indegree = items.map((it) => it.dependsOn.length);
+  const depth = new Array<number>(items.length).fill(1);
   const ready = indegree.flatMap((d, i) => (d === 0 ? [i] : []));
   let seen = 0;
   while (ready.length > 0) {
     const i = ready.pop()!;
     seen++;
-    for (const d of items[i]!.dependents) if (--indegree[d]! === 0) ready.push(d);
+    for (const d of items[i]!.dependents) {
+      const chain = Math.max(depth[d]!, depth[i]! + 1);
+      depth[d] = chain;
+      if (chain > MAX_DEPENDENCY_DEPTH) {
+        throw new HttpError(
+          400,
+          'DEPENDENCY_TOO_DEEP',
+          `requests[${d}] (id ${JSON.stringify(items[d]!.id)}) ends a dependsOn chain of more than ${MAX_DEPENDENCY_DEPTH} requests, the most this server runs one after another`,
+        );
+      }
+      if (--indegree[d]! === 0) ready.push(d);
+    }
   }
   if (seen === items.length) return;
   const stuck = items.filter((_, i) => indegree[i]! > 0).map((it) => JSON.stringify(it.id));
   throw new HttpError(400, 'DEPENDENCY_CYCLE', `dependsOn forms a cycle among ${stuck.join(', ')}`);
 }
 
+/**
+ * An item's headers, checked: names are tokens, values hold no control character, no name is given twice in
+ * different cases (both would go out, and servers differ on which one counts), and hop-by-hop ones (with those its
+ * Connection header names, whatever the case of either) are left out.
+ */
 function itemHeaders(value: unknown, at: string): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (!isObject(value)) throw invalid(`${at}: "headers" must be an object of names to strings`);
-  const connection =
-    typeof value.connection === 'string' || typeof value.Connection === 'string'
-      ? new Set(
-          String(value.connection ?? value.Connection)
-            .split(',')
-            .map((s) => s.trim().toLowerCase()),
-        )
-      : undefined;
-  const out: Record<string, string> = {};
+  const badHeader = (why: string) => new HttpError(400, 'INVALID_HEADER', `${at}: ${why}`);
+  const connection = new Set<string>();
+  const given = new Map<string, string>();
   for (const [name, v] of Object.entries(value)) {
     if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`${at}: header ${name} must be a string`);
-    const text = String(v);
-    const problem = headerProblem(name, text);
-    if (problem !== null) throw new HttpError(400, 'INVALID_HEADER', `${at}: ${problem}`);
-    if (!isHopByHop(name, connection)) out[name] = text;
+    const problem = headerProblem(name, String(v));
+    if (problem !== null) throw badHeader(problem);
+    const lower = name.toLowerCase();
+    const earlier = given.get(lower);
+    if (earlier !== undefined)
+      throw badHeader(
+        `headers ${JSON.stringify(earlier)} and ${JSON.stringify(name)} differ only in case; header names are case-insensitive, give each once`,
+      );
+    given.set(lower, name);
+    if (lower === 'connection')
+      for (const n of String(v).split(',')) if (n.trim()) connection.add(n.trim().toLowerCase());
   }
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value)) if (!isHopByHop(name, connection)) out[name] = String(v);
   return out;
 }
 

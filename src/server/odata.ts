@@ -5,7 +5,7 @@
 // origin is answered 403 and never contacted; an item whose dependency failed is answered 424. Bodies are JSON when the
 // item's Content-Type is JSON or absent, a string for text/*, base64 otherwise, both ways.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hasHeader } from '../engine/headers.js';
+import { controlCharacter, controlCharacterMessage, hasHeader } from '../engine/headers.js';
 import { parseJsonOrText } from '../engine/json-depth.js';
 import { idempotencyKey } from '../engine/request.js';
 import type { OutgoingRequest, Result, TransportResponse } from '../engine/types.js';
@@ -16,6 +16,7 @@ import type { BatchScope, Gateway } from './gateway.js';
 import { answerHeaders, fillIn, inheritedHeaders } from './headers.js';
 import { parseBatch, type Item } from './odata-parse.js';
 import { errorBody } from './reply.js';
+import { batchText } from './scan.js';
 
 export interface ODataResponse {
   id: string;
@@ -47,7 +48,7 @@ export class ODataEndpoint {
   async handle(req: IncomingMessage, res: ServerResponse, path: string, taken: () => void): Promise<ODataOutcome> {
     const gw = this.gw;
     requireMediaType(req, isJsonType, 'application/json ({"requests":[…]}, the OData JSON batch format)');
-    const text = (await readBody(req, res, gw.o.maxBytes)).toString('utf8');
+    const text = await batchText(await readBody(req, res, gw.o.maxBytes, gw.requestTimeoutMs));
     // A URL without a leading slash resolves against the batch endpoint's base path: "users" in /v1.0/$batch → /v1.0/users.
     const base = gw.origin + path.slice(0, path.lastIndexOf('/') + 1);
     const items = parseBatch(text, gw.o.maxItems, base, gw.origin);
@@ -58,9 +59,13 @@ export class ODataEndpoint {
     const inherited = inheritedHeaders(req.headers, gw.o.inherit);
     scope.watch(res);
     const batch = new ODataRun(gw, items, scope, (item) => this.request(item, inherited, scope));
-    gw.metrics.itemsTaken(n);
-    batch.start();
-    await scope.settled;
+    try {
+      batch.start();
+      await scope.settled;
+    } catch (err) {
+      scope.fail(err);
+      throw err;
+    }
 
     const cut = scope.cut();
     if (cut !== null) res.destroy();
@@ -73,7 +78,8 @@ export class ODataEndpoint {
     let headers: Record<string, string> = {};
     for (const [k, t] of this.operator) {
       const v = t.render(item.value);
-      if (/[\r\n]/.test(v)) throw new TemplateError(`--header ${k} would contain a line break`);
+      const bad = controlCharacter(v);
+      if (bad !== null) throw new TemplateError(controlCharacterMessage(`--header ${k}`, bad));
       headers[k] = v;
     }
     headers = fillIn(fillIn(headers, item.headers), inherited);
@@ -97,6 +103,8 @@ class ODataRun {
   private readonly answered: boolean[];
   /** Per item: how many of its dependencies have yet to succeed. */
   private readonly waitingOn: number[];
+  /** Per item answered: why its dependents are refused (null: it succeeded). */
+  private readonly failed: (string | null)[];
 
   constructor(
     private readonly gw: Gateway,
@@ -107,6 +115,7 @@ class ODataRun {
     this.responses = new Array<ODataResponse>(items.length);
     this.answered = new Array<boolean>(items.length).fill(false);
     this.waitingOn = items.map((it) => it.dependsOn.length);
+    this.failed = new Array<string | null>(items.length).fill(null);
   }
 
   start(): void {
@@ -141,21 +150,37 @@ class ODataRun {
     );
   }
 
-  /** Item i's answer (null: dropped unanswered); releases or refuses its dependents. */
+  /**
+   * Item i's answer (null: dropped unanswered); releases or refuses its dependents, and theirs, with a stack of
+   * its own rather than recursion: a chain thousands of items long must not overflow the call stack.
+   */
   private complete(i: number, response: ODataResponse | null): void {
     if (this.answered[i]) return;
+    const stack: number[] = [];
+    const ready: number[] = [];
+    this.settle(i, response, stack);
+    while (stack.length > 0) {
+      const j = stack.pop()!;
+      const why = this.failed[j];
+      for (const d of this.items[j]!.dependents) {
+        if (this.answered[d]) continue;
+        if (why !== null) {
+          this.gw.unsent('odata');
+          const message = `not sent: "${this.items[j]!.id}", which it depends on, ${why}`;
+          this.settle(d, refusal(this.items[d]!.id, 424, 'FAILED_DEPENDENCY', message), stack);
+        } else if (--this.waitingOn[d]! === 0) ready.push(d);
+      }
+    }
+    for (const d of ready) this.launch(d);
+  }
+
+  /** Records item i's answer and counts it; its dependents are then looked at from `stack`. */
+  private settle(i: number, response: ODataResponse | null, stack: number[]): void {
     this.answered[i] = true;
     const success = response !== null && response.status >= 200 && response.status < 300;
     if (response !== null) this.responses[i] = response;
-    for (const d of this.items[i]!.dependents) {
-      if (this.answered[d]) continue;
-      if (!success) {
-        this.gw.unsent('odata');
-        const why = response === null ? 'was not answered' : `answered ${response.status}`;
-        const message = `not sent: "${this.items[i]!.id}", which it depends on, ${why}`;
-        this.complete(d, refusal(this.items[d]!.id, 424, 'FAILED_DEPENDENCY', message));
-      } else if (--this.waitingOn[d]! === 0) this.launch(d);
-    }
+    this.failed[i] = success ? null : response === null ? 'was not answered' : `answered ${response.status}`;
+    stack.push(i);
     this.scope.count(response === null ? null : success);
   }
 }

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Transport } from '../engine/types.js';
 import { handleBatch, type BatchOutcome } from './batch.js';
-import { ClientClosed } from './body.js';
+import { ClientClosed, requestTimedOut } from './body.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
 import type { Endpoint } from './metrics.js';
 import { ODataEndpoint, type ODataOutcome } from './odata.js';
@@ -18,7 +18,7 @@ export interface BatchServerOptions extends GatewayOptions {
   host: string;
   /** 0: any free port (see BatchServer.url). */
   port: number;
-  /** Sends the items; default: createTransport with the run's TransportConfig. */
+  /** Sends the items; default: createTransport with the run's TransportConfig, redirects kept on --url's origin. */
   transport?: Transport;
   /** One line per batch (no newline); default: none. */
   log?: (line: string) => void;
@@ -38,14 +38,31 @@ export interface BatchServer {
 const ROUTES = 'POST /batch, POST /$batch (or any path ending in /$batch), GET /healthz and GET /metrics';
 
 export async function startBatchServer(o: BatchServerOptions): Promise<BatchServer> {
-  const transport = o.transport ?? createTransport(transportConfigOf(o.run));
-  const gw = new Gateway(o, transport);
-  const routes = new Routes(gw, o.log ?? (() => {}));
-  const server: Server = createServer(routes.handle);
+  // -L follows redirects on --url's origin only: one elsewhere would send items to a host the operator never
+  // allowed (the 3xx is then the item's answer).
+  const gw = new Gateway(
+    o,
+    o.transport ?? ((origin) => createTransport({ ...transportConfigOf(o.run), redirectOrigin: origin })),
+  );
+  const log = o.log;
+  // Every line: the request's URL, and messages quoting a caller's URLs, lose their secret query parameters.
+  const routes = new Routes(gw, log === undefined ? () => {} : (line) => log(redactUrls(line)));
+  const timeoutMs = gw.requestTimeoutMs;
+  // Headers must arrive within --request-timeout (node answers 408 through clientError below); the body gets as
+  // long again once its handler runs (readBody), and node's own whole-request limit is only a backstop past both.
+  const server: Server = createServer(
+    {
+      headersTimeout: timeoutMs,
+      requestTimeout: 2 * timeoutMs + 1000,
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(timeoutMs / 4))),
+    },
+    routes.handle,
+  );
   // A body is read only once it is known to fit (readBody answers 100-continue itself).
   server.on('checkContinue', routes.handle);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return void socket.end(rawError(requestTimedOut(timeoutMs)));
     socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
   await listen(server, o.port, o.host);
@@ -56,8 +73,12 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
   let closing: Promise<void> | null = null;
   const shutDown = (hard: boolean): Promise<void> => {
     routes.draining = true;
-    if (hard) gw.abort();
     closing ??= closeServer(server, gw);
+    if (hard) {
+      gw.abort();
+      // Bodies still arriving (slow uploads) end with their connections: nothing is left to wait for.
+      server.closeAllConnections();
+    }
     return closing;
   };
   return {
@@ -162,7 +183,7 @@ class Routes {
   ): void {
     if (err instanceof HttpError) {
       // A refused body may still be arriving: answer, then close rather than read the rest.
-      if (err.status === 413) res.setHeader('connection', 'close');
+      if (err.status === 413 || err.status === 408) res.setHeader('connection', 'close');
       sendError(res, err);
       this.gw.metrics.batchAnswered(endpoint, err.status, taken);
       this.log(`${head(req, err.status, t0)}: ${err.code} ${err.message}`);
@@ -199,6 +220,13 @@ class Routes {
 }
 
 const SHUTTING_DOWN = 'the server is shutting down: batches already taken finish, new ones are refused';
+
+/** A refusal written straight to a socket that has no request object (node's clientError). */
+function rawError(err: HttpError): string {
+  const body = JSON.stringify(errorBody(err.code, err.message));
+  const reason = err.status === 408 ? 'Request Timeout' : 'Bad Request';
+  return `HTTP/1.1 ${err.status} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
 
 function notAllowed(message: string, allow: string): HttpError {
   return new HttpError(405, 'METHOD_NOT_ALLOWED', message, { allow });

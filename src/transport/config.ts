@@ -15,6 +15,8 @@ export interface TransportConfig {
   maxResponseBytes?: number;
   /** Redirects followed per attempt (-L, --max-redirs); 0 or absent: none, the 3xx is the answer. */
   maxRedirects?: number;
+  /** Set: redirects are followed to this origin only (serve's --url's); one elsewhere is the answer. */
+  redirectOrigin?: string;
 }
 
 export function transportConfigOf(o: ResolvedOptions): TransportConfig {

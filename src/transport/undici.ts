@@ -28,11 +28,13 @@ export class UndiciTransport implements Transport {
   /** Set once: what every Collector reads. */
   readonly maxBytes: number;
   readonly maxRedirects: number;
+  private readonly redirectOrigin: string | undefined;
 
   constructor(config: TransportConfig) {
     this.pools = new Pools(config);
     this.maxBytes = config.maxResponseBytes ?? Infinity;
     this.maxRedirects = config.maxRedirects ?? 0;
+    this.redirectOrigin = config.redirectOrigin;
   }
 
   send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
@@ -78,6 +80,7 @@ export class UndiciTransport implements Transport {
     let pool: Pool;
     try {
       to = new URL(location, c.request.url);
+      if (this.redirectOrigin !== undefined && to.origin !== this.redirectOrigin) return false;
       next = redirectedRequest(c.request, c.status, to);
       if (next === null) return false;
       pool = this.pools.get(to.origin);
