@@ -330,7 +330,7 @@ describe('serve hardening (the CLI as a subprocess)', () => {
     const odata = await post(`${s.url}/$batch`, {
       requests: [{ id: '1', method: 'GET', url: `/redirect?to=${encodeURIComponent(`${other.url}/echo`)}` }],
     });
-    expect(odata.json().responses[0].status).toBe(302);
+    expect(odata.json().responses[0]!.status).toBe(302);
     expect(other.requests).toHaveLength(0);
     expect(fx.requests.map((r) => r.path).sort()).toEqual(['/echo', '/redirect', '/redirect', '/redirect']);
   });
