@@ -22,6 +22,8 @@ export interface BatchServerOptions extends GatewayOptions {
   transport?: Transport;
   /** One line per batch (no newline); default: none. */
   log?: (line: string) => void;
+  /** Where the upstream proxies and the client key's passphrase are read; default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface BatchServer {
@@ -38,7 +40,7 @@ export interface BatchServer {
 const ROUTES = 'POST /batch, POST /$batch (or any path ending in /$batch), GET /healthz and GET /metrics';
 
 export async function startBatchServer(o: BatchServerOptions): Promise<BatchServer> {
-  const transport = o.transport ?? createTransport(transportConfigOf(o.run));
+  const transport = o.transport ?? createTransport(transportConfigOf(o.run, o.env));
   const gw = new Gateway(o, transport);
   const routes = new Routes(gw, o.log ?? (() => {}));
   const server: Server = createServer(routes.handle);
