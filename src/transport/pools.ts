@@ -91,8 +91,8 @@ export class Pools {
   private viaProxy(proxy: string, origin: string): Route {
     let agent = this.proxies.get(proxy);
     if (agent === undefined) {
-      // Loaded only when a proxy is used.
-      const ProxyAgent = load('undici/lib/dispatcher/proxy-agent.js') as typeof UndiciProxyAgent;
+      // undici's index, only when a proxy is used: the tunnel needs the `connect` API it adds to every dispatcher.
+      const { ProxyAgent } = load('undici') as { ProxyAgent: typeof UndiciProxyAgent };
       const http2 = this.options.http2 === true;
       agent = new ProxyAgent({
         uri: proxy,
