@@ -19,6 +19,19 @@ const Pool = load('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
 const Client = load('undici/lib/dispatcher/client.js') as typeof UndiciClient;
 type Pool = UndiciPool;
 
+/**
+ * A connection that takes requests as HTTP/2 streams. undici counts a client busy while any request waits for its
+ * connection to open, so a pool would open one connection per request of a run's first burst, each then carrying
+ * one stream; this client is busy only once it holds as many requests as it takes at once (its `pipelining`).
+ */
+class StreamClient extends Client {}
+const { kBusy, kSize } = load('undici/lib/core/symbols.js') as { kBusy: symbol; kSize: symbol };
+Object.defineProperty(StreamClient.prototype, kBusy, {
+  get(this: { pipelining: number } & Record<symbol, number>) {
+    return this[kSize]! >= this.pipelining;
+  },
+});
+
 /** Where one origin's requests are dispatched: its Pool, or its way through a proxy. */
 export interface Route {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
@@ -121,7 +134,7 @@ export class Pools {
     const h2 = this.options.http2 === true;
     const connect = (opts as { connect: Connector }).connect;
     let alpn: string | false | null = null;
-    const client = new Client(origin, {
+    const client = new (h2 ? StreamClient : Client)(origin, {
       ...opts,
       pipelining: h2 ? streams : 1,
       connect: (o: object, callback: (err: Error | null, socket: unknown) => void) =>

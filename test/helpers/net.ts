@@ -67,6 +67,8 @@ export interface CountingServer {
   port: number;
   /** Requests that reached the request handler, with the HTTP version they came in. */
   hits: { method: string; url: string; httpVersion: string; headers: http.IncomingHttpHeaders }[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -91,7 +93,9 @@ async function listening(
   hits: CountingServer['hits'],
   sockets = new Set<net.Socket>(),
 ): Promise<CountingServer> {
+  let connections = 0;
   server.on('connection', (s: net.Socket) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -101,6 +105,9 @@ async function listening(
     url: `${scheme}://127.0.0.1:${port}`,
     port,
     hits,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
