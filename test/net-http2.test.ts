@@ -5,7 +5,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ndjsonFile, payloads, readResults, runCli, startCli, tmpDir, waitFor } from './helpers/cli.js';
-import { http2Server, httpsServer, makeCerts, postBatch, startServe, type Certs, type CountingServer } from './helpers/net.js';
+import {
+  http2Server,
+  httpsServer,
+  makeCerts,
+  postBatch,
+  startServe,
+  type Certs,
+  type CountingServer,
+} from './helpers/net.js';
 
 interface Line {
   ok: boolean;

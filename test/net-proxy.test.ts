@@ -174,7 +174,11 @@ describe('threads, serve and worker use the same choice', () => {
       const a = await run(plain.url, 4, queued, { HTTP_PROXY: deadProxy });
       expect(a.code).toBe(0);
       expect(proxy.forwarded).toHaveLength(4);
-      const b = await run(plain.url, 3, [...queued, '--proxy', locked.url.replace('http://', 'http://alice:s3cret-pw@')]);
+      const b = await run(plain.url, 3, [
+        ...queued,
+        '--proxy',
+        locked.url.replace('http://', 'http://alice:s3cret-pw@'),
+      ]);
       expect(b.code).toBe(0);
       expect(locked.forwarded).toHaveLength(3);
     } finally {

@@ -124,7 +124,15 @@ describe('trusting and presenting certificates', () => {
     ['this thread', []],
     ['two sender threads', ['--threads', '2']],
   ])('mTLS with --cert and --key (%s): answered', async (_name, extra) => {
-    const r = await run(mtls.url, 6, ['--cacert', certs.ca, '--cert', certs.client, '--key', certs.clientKey, ...extra]);
+    const r = await run(mtls.url, 6, [
+      '--cacert',
+      certs.ca,
+      '--cert',
+      certs.client,
+      '--key',
+      certs.clientKey,
+      ...extra,
+    ]);
     expect(r.code).toBe(0);
     expect(r.lines.filter((l) => l.ok)).toHaveLength(6);
     expect(mtls.hits).toHaveLength(6);
@@ -188,8 +196,11 @@ describe('serve and worker connect with the same TLS choices', () => {
       const out = path.join(dir, 'out.ndjson');
       const args = ['--cacert', certs.ca, '--cert', certs.client, '--key', certs.clientKeyEncrypted];
       const r = await runCli(
-        ['run', input, '--url', `${mtls.url}/orders`, '--out', out, '--progress', 'none', '--queue', redisUrl]
-          .concat(['--queue-name', queue, ...args]),
+        ['run', input, '--url', `${mtls.url}/orders`, '--out', out, '--progress', 'none', '--queue', redisUrl].concat([
+          '--queue-name',
+          queue,
+          ...args,
+        ]),
         { timeoutMs: 60_000, env: { BATCHPOST_KEY_PASSPHRASE: 'not the one shipped' } },
       );
       expect(r.code).toBe(0);
@@ -204,7 +215,12 @@ describe('serve and worker connect with the same TLS choices', () => {
 
 test('the run config in Redis holds the PEM text but never the passphrase; a worker adds its own', () => {
   const pem = fs.readFileSync(certs.clientKeyEncrypted, 'utf8');
-  const run = resolveOptions({ url: 'https://127.0.0.1/x', clientCert: 'CERT', clientKey: pem, keyPassphrase: 'secret-pass' });
+  const run = resolveOptions({
+    url: 'https://127.0.0.1/x',
+    clientCert: 'CERT',
+    clientKey: pem,
+    keyPassphrase: 'secret-pass',
+  });
   const stored = JSON.stringify(configOf(run));
   expect(stored).toContain('ENCRYPTED PRIVATE KEY');
   expect(stored).not.toContain('secret-pass');

@@ -32,7 +32,12 @@ export function parseCertFile(file: string, option: string): string {
 
 /** --key: a PEM private key, possibly encrypted (its passphrase: BATCHPOST_KEY_PASSPHRASE); its text. */
 export function parseKeyFile(file: string, option: string): string {
-  return readPem(file, option, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key (-----BEGIN … PRIVATE KEY-----)');
+  return readPem(
+    file,
+    option,
+    /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+    'a PEM private key (-----BEGIN … PRIVATE KEY-----)',
+  );
 }
 
 function readPem(file: string, option: string, marker: RegExp, what: string): string {

@@ -4,7 +4,13 @@
 import type { ResolvedOptions } from '../engine/options.js';
 import { compileSender, senderConfigOf, type SenderConfig } from '../engine/sender-config.js';
 import type { SenderOptions } from '../engine/sender.js';
-import { proxyEnvOf, transportConfigOf, KEY_PASSPHRASE_VAR, type Env, type TransportConfig } from '../transport/config.js';
+import {
+  proxyEnvOf,
+  transportConfigOf,
+  KEY_PASSPHRASE_VAR,
+  type Env,
+  type TransportConfig,
+} from '../transport/config.js';
 import { requestsPerJob } from './job.js';
 
 /**

@@ -6,7 +6,10 @@ import { BatchpostError, TransportError, type ErrorCode } from '../engine/errors
 import { KEY_PASSPHRASE_VAR, type TlsConfig } from './config.js';
 
 /** undici's connect options for `t`: the context and whether certificates are checked; none: Node's defaults. */
-export function tlsOptionsOf(t: TlsConfig | undefined): { secureContext?: tls.SecureContext; rejectUnauthorized?: boolean } {
+export function tlsOptionsOf(t: TlsConfig | undefined): {
+  secureContext?: tls.SecureContext;
+  rejectUnauthorized?: boolean;
+} {
   if (t === undefined) return {};
   const secureContext = secureContextOf(t);
   return {
@@ -39,7 +42,8 @@ function contextProblem(e: NodeJS.ErrnoException, t: TlsConfig): string {
     return t.passphrase === undefined
       ? `--key: the private key is encrypted; set its passphrase in ${KEY_PASSPHRASE_VAR}`
       : `--key: ${KEY_PASSPHRASE_VAR} does not decrypt the private key`;
-  if (/KEY_VALUES_MISMATCH|key values mismatch/i.test(text)) return '--cert and --key do not match: the key is not the certificate\'s';
+  if (/KEY_VALUES_MISMATCH|key values mismatch/i.test(text))
+    return "--cert and --key do not match: the key is not the certificate's";
   return `--cacert/--cert/--key: not usable as TLS certificates: ${e.message}`;
 }
 
@@ -120,7 +124,9 @@ const fail = (code: ErrorCode, message: string) => new TransportError(code, `TLS
 /** Node's own words (e.g. "self-signed certificate"), or its code where they are OpenSSL's internal trace. */
 function reasonOf(e: { code?: string; message?: string }): string {
   const message = e.message ?? '';
-  return message === '' || message.includes(':error:') || message.includes('routines:') ? (e.code ?? 'unknown') : message;
+  return message === '' || message.includes(':error:') || message.includes('routines:')
+    ? (e.code ?? 'unknown')
+    : message;
 }
 
 /**

@@ -105,7 +105,10 @@ export class UndiciTransport implements Transport {
 
   /** What undici's `err` means, told with what the connections saw (a TLS alert before a close). */
   errorOf(err: Error): TransportError {
-    const alert = (err as { code?: string }).code === 'UND_ERR_SOCKET' ? this.pools.alerts.of(err as { socket?: { localPort?: number } }) : undefined;
+    const alert =
+      (err as { code?: string }).code === 'UND_ERR_SOCKET'
+        ? this.pools.alerts.of(err as { socket?: { localPort?: number } })
+        : undefined;
     return toTransportError(alert ?? err);
   }
 }
@@ -334,5 +337,8 @@ function proxyFailure(e: NodeError): TransportError | null {
         'PROXY_AUTH_REQUIRED',
         'the proxy asked for credentials (407; nothing was sent): put them in the proxy URL, http://user:password@host:port',
       )
-    : new TransportError('PROXY_FAILED', `the proxy refused to open a tunnel to the server (${status}; nothing was sent)`);
+    : new TransportError(
+        'PROXY_FAILED',
+        `the proxy refused to open a tunnel to the server (${status}; nothing was sent)`,
+      );
 }

@@ -34,12 +34,33 @@ const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, {
 export function makeCerts(): Certs {
   const dir = tmpDir();
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(dir, ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=batchpost test CA']);
+  openssl(dir, [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=batchpost test CA',
+  ]);
   const sign = (name: string, cn: string, days: string, ext: string) => {
     openssl(dir, ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
     fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial']
-      .concat(['-out', `${name}.pem`, '-days', days, '-extfile', `${name}.ext`]));
+    openssl(
+      dir,
+      ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'].concat([
+        '-out',
+        `${name}.pem`,
+        '-days',
+        days,
+        '-extfile',
+        `${name}.ext`,
+      ]),
+    );
   };
   sign('server', '127.0.0.1', '2', 'subjectAltName=IP:127.0.0.1\n');
   sign('expired', '127.0.0.1', '-1', 'subjectAltName=IP:127.0.0.1\n');
@@ -72,7 +93,10 @@ export interface CountingServer {
   close(): Promise<void>;
 }
 
-type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 
 function counting(hits: CountingServer['hits']): Handler {
   return (req, res) => {
@@ -123,7 +147,8 @@ export function httpsServer(certs: Certs, cert = certs.server, clientCa?: string
   const hits: CountingServer['hits'] = [];
   const key = cert.replace(/\.pem$/, '.key');
   const options: https.ServerOptions = { key: read(key), cert: read(cert) };
-  if (clientCa !== undefined) Object.assign(options, { ca: read(clientCa), requestCert: true, rejectUnauthorized: true });
+  if (clientCa !== undefined)
+    Object.assign(options, { ca: read(clientCa), requestCert: true, rejectUnauthorized: true });
   const server = https.createServer(options, counting(hits) as http.RequestListener);
   server.on('tlsClientError', () => {});
   return listening(server, 'https', hits);
@@ -206,14 +231,19 @@ export async function forwardProxy(credentials?: string): Promise<ForwardProxy> 
     client.on('error', () => upstream.destroy());
   });
   const s = await listening(server, 'http', []);
-  return { url: s.url, port: s.port, forwarded, tunnels, auth, close: s.close };
+  return { url: s.url, port: s.port, forwarded, tunnels, auth, close: () => s.close() };
 }
 
 /** A `batchpost serve` child on a free port: its URL once the ready line is out, and its end. */
 export async function startServe(
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ url: string; child: import('node:child_process').ChildProcess; stderr: () => string; done: Promise<import('./cli.js').CliResult> }> {
+): Promise<{
+  url: string;
+  child: import('node:child_process').ChildProcess;
+  stderr: () => string;
+  done: Promise<import('./cli.js').CliResult>;
+}> {
   const { startCli, waitFor } = await import('./cli.js');
   const { child, done } = startCli(['serve', ...args, '--port', '0'], { env, timeoutMs: 60_000 });
   let stderr = '';
@@ -225,7 +255,10 @@ export async function startServe(
 }
 
 /** POSTs a JSON array to serve's /batch; its JSON answer. */
-export async function postBatch(url: string, items: unknown[]): Promise<{ results: { ok: boolean; error?: { code: string; message: string }; status?: number | null }[] }> {
+export async function postBatch(
+  url: string,
+  items: unknown[],
+): Promise<{ results: { ok: boolean; error?: { code: string; message: string }; status?: number | null }[] }> {
   const res = await fetch(`${url}/batch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

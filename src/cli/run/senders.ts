@@ -6,7 +6,12 @@ import { senderConfigOf } from '../../engine/sender-config.js';
 import type { Transport } from '../../engine/types.js';
 import type { QueueRun } from '../../queue/index.js';
 import { ThreadedSender, threadsFor } from '../../threads/index.js';
-import { checkTransportConfig, createTransport, transportConfigOf, type TransportConfig } from '../../transport/index.js';
+import {
+  checkTransportConfig,
+  createTransport,
+  transportConfigOf,
+  type TransportConfig,
+} from '../../transport/index.js';
 import type { Env } from '../../transport/config.js';
 import type { RunFlags, RunSetup } from '../run-options.js';
 
@@ -46,8 +51,7 @@ export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: 
   else if (queue !== null) deps = { sender: queue.sender };
   else
     deps = {
-      sender: (_, stats) =>
-        (threads = new ThreadedSender(senderConfigOf(options), connect, threadCount, stats)),
+      sender: (_, stats) => (threads = new ThreadedSender(senderConfigOf(options), connect, threadCount, stats)),
     };
   return {
     deps,
