@@ -5,6 +5,9 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { resolveOptions } from '../src/engine/options.js';
+import { transportConfigOf } from '../src/transport/config.js';
+import { exempts, proxyFor } from '../src/transport/proxy.js';
 import { ndjsonFile, payloads, readResults, runCli, startCli, tmpDir, waitFor } from './helpers/cli.js';
 import {
   forwardProxy,
@@ -192,4 +195,45 @@ test('a host name that does not resolve: ENOTFOUND naming the host', async () =>
   const r = await run('http://no-such-host.invalid', 1, []);
   expect(r.lines[0]!.error!.code).toBe('ENOTFOUND');
   expect(r.lines[0]!.error!.message).toMatch(/no-such-host\.invalid: host name/);
+});
+
+describe('the proxy choice, as curl makes it', () => {
+  const choose = (url: string, p: Parameters<typeof proxyFor>[1]) => proxyFor(new URL(url), p);
+  const env = { http: 'http://p-http:1', https: 'http://p-https:2' };
+
+  test("each scheme its environment proxy; --proxy for both; '' for none", () => {
+    expect(choose('http://a.example/x', { env })).toBe('http://p-http:1');
+    expect(choose('https://a.example/x', { env })).toBe('http://p-https:2');
+    expect(choose('https://a.example/x', { url: 'http://mine:3', env })).toBe('http://mine:3');
+    expect(choose('https://a.example/x', { url: '', env })).toBeNull();
+    expect(choose('https://a.example/x', undefined)).toBeNull();
+  });
+
+  test('NO_PROXY entries: names with their subdomains, host:port, IPs, CIDR ranges, *', () => {
+    const ex = (list: string, url: string) => exempts(list, new URL(url));
+    expect(ex('example.com', 'https://api.example.com/')).toBe(true);
+    expect(ex('.example.com', 'https://example.com/')).toBe(true);
+    expect(ex('*.example.com', 'https://a.b.example.com/')).toBe(true);
+    expect(ex('example.com', 'https://notexample.com/')).toBe(false);
+    expect(ex('example.com:8443', 'https://example.com:8443/')).toBe(true);
+    expect(ex('example.com:8443', 'https://example.com/')).toBe(false);
+    expect(ex('10.0.0.0/8, 192.168.1.1', 'http://10.20.30.40/')).toBe(true);
+    expect(ex('10.0.0.0/8 192.168.1.1', 'http://192.168.1.1:81/')).toBe(true);
+    expect(ex('10.0.0.0/8', 'http://11.0.0.1/')).toBe(false);
+    expect(ex('::1', 'http://[::1]:8080/')).toBe(true);
+    expect(ex('*', 'http://anything/')).toBe(true);
+    expect(ex('', 'http://anything/')).toBe(false);
+  });
+
+  test('NO_PROXY applies to --proxy too; --noproxy adds to it', () => {
+    const config = transportConfigOf(
+      resolveOptions({ url: 'http://h/', proxy: 'http://mine:3', noProxy: 'b.example' }),
+      {
+        NO_PROXY: 'a.example',
+      },
+    );
+    expect(choose('http://a.example/', config.proxy)).toBeNull();
+    expect(choose('http://b.example/', config.proxy)).toBeNull();
+    expect(choose('http://c.example/', config.proxy)).toBe('http://mine:3');
+  });
 });

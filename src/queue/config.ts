@@ -84,11 +84,11 @@ export function senderOptionsOf(c: QueueRunConfig, concurrency: number): SenderO
 
 /**
  * A worker's transport: the run's, with as many connections as the worker keeps requests in flight, the proxies of
- * the worker's environment (unless the run chose one with --proxy) and the key passphrase from it.
+ * the worker's environment (--proxy, when the run gave it, still wins) and the key passphrase from it.
  */
 export function transportOf(c: QueueRunConfig, concurrency: number, env: Env = process.env): TransportConfig {
   const t: TransportConfig = { ...c.transport, connections: concurrency };
-  const proxyEnv = t.proxy?.url === undefined ? proxyEnvOf(env) : undefined;
+  const proxyEnv = proxyEnvOf(env, t.proxy?.url !== undefined && t.proxy.url !== '');
   if (proxyEnv !== undefined) t.proxy = { ...t.proxy, env: proxyEnv };
   const passphrase = env[KEY_PASSPHRASE_VAR];
   if (t.tls?.key !== undefined && passphrase !== undefined) t.tls = { ...t.tls, passphrase };

@@ -65,11 +65,15 @@ export const KEY_PASSPHRASE_VAR = 'BATCHPOST_KEY_PASSPHRASE';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** What the environment says about proxies: the lower-case name first, as curl and undici read them. */
-export function proxyEnvOf(env: Env): ProxyEnv | undefined {
+/**
+ * What the environment says about proxies (the lower-case name first, as curl and undici read them), when it
+ * matters: it names a proxy, or `explicit` (--proxy was given) and NO_PROXY still applies to that one, as in curl.
+ */
+export function proxyEnvOf(env: Env, explicit = false): ProxyEnv | undefined {
   const pick = (name: string) => nonEmpty(env[name.toLowerCase()]) ?? nonEmpty(env[name.toUpperCase()]);
-  const found: ProxyEnv = { http: pick('http_proxy'), https: pick('https_proxy'), noProxy: pick('no_proxy') };
-  return found.http === undefined && found.https === undefined ? undefined : dropUndefined(found);
+  const found = dropUndefined({ http: pick('http_proxy'), https: pick('https_proxy'), noProxy: pick('no_proxy') });
+  const matters = found.http !== undefined || found.https !== undefined || (explicit && found.noProxy !== undefined);
+  return matters ? found : undefined;
 }
 
 /** `env`: where proxies and the key's passphrase are read (the CLI's environment; the library's process.env). */
@@ -80,7 +84,8 @@ export function transportConfigOf(o: ResolvedOptions, env: Env = process.env): T
     maxResponseBytes: o.maxResponseBytes,
     maxRedirects: o.followRedirects ? o.maxRedirects : 0,
   };
-  const proxy = dropUndefined({ url: o.proxy, noProxy: o.noProxy, env: o.proxy === '' ? undefined : proxyEnvOf(env) });
+  const fromEnv = o.proxy === '' ? undefined : proxyEnvOf(env, o.proxy !== undefined);
+  const proxy = dropUndefined({ url: o.proxy, noProxy: o.noProxy, env: fromEnv });
   if (Object.keys(proxy).length > 0) config.proxy = proxy;
   const passphrase = o.clientKey === undefined ? undefined : (o.keyPassphrase ?? env[KEY_PASSPHRASE_VAR]);
   const tls = dropUndefined({
