@@ -85,7 +85,7 @@ describe('certificate problems: their own codes, never retried, nothing reaches 
   });
 
   test('an mTLS server without --cert: TLS_HANDSHAKE_FAILED pointing at --cert, not a reset', async () => {
-    const r = await run(mtls.url, 3, ['--cacert', certs.ca, '--concurrency', '1']);
+    const r = await run(mtls.url, 8, ['--cacert', certs.ca, '--concurrency', '4']);
     expectFailure(r.lines, 'TLS_HANDSHAKE_FAILED', /client certificate.*--cert FILE --key FILE/);
     expect(mtls.hits).toEqual([]);
   });
