@@ -44,7 +44,11 @@ export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: 
   const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
   const connect: TransportConfig = transportConfigOf(options, env);
-  if (queue === null) checkTransportConfig(connect);
+  // Certificates that do not work stop the run before anything is queued or sent; only an encrypted key whose
+  // passphrase is not here is left to the workers, which read theirs from their own environment.
+  const keyElsewhere =
+    queue !== null && connect.tls?.passphrase === undefined && /ENCRYPTED/.test(connect.tls?.key ?? '');
+  if (!keyElsewhere) checkTransportConfig(connect);
   const transport = queue === null && threadCount === 0 ? createTransport(connect) : null;
   let deps: SendDeps;
   if (transport !== null) deps = { transport };
