@@ -223,12 +223,12 @@ describe('an unreachable target stops the run early', () => {
     expect(all.stdout.trim().split('\n')).toHaveLength(30);
   });
 
-  test('https to a server that speaks no TLS: TLS_ERROR, and the run stops early', async () => {
+  test('https to a server that speaks no TLS: TLS_HANDSHAKE_FAILED, and the run stops early', async () => {
     const file = ndjsonFile(dir, payloads(60));
     const url = `https://127.0.0.1:${server.port}/echo`;
     const r = await runCli(['run', file, '--url', url, '--retries', '0', '--unreachable-after', '5']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`cannot reach 127.0.0.1:${server.port} (TLS_ERROR)`);
+    expect(r.stderr).toContain(`cannot reach 127.0.0.1:${server.port} (TLS_HANDSHAKE_FAILED)`);
     expect(r.stdout).toContain('TLS handshake failed');
     expect(r.stdout.trim().split('\n').length).toBeLessThan(60);
   });

@@ -1,5 +1,8 @@
 // The option table drives the commands: their flags and --help groups, the RunOptions the flags give, the
 // library's defaults and what travels to sender threads and workers all come from src/options/table.ts.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Command } from 'commander';
 import { processIO, type CommandHost } from '../src/cli/io.js';
 import { addReportCommand } from '../src/cli/report.js';
@@ -135,6 +138,15 @@ describe('per-command uses', () => {
   });
 });
 
+/** PEM files for the TLS flags, which read them when parsed (their text is the value). */
+const PEM_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'batchpost-options-'));
+const pemFile = (name: string, text: string): string => {
+  fs.writeFileSync(path.join(PEM_DIR, name), text);
+  return path.join(PEM_DIR, name);
+};
+const CERT_PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
+
 /** A value for each run entry with a RunOptions field, as typed and as the library gets it (none its default). */
 const SAMPLES: Record<string, { args: string[]; value: unknown }> = {
   url: { args: ['--url', 'http://h/x'], value: 'http://h/x' },
@@ -161,6 +173,13 @@ const SAMPLES: Record<string, { args: string[]; value: unknown }> = {
   expect: { args: ['--expect', 'status'], value: 'status' },
   skipInvalid: { args: ['--skip-invalid'], value: true },
   resendChanged: { args: ['--resend-changed', '--resume', '-o', 'out.ndjson'], value: true },
+  proxy: { args: ['--proxy', 'proxy.corp:3128'], value: 'http://proxy.corp:3128' },
+  noproxy: { args: ['--noproxy', 'localhost,.internal'], value: 'localhost,.internal' },
+  cacert: { args: ['--cacert', pemFile('ca.pem', CERT_PEM)], value: CERT_PEM },
+  cert: { args: ['--cert', pemFile('client.pem', CERT_PEM)], value: CERT_PEM },
+  key: { args: ['--key', pemFile('client.key', KEY_PEM)], value: KEY_PEM },
+  insecure: { args: ['-k'], value: true },
+  http2: { args: ['--http2'], value: true },
 };
 
 describe('flags to RunOptions', () => {

@@ -26,11 +26,13 @@ import {
 } from './run/outputs.js';
 import { countTotal, createDisplay, stopOnSignals, type Display } from './run/progress.js';
 import { chooseSenders, openQueue, type Senders } from './run/senders.js';
+import { INSECURE_WARNING } from '../transport/index.js';
 
 export async function runCommand(input: string, flags: RunFlags, ctx: CommandContext): Promise<number> {
   const setup = toRunSetup(input, flags);
   const options = resolveOptions(setup.options);
   checkExpressions(options, flags.rerunWhere);
+  if (options.insecure && !flags.dryRun) ctx.io.stderr.write(`batchpost: ${INSECURE_WARNING}\n`);
   const read = openRunInput(input, setup, flags.csvTypes ?? false, ctx.io);
   if (flags.dryRun) {
     // The requests shown are for a look (`--dry-run | head`): a reader that left does not stop the check of every
@@ -88,7 +90,7 @@ async function openParts(
     opened.push(() => queue?.close());
     const results = await openResults(out, setup, reports, ctx.io);
     opened.push(() => results.writer.close());
-    const senders = chooseSenders(queue, setup, options);
+    const senders = chooseSenders(queue, setup, options, ctx.io.env);
     opened.push(() => senders.close());
     const run = new Run(
       { ...options, ...recorded },

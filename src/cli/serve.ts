@@ -15,6 +15,7 @@ import type { FlagsOf } from '../options/types.js';
 import { toRunOptions } from '../options/values.js';
 import { addOptions } from './options.js';
 import { redactUrls } from '../util/redact.js';
+import { INSECURE_WARNING } from '../transport/index.js';
 
 export type ServeFlags = FlagsOf<'serve'>;
 
@@ -38,7 +39,7 @@ export function addServeCommand(program: Command, host: CommandHost): void {
     .action(async (flags: ServeFlags) => host.exit(await serveCommand(flags, host.io)));
 }
 
-export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
+export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals' | 'env'>): Promise<number> {
   const run = resolveOptions({ ...toRunOptions('serve', flags), runId: 'serve' });
   const limits = serveLimits(flags);
   const server = await listen(flags, run, limits, io);
@@ -110,14 +111,25 @@ async function listen(
   flags: ServeFlags,
   run: ResolvedOptions,
   limits: ServeLimits,
-  io: Pick<CliIO, 'stderr'>,
+  io: Pick<CliIO, 'stderr' | 'env'>,
 ): Promise<BatchServer> {
   // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
   const { startBatchServer } = await import('../server/server.js');
   const { port, maxItems, maxBytes, inherit, requestTimeoutMs } = limits;
   const log = flags.quiet ? undefined : (line: string) => void io.stderr.write(line + '\n');
   try {
-    return await startBatchServer({ run, maxItems, maxBytes, inherit, requestTimeoutMs, host: flags.host, port, log });
+    if (run.insecure) io.stderr.write(`batchpost: ${INSECURE_WARNING}\n`);
+    return await startBatchServer({
+      run,
+      maxItems,
+      maxBytes,
+      inherit,
+      requestTimeoutMs,
+      host: flags.host,
+      port,
+      log,
+      env: io.env,
+    });
   } catch (e) {
     const why = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why === undefined) throw e;

@@ -29,7 +29,10 @@ export function addWorkerCommand(program: Command, host: CommandHost): void {
     .action(async (flags: WorkerFlags) => host.exit(await workerCommand(flags, host.io)));
 }
 
-export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
+export async function workerCommand(
+  flags: WorkerFlags,
+  io: Pick<CliIO, 'stderr' | 'signals' | 'env'>,
+): Promise<number> {
   // Loaded here, not at the top: BullMQ is slow to load (docs/benchmarks.md), and other commands should not pay it.
   const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } =
     await import('../queue/index.js');
@@ -51,7 +54,7 @@ export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr'
     down = !up;
   });
   try {
-    const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log });
+    const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log, env: io.env });
     await pool.start();
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(

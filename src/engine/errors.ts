@@ -49,10 +49,42 @@ export const ERROR_CODES = {
     retry: 'safe',
     summary: 'The connection was reset or closed before a full answer arrived.',
   },
-  TLS_ERROR: {
+  TLS_CERT_UNTRUSTED: {
     scope: 'result',
     retry: 'never',
-    summary: 'The TLS handshake failed (an untrusted, expired or mismatched certificate); nothing was sent.',
+    hint: "Add --cacert FILE with the CA that signed the server's certificate, or -k/--insecure to skip the check",
+    summary: "The server's certificate is not signed by a trusted CA (self-signed, a private CA); nothing was sent.",
+  },
+  TLS_CERT_EXPIRED: {
+    scope: 'result',
+    retry: 'never',
+    hint: "Have the server's certificate renewed (or check this machine's clock); -k/--insecure skips the check",
+    summary: "The server's certificate has expired or is not valid yet; nothing was sent.",
+  },
+  TLS_HOSTNAME_MISMATCH: {
+    scope: 'result',
+    retry: 'never',
+    hint: 'Use the host name the certificate is for in --url, or -k/--insecure to skip the check',
+    summary: "The server's certificate is for another host name than the URL's; nothing was sent.",
+  },
+  TLS_HANDSHAKE_FAILED: {
+    scope: 'result',
+    retry: 'never',
+    hint: 'Check that the port speaks TLS; a server that wants a client certificate needs --cert FILE --key FILE, one that speaks only HTTP/2 needs --http2',
+    summary:
+      'The TLS handshake failed: the server wants a client certificate (--cert), speaks only HTTP/2 (--http2), or no TLS at all; nothing was sent.',
+  },
+  PROXY_AUTH_REQUIRED: {
+    scope: 'result',
+    retry: 'never',
+    hint: 'Put the credentials in the proxy URL: --proxy http://user:password@host:port (or HTTPS_PROXY)',
+    summary: 'The proxy asked for credentials (407); nothing was sent to the server.',
+  },
+  PROXY_FAILED: {
+    scope: 'result',
+    retry: 'always',
+    hint: 'Check the proxy, or reach the host directly with --noproxy HOST',
+    summary: 'The proxy would not open a tunnel to the server (its CONNECT answer was not 200); nothing was sent.',
   },
   NETWORK_ERROR: { scope: 'result', retry: 'safe', summary: 'Another network failure; the message names it.' },
   BAD_RESPONSE: {

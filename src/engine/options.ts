@@ -70,9 +70,39 @@ export interface RunOptions {
   recordedFailed?: ReadonlySet<string>;
   /** Stops the run: nothing new starts and requests in flight are aborted (not recorded). */
   signal?: AbortSignal;
+  /**
+   * Proxy for every request (http:// or https:// URL; credentials as user:password@); '' for none. Default: the
+   * environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (lower case first), as curl.
+   */
+  proxy?: string;
+  /** Hosts reached without the proxy, comma-separated as NO_PROXY (added to it): names, .domains, IPs, `*`. */
+  noProxy?: string;
+  /** PEM text of CAs to trust besides Node's (as --cacert FILE's contents). */
+  caCert?: string;
+  /** PEM text of a client certificate and its private key (mutual TLS). */
+  clientCert?: string;
+  clientKey?: string;
+  /** The client key's passphrase (default: the BATCHPOST_KEY_PASSPHRASE environment variable). */
+  keyPassphrase?: string;
+  /** Do not check server certificates (curl -k). */
+  insecure?: boolean;
+  /** Offer HTTP/2 by ALPN on https URLs; HTTP/1.1 where the server does not take it. */
+  http2?: boolean;
 }
 
-type OptionalKeys = 'body' | 'idField' | 'transform' | 'expect' | 'serializeBy' | 'signal';
+type OptionalKeys =
+  | 'body'
+  | 'idField'
+  | 'transform'
+  | 'expect'
+  | 'serializeBy'
+  | 'signal'
+  | 'proxy'
+  | 'noProxy'
+  | 'caCert'
+  | 'clientCert'
+  | 'clientKey'
+  | 'keyPassphrase';
 export type ResolvedOptions = Required<Omit<RunOptions, OptionalKeys | 'rate' | 'runId'>> &
   Pick<RunOptions, OptionalKeys> & { rate: number | null; runId: string };
 
@@ -92,6 +122,12 @@ function libraryDefaults(): { [K in Exclude<keyof RunOptions, keyof TableDefault
     skipIds: new Set(),
     recordedFailed: new Set(),
     signal: undefined,
+    proxy: undefined,
+    noProxy: undefined,
+    caCert: undefined,
+    clientCert: undefined,
+    clientKey: undefined,
+    keyPassphrase: undefined,
   };
 }
 

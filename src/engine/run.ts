@@ -38,7 +38,17 @@ export type SenderFactory = (options: SenderOptions, stats: RunStats, run: Resol
 const STOPPED: unique symbol = Symbol('stopped');
 
 /** Failures that mean the request never reached a server: a run whose first results are all these cannot reach it. */
-const CONNECT_FAILURES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'CONNECT_TIMEOUT', 'TLS_ERROR']);
+const CONNECT_FAILURES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'CONNECT_TIMEOUT',
+  'TLS_CERT_UNTRUSTED',
+  'TLS_CERT_EXPIRED',
+  'TLS_HOSTNAME_MISMATCH',
+  'TLS_HANDSHAKE_FAILED',
+  'PROXY_AUTH_REQUIRED',
+  'PROXY_FAILED',
+]);
 
 /** Why a run stopped early on its own: where it could not connect, and the failure code. */
 export interface Unreachable {
@@ -47,6 +57,8 @@ export interface Unreachable {
   code: string;
   /** Results that failed to connect before it stopped. */
   after: number;
+  /** The last of those failures' message (it names the reason, such as an untrusted certificate). */
+  message: string;
 }
 
 export class Run {
@@ -252,7 +264,12 @@ export class Run {
       return;
     }
     if (--this.unreachableLeft > 0) return;
-    this.unreachableStop = { target: targetOf(this.firstUrl), code, after: this.o.unreachableAfter };
+    this.unreachableStop = {
+      target: targetOf(this.firstUrl),
+      code,
+      after: this.o.unreachableAfter,
+      message: result.error?.message ?? '',
+    };
     this.abort();
   }
 

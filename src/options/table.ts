@@ -18,12 +18,14 @@ import {
   parseSize,
   parseThreads,
 } from './parse.js';
+import { parseCertFile, parseKeyFile, parseProxy } from './network.js';
 
 export type CommandName = 'run' | 'serve' | 'worker' | 'report';
 
 /** The headings of --help, in the order it shows them. */
 export const GROUPS = {
   request: 'Request:',
+  network: 'Network (proxies, TLS, HTTP/2):',
   pace: 'Pace and retries:',
   responses: 'Responses:',
   input: 'Input:',
@@ -194,6 +196,61 @@ export const OPTIONS = {
     parse: parseCount,
     commands: RUN_AND_SERVE,
     runOption: 'maxRedirects',
+  },
+  proxy: {
+    flags: '--proxy <url>',
+    help: 'HTTP proxy for every request (http://[user:pass@]host:port); "" for none (default: HTTP_PROXY, HTTPS_PROXY)',
+    group: 'network',
+    parse: parseProxy,
+    commands: RUN_AND_SERVE,
+    runOption: 'proxy',
+  },
+  noproxy: {
+    flags: '--noproxy <hosts>',
+    help: 'hosts reached without the proxy, comma-separated (added to NO_PROXY): name, .domain, IP, CIDR, *',
+    group: 'network',
+    commands: RUN_AND_SERVE,
+    runOption: 'noProxy',
+  },
+  cacert: {
+    flags: '--cacert <file>',
+    help: "PEM file of CA certificates to trust besides Node's (a private CA)",
+    group: 'network',
+    parse: parseCertFile,
+    commands: RUN_AND_SERVE,
+    runOption: 'caCert',
+  },
+  cert: {
+    flags: '--cert <file>',
+    help: 'PEM client certificate for servers that require one (mutual TLS); with --key',
+    group: 'network',
+    parse: parseCertFile,
+    commands: RUN_AND_SERVE,
+    runOption: 'clientCert',
+  },
+  key: {
+    flags: '--key <file>',
+    help: "PEM private key of --cert; an encrypted key's passphrase comes from BATCHPOST_KEY_PASSPHRASE",
+    group: 'network',
+    parse: parseKeyFile,
+    commands: RUN_AND_SERVE,
+    runOption: 'clientKey',
+  },
+  insecure: {
+    flags: '-k, --insecure',
+    help: 'do not check server certificates (a warning says so)',
+    group: 'network',
+    default: false,
+    commands: RUN_AND_SERVE,
+    runOption: 'insecure',
+  },
+  http2: {
+    flags: '--http2',
+    help: 'offer HTTP/2 on https URLs (requests in flight become streams); HTTP/1.1 where the server lacks it',
+    group: 'network',
+    default: false,
+    commands: RUN_AND_SERVE,
+    runOption: 'http2',
   },
   retries: {
     flags: '--retries <n>',

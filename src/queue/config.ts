@@ -4,7 +4,13 @@
 import type { ResolvedOptions } from '../engine/options.js';
 import { compileSender, senderConfigOf, type SenderConfig } from '../engine/sender-config.js';
 import type { SenderOptions } from '../engine/sender.js';
-import { transportConfigOf, type TransportConfig } from '../transport/config.js';
+import {
+  proxyEnvOf,
+  transportConfigOf,
+  KEY_PASSPHRASE_VAR,
+  type Env,
+  type TransportConfig,
+} from '../transport/config.js';
 import { requestsPerJob } from './job.js';
 
 /**
@@ -12,7 +18,7 @@ import { requestsPerJob } from './job.js';
  * so run and workers must agree on it: anything a worker must understand (a field here, in SenderConfig or in
  * TransportConfig) raises it, and a worker refuses a config of another version (parseRunConfig).
  */
-export const QUEUE_CONFIG_VERSION = 3;
+export const QUEUE_CONFIG_VERSION = 4;
 
 /**
  * A worker's Sender choices (SenderConfig: `concurrency` is per worker unless the worker says otherwise, `rate` the
@@ -25,7 +31,11 @@ export interface QueueRunConfig extends SenderConfig {
   url: string;
   /** Requests per BullMQ job (see requestsPerJob): workers size their active jobs by it. */
   perJob: number;
-  /** How workers connect: the run's choices, `connections` replaced by each worker's concurrency (transportOf). */
+  /**
+   * How workers connect: the run's choices, `connections` replaced by each worker's concurrency (transportOf). The
+   * certificates travel as PEM text (a worker needs no copy of the files); the environment's proxies and the key's
+   * passphrase do not: each worker reads its own environment, as its machine's network may differ from the run's.
+   */
   transport: TransportConfig;
 }
 
@@ -37,8 +47,21 @@ export function configOf(run: ResolvedOptions): QueueRunConfig {
     url: run.url,
     perJob: requestsPerJob(run.concurrency, run.rate),
     ...senderConfigOf(run),
-    transport: transportConfigOf(run),
+    transport: sharedTransport(transportConfigOf(run, {})),
   };
+}
+
+/** The run's transport choices without what stays on the run's machine: its proxy environment and key passphrase. */
+function sharedTransport(t: TransportConfig): TransportConfig {
+  if (t.proxy?.env !== undefined) {
+    const { env: _env, ...proxy } = t.proxy;
+    t.proxy = proxy;
+  }
+  if (t.tls?.passphrase !== undefined) {
+    const { passphrase: _p, ...tls } = t.tls;
+    t.tls = tls;
+  }
+  return t;
 }
 
 /** A run's config as stored in Redis (QueueKeys.config `json`); throws when another batchpost version wrote it. */
@@ -59,9 +82,17 @@ export function senderOptionsOf(c: QueueRunConfig, concurrency: number): SenderO
   return compileSender({ ...c, concurrency, rate: null });
 }
 
-/** A worker's transport: the run's, with as many connections as the worker keeps requests in flight. */
-export function transportOf(c: QueueRunConfig, concurrency: number): TransportConfig {
-  return { ...c.transport, connections: concurrency };
+/**
+ * A worker's transport: the run's, with as many connections as the worker keeps requests in flight, the proxies of
+ * the worker's environment (--proxy, when the run gave it, still wins) and the key passphrase from it.
+ */
+export function transportOf(c: QueueRunConfig, concurrency: number, env: Env = process.env): TransportConfig {
+  const t: TransportConfig = { ...c.transport, connections: concurrency };
+  const proxyEnv = proxyEnvOf(env, t.proxy?.url !== undefined && t.proxy.url !== '');
+  if (proxyEnv !== undefined) t.proxy = { ...t.proxy, env: proxyEnv };
+  const passphrase = env[KEY_PASSPHRASE_VAR];
+  if (t.tls?.key !== undefined && passphrase !== undefined) t.tls = { ...t.tls, passphrase };
+  return t;
 }
 
 /**

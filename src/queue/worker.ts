@@ -7,7 +7,7 @@ import { Worker, type Job } from 'bullmq';
 import { Sender } from '../engine/sender.js';
 import { createStats } from '../engine/stats.js';
 import type { Result, Transport } from '../engine/types.js';
-import { createTransport } from '../transport/index.js';
+import { createTransport, INSECURE_WARNING } from '../transport/index.js';
 import { parseRunConfig, senderOptionsOf, transportOf, type QueueRunConfig } from './config.js';
 import { activeJobsFor, requestOf, type JobData } from './job.js';
 import { keysOf, PREFIX, REGISTRY_KEY, type QueueKeys } from './names.js';
@@ -26,6 +26,8 @@ export interface WorkerPoolOptions {
   /** A worker silent this long loses its jobs to other workers (BullMQ's lock duration). */
   stallTimeoutMs: number;
   log: (line: string) => void;
+  /** Where proxies and the client key's passphrase are read (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface WorkerCounts {
@@ -153,7 +155,7 @@ class QueueWorker {
     this.gen = gen;
     this.rev = rev;
     const concurrency = o.concurrency ?? config.concurrency;
-    this.transport = createTransport(transportOf(config, concurrency));
+    this.transport = createTransport(transportOf(config, concurrency, o.env));
     this.sender = new Sender(senderOptionsOf(config, concurrency), this.transport, this.stats);
     this.senders.add(this.sender);
     this.writer = new ResultWriter(o.redis, keys);
@@ -172,6 +174,7 @@ class QueueWorker {
     this.log(
       `serving ${config.method} ${config.url} (${concurrency} in flight${config.rate === null ? '' : `, ${config.rate}/s across all workers`})`,
     );
+    if (config.transport.tls?.insecure) this.log(INSECURE_WARNING);
   }
 
   get inFlight(): number {

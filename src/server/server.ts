@@ -22,6 +22,8 @@ export interface BatchServerOptions extends GatewayOptions {
   transport?: Transport;
   /** One line per batch (no newline); default: none. */
   log?: (line: string) => void;
+  /** Where the upstream proxies and the client key's passphrase are read; default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface BatchServer {
@@ -42,7 +44,7 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
   // allowed (the 3xx is then the item's answer).
   const gw = new Gateway(
     o,
-    o.transport ?? ((origin) => createTransport({ ...transportConfigOf(o.run), redirectOrigin: origin })),
+    o.transport ?? ((origin) => createTransport({ ...transportConfigOf(o.run, o.env), redirectOrigin: origin })),
   );
   const log = o.log;
   // Every line: the request's URL, and messages quoting a caller's URLs, lose their secret query parameters.

@@ -9,11 +9,12 @@
 // signal listener per attempt: creating an AbortController, arming a timer and adding and removing an EventTarget
 // listener cost more per request than the rest of this file, and an attempt cancelled a few milliseconds late
 // changes nothing. The answer's bytes are kept too: serve's $batch hands non-text bodies back in base64.
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { TransportError } from '../engine/errors.js';
 import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
 import type { TransportConfig } from './config.js';
-import { Pools } from './pools.js';
+import { Pools, type Route } from './pools.js';
+import { tlsFailure } from './tls.js';
 import { isFollowed, redirectedRequest } from './redirect.js';
 
 /** How often requests in flight are checked for an aborted signal or a passed deadline. */
@@ -41,7 +42,7 @@ export class UndiciTransport implements Transport {
     // The Transport contract: a hard stop rejects with the signal's own reason, whatever the caller aborted with.
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (signal.aborted) return Promise.reject(signal.reason);
-    let pool: Pool;
+    let pool: Route;
     let path: string;
     try {
       if (req.url !== this.lastUrl) {
@@ -77,7 +78,7 @@ export class UndiciTransport implements Transport {
   redirect(c: Collector, location: string): boolean {
     let to: URL;
     let next: OutgoingRequest | null;
-    let pool: Pool;
+    let pool: Route;
     try {
       to = new URL(location, c.request.url);
       if (this.redirectOrigin !== undefined && to.origin !== this.redirectOrigin) return false;
@@ -103,6 +104,15 @@ export class UndiciTransport implements Transport {
 
   close(): Promise<void> {
     return this.pools.close();
+  }
+
+  /** What undici's `err` means, told with what the connections saw (a TLS alert before a close). */
+  errorOf(err: Error): TransportError {
+    const alert =
+      (err as { code?: string }).code === 'UND_ERR_SOCKET'
+        ? this.pools.alerts.of(err as { socket?: { localPort?: number } })
+        : undefined;
+    return toTransportError(alert ?? err);
   }
 }
 
@@ -252,7 +262,7 @@ class Collector implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
     if (this.finish()) return;
     if (this.cancelled === undefined && this.signal.aborted) this.cancelled = this.signal.reason;
-    this.reject(this.cancelled !== undefined ? this.cancelled : toTransportError(err));
+    this.reject(this.cancelled !== undefined ? this.cancelled : this.transport.errorOf(err));
   }
 
   /** True when already settled; otherwise marks it settled and leaves the sweep. */
@@ -269,7 +279,7 @@ const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
 const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportError>[0], message: string]> = {
   ECONNREFUSED: ['ECONNREFUSED', 'connection refused (nothing was sent)'],
   ENOTFOUND: ['ENOTFOUND', 'host name not found (nothing was sent)'],
-  EAI_AGAIN: ['ENOTFOUND', 'host name lookup failed (nothing was sent)'],
+  EAI_AGAIN: ['ENOTFOUND', 'host name lookup failed for now (DNS did not answer; nothing was sent)'],
   UND_ERR_CONNECT_TIMEOUT: ['CONNECT_TIMEOUT', 'could not connect in time (nothing was sent)'],
   EMFILE: ['EMFILE', 'too many open files, no connection could be opened (nothing was sent)'],
   ENFILE: ['EMFILE', 'too many open files on this machine, no connection could be opened (nothing was sent)'],
@@ -280,15 +290,6 @@ const MESSAGES: Record<string, [code: ConstructorParameters<typeof TransportErro
   UND_ERR_BODY_TIMEOUT: ['TIMEOUT', 'answer body stalled'],
 };
 
-/** Node's codes for a failed TLS handshake: an untrusted, expired or mismatched certificate, or no TLS spoken. */
-const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_)|CERT|^EPROTO$/;
-
-/** Node's own words (e.g. "self-signed certificate"), or its code where they are OpenSSL's internal trace. */
-function tlsReason(e: { code?: string; message?: string }): string {
-  const message = e.message ?? '';
-  return message === '' || message.includes(':error:') ? (e.code ?? 'unknown') : message;
-}
-
 /**
  * undici's words for an answer it will not read: a 100 Continue that was not asked for (batchpost never sends
  * `Expect`), a 1xx/101 switching protocols unasked. The request reached the server, which may have handled it, so
@@ -296,18 +297,51 @@ function tlsReason(e: { code?: string; message?: string }): string {
  */
 const BAD_RESPONSES: ReadonlySet<string> = new Set(['bad response', 'bad upgrade']);
 
+type NodeError = { code?: string; message?: string; hostname?: string; address?: string; port?: number };
+
 /** Maps what undici throws to a TransportError with one of the stable codes. */
 export function toTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as NodeError & { cause?: NodeError };
   if (e.code === 'UND_ERR_SOCKET' && BAD_RESPONSES.has(e.message ?? ''))
     return new TransportError(
       'BAD_RESPONSE',
       'the server answered with an interim or upgrade response nobody asked for (such as 100 Continue); it may have handled the request',
     );
-  const known = MESSAGES[e.code ?? ''] ?? MESSAGES[e.cause?.code ?? ''];
-  if (known) return new TransportError(known[0], known[1]);
-  const tls = [e, e.cause].find((x) => TLS_FAILURE.test(x?.code ?? ''));
-  if (tls) return new TransportError('TLS_ERROR', `TLS handshake failed: ${tlsReason(tls)} (nothing was sent)`);
+  const tls = tlsFailure(e);
+  if (tls) return tls;
+  const proxy = proxyFailure(e);
+  if (proxy) return proxy;
+  const which = MESSAGES[e.code ?? ''] ? e : MESSAGES[e.cause?.code ?? ''] ? e.cause! : null;
+  if (which !== null) {
+    const [code, message] = MESSAGES[which.code!]!;
+    return new TransportError(code, withPeer(message, which));
+  }
   return new TransportError('NETWORK_ERROR', e.cause?.message ?? e.message ?? String(err));
+}
+
+/**
+ * Names the host a lookup failed for, or the address that refused: behind a proxy that is the proxy, not the
+ * URL's host.
+ */
+function withPeer(message: string, e: NodeError): string {
+  if ((e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') && e.hostname) return `${e.hostname}: ${message}`;
+  if (e.code === 'ECONNREFUSED' && e.address) return `${message.replace(' (', ` by ${e.address}:${e.port ?? ''} (`)}`;
+  return message;
+}
+
+/** A proxy that would not carry the request: it asked for credentials, or refused the CONNECT tunnel. */
+function proxyFailure(e: NodeError): TransportError | null {
+  const m = /Proxy response \((\d+)\) !== 200|Proxy Authentication Required \((407)\)/.exec(e.message ?? '');
+  if (m === null) return null;
+  const status = m[1] ?? m[2];
+  return status === '407'
+    ? new TransportError(
+        'PROXY_AUTH_REQUIRED',
+        'the proxy asked for credentials (407; nothing was sent): put them in the proxy URL, http://user:password@host:port',
+      )
+    : new TransportError(
+        'PROXY_FAILED',
+        `the proxy refused to open a tunnel to the server (${status}; nothing was sent)`,
+      );
 }

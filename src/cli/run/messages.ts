@@ -82,8 +82,10 @@ function inputErrorText(e: InputError, summary: Summary, place: RunPlace): strin
 }
 
 function unreachableText(u: Unreachable, place: RunPlace): string {
-  const message = `cannot reach ${u.target} (${u.code}): the first ${formatCount(u.after)} results all failed to connect; stopped, the rest was not sent`;
-  const check = 'Check the URL and that the server is up';
+  const last = u.message === '' ? '' : `\n  The last: ${u.message}`;
+  const message = `cannot reach ${u.target} (${u.code}): the first ${formatCount(u.after)} results all failed to connect; stopped, the rest was not sent${last}`;
+  // A certificate or proxy problem has its own remedy; the others mean the server is down or the URL is wrong.
+  const check = hintOf(u.code) ?? 'Check the URL and that the server is up';
   // --retry-failed: the connect failures recorded so far are sent again too, with what was never sent.
   const next = canResume(place)
     ? `${check}, then continue with${place.input === '-' ? ' (feed the same input on stdin)' : ''}:\n  ${commandLine(place.argv, 'retry-failed')}`

@@ -6,7 +6,13 @@ import { senderConfigOf } from '../../engine/sender-config.js';
 import type { Transport } from '../../engine/types.js';
 import type { QueueRun } from '../../queue/index.js';
 import { ThreadedSender, threadsFor } from '../../threads/index.js';
-import { createTransport, transportConfigOf } from '../../transport/index.js';
+import {
+  checkTransportConfig,
+  createTransport,
+  transportConfigOf,
+  type TransportConfig,
+} from '../../transport/index.js';
+import type { Env } from '../../transport/config.js';
 import type { RunFlags, RunSetup } from '../run-options.js';
 
 /** Null without --queue (or --queue-name, refused without it). */
@@ -33,17 +39,23 @@ export interface Senders {
   close(): Promise<void>;
 }
 
-export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: ResolvedOptions): Senders {
+/** `env`: where the proxies and the client key's passphrase are read (the command's environment). */
+export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: ResolvedOptions, env: Env): Senders {
   const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
-  const transport = queue === null && threadCount === 0 ? ownTransport(options) : null;
+  const connect: TransportConfig = transportConfigOf(options, env);
+  // Certificates that do not work stop the run before anything is queued or sent; only an encrypted key whose
+  // passphrase is not here is left to the workers, which read theirs from their own environment.
+  const keyElsewhere =
+    queue !== null && connect.tls?.passphrase === undefined && /ENCRYPTED/.test(connect.tls?.key ?? '');
+  if (!keyElsewhere) checkTransportConfig(connect);
+  const transport = queue === null && threadCount === 0 ? createTransport(connect) : null;
   let deps: SendDeps;
   if (transport !== null) deps = { transport };
   else if (queue !== null) deps = { sender: queue.sender };
   else
     deps = {
-      sender: (_, stats) =>
-        (threads = new ThreadedSender(senderConfigOf(options), transportConfigOf(options), threadCount, stats)),
+      sender: (_, stats) => (threads = new ThreadedSender(senderConfigOf(options), connect, threadCount, stats)),
     };
   return {
     deps,
@@ -56,9 +68,4 @@ export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: 
       await queue?.close();
     },
   };
-}
-
-/** Only a run that sends from this thread needs connections of its own. */
-function ownTransport(options: ResolvedOptions): Transport {
-  return createTransport(transportConfigOf(options));
 }
