@@ -34,7 +34,9 @@ export interface Senders {
 }
 
 export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: ResolvedOptions): Senders {
-  const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
+  // Request lines carry their own retry policy (their method), which only this thread's Sender takes.
+  const threadCount =
+    queue === null && options.inputKind !== 'requests' ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
   const transport = queue === null && threadCount === 0 ? ownTransport(options) : null;
   let deps: SendDeps;
