@@ -35,7 +35,9 @@ const byId = (stdout: string): Record<string, Line> =>
 
 describe('--body-format form', () => {
   test('an object is sent urlencoded: scalars as written, null empty, arrays as repeated keys', async () => {
-    const f = file(['{"q": "a b&c", "n": 12.50, "ok": true, "none": null, "tag": ["x", "y"], "big": 12345678901234567890}']);
+    const f = file([
+      '{"q": "a b&c", "n": 12.50, "ok": true, "none": null, "tag": ["x", "y"], "big": 12345678901234567890}',
+    ]);
     const r = await runCli(['run', f, '--url', `${server.url}/form`, '--body-format', 'form']);
     expect(r.code).toBe(0);
     const answer = byId(r.stdout)['1']!.response as { raw: string; fields: [string, string][] };
@@ -73,7 +75,18 @@ describe('--body-format form', () => {
     expect(echo.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(server.requests[0]!.body).toBe('name=ada&id=7');
     server.reset();
-    await runCli(['run', f, '--url', `${server.url}/echo`, '--body-format', 'form', '--body', 'user', '-H', 'Content-Type: application/x-custom']);
+    await runCli([
+      'run',
+      f,
+      '--url',
+      `${server.url}/echo`,
+      '--body-format',
+      'form',
+      '--body',
+      'user',
+      '-H',
+      'Content-Type: application/x-custom',
+    ]);
     expect(server.requests[0]!.headers['content-type']).toBe('application/x-custom');
   });
 });

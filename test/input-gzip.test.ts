@@ -27,7 +27,8 @@ beforeEach(() => {
   dir = tmpDir();
 });
 
-const ndjson = (n: number): string => Array.from({ length: n }, (_, i) => JSON.stringify({ n: i + 1 })).join('\n') + '\n';
+const ndjson = (n: number): string =>
+  Array.from({ length: n }, (_, i) => JSON.stringify({ n: i + 1 })).join('\n') + '\n';
 
 function gzFile(name: string, content: Buffer): string {
   const file = path.join(dir, name);
@@ -95,7 +96,18 @@ describe('--compress gzip', () => {
   test('with --input-format requests and --body-format form, each body is compressed after it is encoded', async () => {
     const file = path.join(dir, 'r.jsonl');
     fs.writeFileSync(file, JSON.stringify({ id: 'f', url: '/gzip', body: { a: 'x y' } }) + '\n');
-    const r = await runCli(['run', file, '--input-format', 'requests', '--url', server.url, '--compress', 'gzip', '--body-format', 'form']);
+    const r = await runCli([
+      'run',
+      file,
+      '--input-format',
+      'requests',
+      '--url',
+      server.url,
+      '--compress',
+      'gzip',
+      '--body-format',
+      'form',
+    ]);
     expect(r.code).toBe(0);
     const answer = parseLines<Line>(r.stdout)[0]!.response as { contentType: string; body: unknown };
     expect(answer).toMatchObject({ contentType: 'application/x-www-form-urlencoded', body: 'a=x+y' });

@@ -91,7 +91,11 @@ describe('each line is its own request', () => {
     const r = await runCli(['run', file, '--input-format', 'requests', '-H', 'X-A: flag', '-H', 'X-B: flag']);
     expect(r.code).toBe(0);
     const echo = (id: string) =>
-      byId(parseLines<Line>(r.stdout))[id]!.response as { method: string; headers: Record<string, string>; body: unknown };
+      byId(parseLines<Line>(r.stdout))[id]!.response as {
+        method: string;
+        headers: Record<string, string>;
+        body: unknown;
+      };
     expect(echo('put').method).toBe('PUT');
     expect(echo('put').headers['x-a']).toBe('line');
     expect(echo('put').headers['x-num']).toBe('7');
@@ -110,11 +114,36 @@ describe('each line is its own request', () => {
     const url = `${server.url}/echo`;
     const file = linesFile([{ id: 'x', url }, { custom_id: 'y', url }, { url }, { url, meta: { k: 'm' } }]);
     const r = await runCli(['run', file, '--input-format', 'requests']);
-    expect(parseLines<Line>(r.stdout).map((l) => l.id).sort()).toEqual(['3', '4', 'x', 'y']);
-    const withField = linesFile([{ url, meta: { k: 'm1' } }, { url, meta: { k: 'm2' } }], 'f.jsonl');
+    expect(
+      parseLines<Line>(r.stdout)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(['3', '4', 'x', 'y']);
+    const withField = linesFile(
+      [
+        { url, meta: { k: 'm1' } },
+        { url, meta: { k: 'm2' } },
+      ],
+      'f.jsonl',
+    );
     const f = await runCli(['run', withField, '--input-format', 'requests', '--id-field', 'meta.k']);
-    expect(parseLines<Line>(f.stdout).map((l) => l.id).sort()).toEqual(['m1', 'm2']);
-    const dup = await runCli(['run', linesFile([{ id: 1, url }, { custom_id: '1', url }], 'd.jsonl'), '--input-format', 'requests']);
+    expect(
+      parseLines<Line>(f.stdout)
+        .map((l) => l.id)
+        .sort(),
+    ).toEqual(['m1', 'm2']);
+    const dup = await runCli([
+      'run',
+      linesFile(
+        [
+          { id: 1, url },
+          { custom_id: '1', url },
+        ],
+        'd.jsonl',
+      ),
+      '--input-format',
+      'requests',
+    ]);
     expect(dup.code).toBe(2);
     expect(dup.stderr).toMatch(/id "1" appears twice.*\[DUPLICATE_ID\]/);
   });
@@ -142,7 +171,13 @@ describe('what applies per request', () => {
     const file = linesFile([
       { id: 'post', method: 'POST', url: '/flaky/post?fail=1&code=500', body: {} },
       { id: 'put', method: 'PUT', url: '/flaky/put?fail=1&code=500', body: {} },
-      { id: 'keyed', method: 'POST', url: '/flaky/keyed?fail=1&code=500', headers: { 'Idempotency-Key': 'k1' }, body: {} },
+      {
+        id: 'keyed',
+        method: 'POST',
+        url: '/flaky/keyed?fail=1&code=500',
+        headers: { 'Idempotency-Key': 'k1' },
+        body: {},
+      },
     ]);
     const r = await runCli(['run', file, '--input-format', 'requests', '--url', server.url, '-X', 'PUT']);
     const results = byId(parseLines<Line>(r.stdout));
@@ -174,7 +209,11 @@ describe('what applies per request', () => {
       'tenant',
     ]);
     expect(r.code).toBe(0);
-    expect(parseLines<Line>(r.stdout).map((l) => [l.id, l.response]).sort()).toEqual([
+    expect(
+      parseLines<Line>(r.stdout)
+        .map((l) => [l.id, l.response])
+        .sort(),
+    ).toEqual([
       ['a', 'a'],
       ['b', 'b'],
     ]);

@@ -154,10 +154,12 @@ function requestLine(value: unknown): RequestLine {
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw new InvalidRequestError(`a request line is a JSON object (${LINE_KEYS}), not ${jsonKind(value)}`);
   const line = value as Record<string, unknown>;
-  if (line.url === undefined || line.url === null) throw new InvalidRequestError(`no "url" (a request line has ${LINE_KEYS})`);
+  if (line.url === undefined || line.url === null)
+    throw new InvalidRequestError(`no "url" (a request line has ${LINE_KEYS})`);
   if (typeof line.url !== 'string') throw new InvalidRequestError(`"url" is ${jsonKind(line.url)}, not a string`);
   if (line.method !== undefined && line.method !== null) {
-    if (typeof line.method !== 'string') throw new InvalidRequestError(`"method" is ${jsonKind(line.method)}, not a string`);
+    if (typeof line.method !== 'string')
+      throw new InvalidRequestError(`"method" is ${jsonKind(line.method)}, not a string`);
     if (!METHOD.test(line.method))
       throw new InvalidRequestError(`"method" ${quote(line.method)} is not an HTTP method such as POST or PUT`);
   }
@@ -166,7 +168,7 @@ function requestLine(value: unknown): RequestLine {
     throw new InvalidRequestError(`"headers" is ${jsonKind(headers)}, not an object of header names and values`);
   return {
     url: line.url,
-    method: (line.method ?? undefined) as string | undefined,
+    method: (line.method ?? undefined),
     headers: (headers ?? undefined) as Record<string, unknown> | undefined,
     body: line.body,
   };

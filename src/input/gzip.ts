@@ -50,7 +50,10 @@ async function* gunzip(head: Buffer, rest: AsyncIterable<Buffer | string>): Asyn
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && code.startsWith('Z_')) {
-      throw new BatchpostError('INPUT_INVALID_GZIP', `the input is gzip that does not decompress (${(err as Error).message})`);
+      throw new BatchpostError(
+        'INPUT_INVALID_GZIP',
+        `the input is gzip that does not decompress (${(err as Error).message})`,
+      );
     }
     throw err;
   } finally {
