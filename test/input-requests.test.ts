@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { memberText } from '../src/util/json-member.js';
 import { parseLines, readResults, ROOT, runCli, tmpDir } from './helpers/cli.js';
 
 interface Line {
@@ -281,5 +282,18 @@ describe('lines that are not requests', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/required option '-u, --url <url>' not specified/);
     expect(r.stderr).toMatch(/--input-format requests/);
+  });
+});
+
+describe("a body's exact text", () => {
+  test('is found whatever the spacing, nesting, strings holding braces and quotes, or escaped key', () => {
+    expect(memberText('{"url":"/x","body":{"a":[1,{"b":"}]\\""}],"n":1.50}}', 'body')).toBe(
+      '{"a":[1,{"b":"}]\\""}],"n":1.50}',
+    );
+    expect(memberText(' { "body" :\t[ 1 , 2 ]\r\n, "url": "/x" } ', 'body')).toBe('[ 1 , 2 ]');
+    expect(memberText('{"b\\u006fdy": 0.10, "url": "/x"}', 'body')).toBe('0.10');
+    expect(memberText('{"body": 1, "body": "last"}', 'body')).toBe('"last"');
+    expect(memberText('{"url": "/x", "bodyx": 1}', 'body')).toBeUndefined();
+    expect(memberText('[1]', 'body')).toBeUndefined();
   });
 });

@@ -16,23 +16,30 @@ export function isGzip(bytes: Uint8Array): boolean {
  */
 export async function* gunzipIfGzip(source: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer | string> {
   const it = source[Symbol.asyncIterator]();
-  // Iterating `rest` with for-await closes the source when the consumer leaves early.
   const rest: AsyncIterable<Buffer | string> = { [Symbol.asyncIterator]: () => it };
-  let head: Buffer | string | undefined;
-  for (;;) {
-    const next = await it.next();
-    if (next.done) break;
-    const chunk = next.value;
-    head = head === undefined || typeof chunk === 'string' ? chunk : Buffer.concat([head as Buffer, chunk]);
-    if (typeof head === 'string' || head.length >= 2) break;
+  // Closed here unless the gzip pipeline took it over (which closes it when destroyed). Not awaited: a return
+  // queued behind a read of a silent pipe would never settle.
+  let ours = true;
+  try {
+    let head: Buffer | string | undefined;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) break;
+      const chunk = next.value;
+      head = head === undefined || typeof chunk === 'string' ? chunk : Buffer.concat([head as Buffer, chunk]);
+      if (typeof head === 'string' || head.length >= 2) break;
+    }
+    if (head === undefined) return;
+    if (typeof head === 'string' || !isGzip(head)) {
+      yield head;
+      for await (const chunk of rest) yield chunk;
+      return;
+    }
+    ours = false;
+    yield* gunzip(head, rest);
+  } finally {
+    if (ours) void it.return?.()?.catch(() => {});
   }
-  if (head === undefined) return;
-  if (typeof head === 'string' || !isGzip(head)) {
-    yield head;
-    for await (const chunk of rest) yield chunk;
-    return;
-  }
-  yield* gunzip(head, rest);
 }
 
 async function* gunzip(head: Buffer, rest: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {

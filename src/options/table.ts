@@ -143,7 +143,7 @@ export const OPTIONS = {
   },
   compress: {
     flags: '--compress <codec>',
-    help: 'gzip: send request bodies gzip-compressed with Content-Encoding: gzip (default: none)',
+    help: 'none, or gzip: send request bodies gzip-compressed with Content-Encoding: gzip',
     group: 'request',
     default: 'none',
     parse: choice(COMPRESSIONS),
