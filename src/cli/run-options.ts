@@ -14,6 +14,7 @@ import type { ProgressMode } from '../progress/index.js';
 import type { ReportTargets } from '../report/index.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { addOptions, examples } from './options.js';
+import { looksLikeUrl, urlAsInput } from './usage-hints.js';
 
 export type RunFlags = FlagsOf<'run'>;
 
@@ -55,6 +56,7 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
   const options = runOptionsOf('run', v);
   const requests = v.inputFormat === 'requests';
   // Request lines may all name absolute urls; any other input needs somewhere to send its payloads.
+  if (v.url === undefined && !requests && looksLikeUrl(input)) throw urlAsInput(input);
   if (v.url === undefined && !requests)
     throw new BatchpostError(
       'USAGE',
