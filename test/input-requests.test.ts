@@ -285,6 +285,39 @@ describe('lines that are not requests', () => {
   });
 });
 
+describe('with other modes', () => {
+  test('--dry-run shows each request as built (url resolved, secrets hidden); --threads and --queue are refused', async () => {
+    const file = linesFile([
+      { custom_id: 'a', url: '/v1/chat/completions', headers: { Authorization: 'Bearer sk-line' }, body: { m: 1 } },
+      { custom_id: 'b', url: 'https://other.example/x', method: 'DELETE' },
+    ]);
+    const r = await runCli([
+      'run',
+      file,
+      '--input-format',
+      'requests',
+      '--url',
+      'http://127.0.0.1:9/base',
+      '--dry-run',
+    ]);
+    expect(r.code).toBe(0);
+    const shown = parseLines<{ id: string; method: string; url: string; body: string | null }>(r.stdout);
+    expect(shown.map((q) => [q.id, q.method, q.url, q.body])).toEqual([
+      ['a', 'POST', 'http://127.0.0.1:9/v1/chat/completions', '{"m":1}'],
+      ['b', 'DELETE', 'https://other.example/x', null],
+    ]);
+    expect(r.stdout).not.toContain('sk-line');
+    for (const mode of [
+      ['--threads', '2'],
+      ['--queue', 'redis://127.0.0.1:6379'],
+    ]) {
+      const refused = await runCli(['run', file, '--input-format', 'requests', ...mode]);
+      expect([mode[0], refused.code]).toEqual([mode[0], 2]);
+      expect(refused.stderr).toMatch(/request lines are sent from this thread only.*\[USAGE\]/);
+    }
+  });
+});
+
 describe("a body's exact text", () => {
   test('is found whatever the spacing, nesting, strings holding braces and quotes, or escaped key', () => {
     expect(memberText('{"url":"/x","body":{"a":[1,{"b":"}]\\""}],"n":1.50}}', 'body')).toBe(
