@@ -154,6 +154,8 @@ const SAMPLES: Record<string, { args: string[]; value: unknown }> = {
   header: { args: ['-H', 'A: b', '-H', 'C: d'], value: { A: 'b', C: 'd' } },
   body: { args: ['--body', 'b'], value: 'b' },
   idField: { args: ['--id-field', 'i'], value: 'i' },
+  bodyFormat: { args: ['--body-format', 'form'], value: 'form' },
+  compress: { args: ['--compress', 'gzip'], value: 'gzip' },
   concurrency: { args: ['-c', '7'], value: 7 },
   rate: { args: ['--rate', '120/m'], value: 2 },
   timeout: { args: ['--timeout', '2s'], value: 2000 },

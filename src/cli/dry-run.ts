@@ -4,7 +4,8 @@
 // The first requests are printed to stdout (one JSON line each) so they can be inspected or piped.
 import { IdAssigner } from '../engine/ids.js';
 import type { ResolvedOptions } from '../engine/options.js';
-import { RequestBuilder } from '../engine/request.js';
+import { BodyFormatError } from '../engine/body-format.js';
+import { InvalidRequestError, requestBuilderFor } from '../engine/request-line.js';
 import type { InputRecord, OutgoingRequest } from '../engine/types.js';
 import { TemplateError } from '../expr/index.js';
 import { formatCount } from '../progress/format.js';
@@ -56,7 +57,7 @@ export async function dryRun(
   io: Pick<CliIO, 'stdout' | 'stderr'>,
 ): Promise<number> {
   const ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
-  const builder = new RequestBuilder(o);
+  const builder = requestBuilderFor(o);
   const problems = new Problems(io.stderr, inputName);
   let count = 0;
   let built = 0;
@@ -70,8 +71,7 @@ export async function dryRun(
         const req = builder.build(record, outcome.id, o.method);
         if (++built <= SHOWN) io.stdout.write(shownRequest(outcome.id, req) + '\n');
       } catch (e) {
-        if (!(e instanceof TemplateError)) throw e;
-        problems.add('TEMPLATE_ERROR', record.line, e.message);
+        problems.add(problemCode(e), record.line, (e as Error).message);
       }
     }
   }
@@ -86,6 +86,15 @@ export async function dryRun(
 
 /** A request as printed: secret header values and URL secrets redacted, and no control character for the terminal. */
 function shownRequest(id: string, req: OutgoingRequest): string {
-  const shown = { id, ...req, url: redactUrls(req.url), headers: redactHeaders(req.headers) };
+  const body = req.body instanceof Uint8Array ? `(${req.body.length} bytes of gzip)` : req.body;
+  const shown = { id, ...req, url: redactUrls(req.url), headers: redactHeaders(req.headers), body };
   return escapeJsonControls(JSON.stringify(shown));
+}
+
+/** The code a payload that cannot become a request is counted under; anything else is a bug and is thrown on. */
+function problemCode(e: unknown): string {
+  if (e instanceof TemplateError) return 'TEMPLATE_ERROR';
+  if (e instanceof BodyFormatError) return 'INVALID_BODY';
+  if (e instanceof InvalidRequestError) return 'INPUT_INVALID_REQUEST';
+  throw e;
 }

@@ -7,13 +7,14 @@ import type { RunOptions } from '../engine/options.js';
 import { BatchpostError } from '../engine/errors.js';
 import type { OutputFormat } from '../output/index.js';
 import type { FailOn } from '../options/parse.js';
-import { INPUT_FORMATS } from '../options/table.js';
+import type { PayloadFormat } from '../input/index.js';
 import type { FlagsOf, ValuesOf } from '../options/types.js';
 import { parseFlags, runOptionsOf } from '../options/values.js';
 import type { ProgressMode } from '../progress/index.js';
 import type { ReportTargets } from '../report/index.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { addOptions, examples } from './options.js';
+import { looksLikeUrl, urlAsInput } from './usage-hints.js';
 
 export type RunFlags = FlagsOf<'run'>;
 
@@ -37,7 +38,8 @@ export interface RunSetup {
   resume: ResumeMode;
   format: OutputFormat;
   progress: ProgressMode;
-  inputFormat: (typeof INPUT_FORMATS)[number];
+  /** How the input is split into payloads (--input-format requests reads JSON or NDJSON, as auto does). */
+  inputFormat: PayloadFormat;
   /** --max-line-size, in bytes (characters of decoded text; see ReadOptions.maxLineSize). */
   maxLineSize: number;
   failOn: FailOn;
@@ -52,11 +54,28 @@ export function toRunSetup(input: string, f: RunFlags): RunSetup {
   const v = parseFlags('run', f);
   const resume = resumeModeOf(v);
   const options = runOptionsOf('run', v);
-  options.runId ??= defaultRunId(options.method!, v.url, input, v.out);
+  const requests = v.inputFormat === 'requests';
+  // Request lines may all name absolute urls; any other input needs somewhere to send its payloads.
+  if (v.url === undefined && !requests && looksLikeUrl(input)) throw urlAsInput(input);
+  if (v.url === undefined && !requests)
+    throw new BatchpostError(
+      'USAGE',
+      "required option '-u, --url <url>' not specified",
+      'Give --url, or --input-format requests for a file of whole requests (url, method, headers, body per line)',
+    );
+  options.url = v.url ?? '';
+  options.runId ??= defaultRunId(options.method!, options.url, input, v.out);
   if (v.inputFormat === 'auto' && /\.ya?ml$/i.test(input)) throw yamlInput(input);
   // A .csv name is the one thing content detection cannot tell (a CSV row looks like anything).
-  const inputFormat = v.inputFormat === 'auto' && /\.csv$/i.test(input) ? 'csv' : v.inputFormat;
-  options.inputKind = inputFormat === 'csv' ? 'csv' : 'json';
+  const asked = v.inputFormat === 'requests' ? 'auto' : v.inputFormat;
+  const inputFormat = !requests && asked === 'auto' && /\.csv(\.gz)?$/i.test(input) ? 'csv' : asked;
+  options.inputKind = requests ? 'requests' : inputFormat === 'csv' ? 'csv' : 'json';
+  if (requests && (v.queue !== undefined || (v.threads !== 'auto' && v.threads > 0)))
+    throw new BatchpostError(
+      'USAGE',
+      `--input-format requests and ${v.queue !== undefined ? '--queue' : '--threads'}: request lines are sent from this thread only`,
+      'Leave out --threads (or give --threads 0); raise --concurrency instead',
+    );
   return {
     options,
     resume,

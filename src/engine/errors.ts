@@ -109,6 +109,17 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'A --url, --header or --body expression failed for this payload, so nothing was sent.',
   },
+  INVALID_REQUEST: {
+    scope: 'result',
+    retry: 'never',
+    summary:
+      'With --skip-invalid and --input-format requests: a line that is not a request (no url, a method or headers of the wrong type), recorded instead of sent.',
+  },
+  INVALID_BODY: {
+    scope: 'result',
+    retry: 'never',
+    summary: 'The body cannot be sent in --body-format form or text (not an object of plain values, not a string).',
+  },
   EXPECTATION_FAILED: {
     scope: 'result',
     retry: 'never',
@@ -166,6 +177,20 @@ export const ERROR_CODES = {
     hint: 'Convert the input to UTF-8',
     retry: 'never',
     summary: 'JSON or NDJSON input holds a byte that is not UTF-8 (the message names the line).',
+  },
+  INPUT_INVALID_REQUEST: {
+    scope: 'run',
+    exit: 2,
+    hint: 'Fix the line',
+    retry: 'never',
+    summary:
+      'With --input-format requests: a line is not a request (no url, a relative url without --url, a method or headers of the wrong type).',
+  },
+  INPUT_INVALID_GZIP: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'The input starts like gzip but does not decompress (truncated or corrupt).',
   },
   MISSING_ID: {
     scope: 'run',

@@ -3,12 +3,12 @@
 import { compileExpr } from '../expr/index.js';
 import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
-import { RequestBuilder } from './request.js';
+import { requestBuilderFor } from './request-line.js';
 import { senderOptionsOf } from './sender-config.js';
 
 /** Throws the USAGE error of the first expression that does not compile; `rerunWhere` is the CLI's own. */
 export function checkExpressions(o: ResolvedOptions, rerunWhere?: string): void {
-  new RequestBuilder(o);
+  requestBuilderFor(o);
   new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
   senderOptionsOf(o);
   if (o.serializeBy !== undefined) compileExpr(o.serializeBy, '--serialize-by');

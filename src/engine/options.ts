@@ -60,8 +60,15 @@ export interface RunOptions {
   recordedHashes?: ReadonlyMap<string, string>;
   /** Send recorded ids whose request changed since (default: report them only). */
   resendChanged?: boolean;
-  /** What the payloads were read from, for the error codes of unreadable ones (default json). */
-  inputKind?: 'json' | 'csv';
+  /**
+   * What the payloads were read from, for the error codes of unreadable ones (default json). requests: each payload
+   * is a whole request `{id?, custom_id?, method?, url, headers?, body?}`; `url` may then be '' (every url absolute).
+   */
+  inputKind?: 'json' | 'csv' | 'requests';
+  /** How the body is sent: json (default: the payload's own text), form (urlencoded object) or text (a string). */
+  bodyFormat?: 'json' | 'form' | 'text';
+  /** gzip: request bodies go out gzip-compressed with Content-Encoding: gzip (default none). */
+  compress?: 'none' | 'gzip';
   /** Record unparseable payloads as failed results instead of stopping. */
   skipInvalid?: boolean;
   /** Ids not to send (already recorded by an earlier run). */

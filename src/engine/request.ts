@@ -10,6 +10,7 @@ import { controlCharacter, controlCharacterMessage, hasHeader } from './headers.
 import type { ResolvedOptions } from './options.js';
 import type { InputRecord, OutgoingRequest } from './types.js';
 import { tryUrl } from '../util/url.js';
+import { CONTENT_TYPES, encodeBody, gzipBody, type BodyFormat } from './body-format.js';
 
 const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
@@ -22,6 +23,8 @@ export class RequestBuilder {
   private readonly runId: string | null;
   /** An Authorization header given with -H wins over user:password in the URL, as with curl. */
   private readonly userinfoAuth: boolean;
+  private readonly format: BodyFormat;
+  private readonly gzip: boolean;
 
   constructor(o: ResolvedOptions) {
     this.userinfoAuth = !hasHeader(o.headers, 'authorization');
@@ -37,9 +40,12 @@ export class RequestBuilder {
     this.url = url;
     this.sendsBody = !BODYLESS_METHODS.has(o.method);
     this.body = o.body === undefined ? null : compileExpr(o.body, '--body');
+    this.format = o.bodyFormat;
+    this.gzip = o.compress === 'gzip' && this.sendsBody;
     if (this.sendsBody && !hasHeader(o.headers, 'content-type')) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = CONTENT_TYPES[o.bodyFormat];
     }
+    if (this.gzip) headers['content-encoding'] = 'gzip';
     Object.assign(headers, o.headers);
     this.headerTemplates = Object.entries(headers).map(([k, v]) => [k, compileTemplate(v, `--header ${k}`, false)]);
     this.runId = o.idempotencyKey ? o.runId : null;
@@ -83,14 +89,16 @@ export class RequestBuilder {
       if (this.runId !== null) headers['idempotency-key'] = idempotencyKey(this.runId, id);
     }
     if (credentials !== null && this.userinfoAuth) headers = { ...headers, authorization: credentials.authorization };
-    let body: string | null = null;
+    let body: string | Uint8Array | null = null;
     if (this.sendsBody) {
-      if (this.body === null) body = record.raw ?? jsonText(value);
+      if (this.format !== 'json') body = encodeBody(this.body === null ? value : this.body(value), this.format);
+      else if (this.body === null) body = record.raw ?? jsonText(value);
       else {
         const v = this.body(value);
         if (v === null || v === undefined) throw new TemplateError('--body is null for this payload');
         body = jsonText(v);
       }
+      if (this.gzip) body = gzipBody(body);
     }
     return { method, url, headers, body };
   }
@@ -113,7 +121,7 @@ export function idempotencyKey(runId: string, id: string): string {
 const HOST_FIRST = /^(?:[\w-]+(?:\.[\w-]+)*|\[[\da-f:.]+\])(?::\d+)?(?:[/?#]|$)/i;
 const LOCAL_HOST = /^(?:localhost|127(?:\.\d+){3}|\[::1\]|0\.0\.0\.0)(?::|\/|$)/i;
 
-interface Userinfo {
+export interface Userinfo {
   /** The URL without its user:password. */
   url: string;
   authorization: string;
@@ -123,7 +131,7 @@ interface Userinfo {
  * `https://user:password@host/…` sends Basic credentials, as curl does; the URL that goes out (and into results
  * and messages) no longer holds them. Null for a URL without userinfo.
  */
-function userinfoOf(u: URL): Userinfo | null {
+export function userinfoOf(u: URL): Userinfo | null {
   if (u.username === '' && u.password === '') return null;
   const pair = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
   u.username = '';
@@ -131,7 +139,7 @@ function userinfoOf(u: URL): Userinfo | null {
   return { url: u.href, authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
 }
 
-function checkUrl(url: string): URL {
+export function checkUrl(url: string): URL {
   if (!url.includes('://') && HOST_FIRST.test(url)) {
     // A local server most likely speaks plain http; anything else, https.
     const shown = redactUrls(url);

@@ -6,14 +6,19 @@ import { compileExpr, TemplateError, type Expr } from '../expr/index.js';
 import { valueText } from '../util/exact-json.js';
 import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
-import { RequestBuilder, requestHash } from './request.js';
+import { BodyFormatError } from './body-format.js';
+import { requestHash } from './request.js';
+import { InvalidRequestError, requestBuilderFor, type Builder } from './request-line.js';
+import type { RetryPolicy } from './retry.js';
+import { retryPolicyOf } from './sender-config.js';
 import type { RequestSink } from './request-sink.js';
 import { Sender, type SenderOptions } from './sender.js';
 import { senderOptionsOf } from './sender-config.js';
 import { unsentResult } from './unsent.js';
 import { tryUrl } from '../util/url.js';
 import { buildSummary, countResult, createStats, Latency } from './stats.js';
-import type { InputError, InputRecord, Result, RunStats, Sink, Summary, Transport } from './types.js';
+import { hasHeader } from './headers.js';
+import type { InputError, InputRecord, OutgoingRequest, Result, RunStats, Sink, Summary, Transport } from './types.js';
 
 /**
  * What a run is given: where results go, and either a transport for a local Sender or `sender`, which replaces the
@@ -64,7 +69,9 @@ export interface Unreachable {
 export class Run {
   readonly stats: RunStats;
   private readonly sender: RequestSink;
-  private readonly builder: RequestBuilder;
+  private readonly builder: Builder;
+  /** Request lines: the retry policy of each method (and Idempotency-Key or not) met, as `run` with -X would have it. */
+  private readonly policies: Map<string, RetryPolicy> | null;
   private readonly ids: IdAssigner;
   private readonly latency = new Latency();
   private outstanding = 0;
@@ -86,7 +93,8 @@ export class Run {
     private readonly deps: RunDeps,
   ) {
     this.stats = createStats(deps.total ?? null);
-    this.builder = new RequestBuilder(o);
+    this.builder = requestBuilderFor(o);
+    this.policies = o.inputKind === 'requests' ? new Map() : null;
     this.ids = new IdAssigner(o.idField, o.skipInvalid, o.inputKind);
     const senderOptions = senderOptionsOf(o);
     this.sender = deps.sender
@@ -174,8 +182,12 @@ export class Run {
         try {
           request = this.builder.build(record, id, this.o.method);
         } catch (err) {
-          if (!(err instanceof TemplateError)) throw err;
-          this.record(unsentResult(id, 'TEMPLATE_ERROR', `line ${record.line}: ${err.message}`), record);
+          const code = unsentCode(err);
+          if (code === 'INVALID_REQUEST' && !this.o.skipInvalid) {
+            this.fail('INPUT_INVALID_REQUEST', (err as Error).message, record);
+            break;
+          }
+          this.record(unsentResult(id, code, `line ${record.line}: ${(err as Error).message}`), record);
           continue;
         }
         this.firstUrl ??= request.url;
@@ -183,7 +195,9 @@ export class Run {
         // With onFailed the payload rides along in a closure rather than an id → record Map: a table every request
         // enters and leaves keeps garbage alive through young-generation collections (see transport/undici.ts).
         const settled = this.deps.onFailed ? (result: Result | null) => this.finish(result, record) : this.settled;
-        this.sender.submit(id, request, settled, { key: this.keyFor(record), hash: requestHash(request) });
+        const hash = requestHash(request);
+        const policy = this.policies === null ? undefined : this.policyFor(request);
+        this.sender.submit(id, request, settled, { key: this.keyFor(record), hash, policy });
         if (this.sender.full(highWater)) await this.untilStopped(this.sender.room());
         const sinkReady = this.deps.sink.ready?.();
         if (sinkReady) await this.untilStopped(sinkReady);
@@ -192,6 +206,19 @@ export class Run {
       // Not awaited: a generator blocked on a silent pipe would never return; the CLI closes the stream.
       void it.return?.()?.catch(() => {});
     }
+  }
+
+  /** A request line's retry policy: by its own method and Idempotency-Key, as -X and -H would give it. */
+  private policyFor(request: OutgoingRequest): RetryPolicy {
+    const hasKey = hasHeader(request.headers, 'idempotency-key');
+    const key = `${request.method} ${hasKey}`;
+    let policy = this.policies!.get(key);
+    if (policy === undefined) {
+      const headers: Record<string, string> = hasKey ? { 'idempotency-key': '' } : {};
+      policy = retryPolicyOf({ ...this.o, method: request.method, headers });
+      this.policies!.set(key, policy);
+    }
+    return policy;
   }
 
   /** The --serialize-by key; a payload without one is serialised with nothing. */
@@ -287,6 +314,14 @@ export class Run {
   private recount(): void {
     if (this.readingDone && this.outstanding === 0) this.settle?.();
   }
+}
+
+/** The result code of a payload that could not become a request; anything else is a bug and is thrown on. */
+function unsentCode(err: unknown): 'TEMPLATE_ERROR' | 'INVALID_BODY' | 'INVALID_REQUEST' {
+  if (err instanceof TemplateError) return 'TEMPLATE_ERROR';
+  if (err instanceof BodyFormatError) return 'INVALID_BODY';
+  if (err instanceof InvalidRequestError) return 'INVALID_REQUEST';
+  throw err;
 }
 
 /** host:port of a URL, the port filled in from the scheme. */

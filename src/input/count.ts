@@ -5,7 +5,9 @@
 
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
 import { BatchpostError } from '../engine/errors.js';
+import { isGzip } from './gzip.js';
 import { ArraySplitter } from './json-array.js';
 import type { PayloadFormat } from './types.js';
 
@@ -34,24 +36,15 @@ export async function countPayloads(path: string, options: CountOptions = {}): P
     throw new Error(`${path} is not a regular file, so its payloads cannot be counted ahead of the run`);
   }
   const file = await open(path, 'r').catch(unreadable);
-  if (options.format === 'csv') {
-    try {
-      return await countCsv(file, signal);
-    } finally {
-      await file.close();
-    }
-  }
   try {
-    const buffer = Buffer.allocUnsafe(CHUNK);
+    const chunks = await chunksOf(file);
+    if (options.format === 'csv') return await countCsv(chunks, signal);
     let format = options.format ?? 'auto';
     let atStart = true;
     const lines = new LineCounter();
     let array: { splitter: ArraySplitter; decoder: StringDecoder } | undefined;
-    for (;;) {
+    for await (let bytes of chunks) {
       signal?.throwIfAborted();
-      const { bytesRead } = await file.read(buffer, 0, CHUNK, null);
-      if (bytesRead === 0) break;
-      let bytes = buffer.subarray(0, bytesRead);
       if (atStart) {
         atStart = false;
         if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
@@ -75,16 +68,35 @@ export async function countPayloads(path: string, options: CountOptions = {}): P
   }
 }
 
-async function countCsv(file: FileHandle, signal: AbortSignal | undefined): Promise<number> {
+/**
+ * The file's bytes in chunks, decompressed when it is gzip (the payloads of a .gz are counted as they stream out of
+ * zlib: the count costs a second decompression, beside the run's). A plain file's chunks share one buffer: each is
+ * used before the next is read.
+ */
+async function chunksOf(file: FileHandle): Promise<AsyncIterable<Buffer>> {
+  const magic = Buffer.alloc(2);
+  const { bytesRead } = await file.read(magic, 0, 2, 0);
+  if (isGzip(magic.subarray(0, bytesRead))) {
+    return file.createReadStream({ start: 0, autoClose: false, highWaterMark: CHUNK }).pipe(createGunzip());
+  }
+  return (async function* () {
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, CHUNK, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  })();
+}
+
+async function countCsv(chunks: AsyncIterable<Buffer>, signal: AbortSignal | undefined): Promise<number> {
   const { CsvRowCounter } = await import('./csv.js');
   const rows = new CsvRowCounter();
-  const buffer = Buffer.allocUnsafe(CHUNK);
-  for (;;) {
+  for await (const bytes of chunks) {
     signal?.throwIfAborted();
-    const { bytesRead } = await file.read(buffer, 0, CHUNK, null);
-    if (bytesRead === 0) return rows.count;
-    rows.push(buffer.subarray(0, bytesRead));
+    rows.push(bytes);
   }
+  return rows.count;
 }
 
 /** Counts lines holding something other than JSON whitespace, fed raw bytes in order. */

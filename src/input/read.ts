@@ -1,7 +1,9 @@
-// readPayloads: decoded text in, records out, one at a time. An async generator so that the consumer's pace
-// is the backpressure: the next chunk is read only when the records of the previous one have been taken.
+// readPayloads: decoded text in (gzip decompressed first: gzip.ts), records out, one at a time. An async generator
+// so that the consumer's pace is the backpressure: the next chunk is read only when the records of the previous one
+// have been taken.
 
 import type { CsvReadOptions } from './csv.js';
+import { gunzipIfGzip } from './gzip.js';
 import { ArraySplitter } from './json-array.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { BOM, firstNonSpace } from './text.js';
@@ -35,7 +37,8 @@ export function isRecordStream(payloads: unknown): payloads is AsyncIterable<Inp
   return typeof payloads === 'object' && payloads !== null && (payloads as { [RECORDS]?: true })[RECORDS] === true;
 }
 
-async function* readRecords(source: AsyncIterable<Buffer | string>, options: ReadOptions): AsyncGenerator<InputRecord> {
+async function* readRecords(input: AsyncIterable<Buffer | string>, options: ReadOptions): AsyncGenerator<InputRecord> {
+  const source = gunzipIfGzip(input);
   const out: InputRecord[] = [];
   if (options.format === 'csv') {
     // CSV is parsed from bytes (csv-parse decodes each field), so text chunks are encoded back, carrying a

@@ -69,7 +69,9 @@ export interface OptionSpec {
   sender?: true;
 }
 
-export const INPUT_FORMATS = ['auto', 'ndjson', 'json', 'csv'] as const;
+export const INPUT_FORMATS = ['auto', 'ndjson', 'json', 'csv', 'requests'] as const;
+export const BODY_FORMATS = ['json', 'form', 'text'] as const;
+export const COMPRESSIONS = ['none', 'gzip'] as const;
 /** The list holds every member of T: one missing does not compile. */
 const allOf =
   <T extends string>() =>
@@ -90,7 +92,13 @@ export const OPTIONS = {
     help: 'target URL; may hold {{ expr }} templates (JMESPath on the payload)',
     group: 'request',
     required: true,
-    commands: RUN_AND_SERVE,
+    commands: {
+      run: {
+        help: 'target URL; may hold {{ expr }} templates (JMESPath on the payload); with --input-format requests, the base of relative urls',
+        required: false,
+      },
+      serve: true,
+    },
     runOption: 'url',
   },
   method: {
@@ -125,6 +133,24 @@ export const OPTIONS = {
     group: 'request',
     commands: RUN_AND_SERVE,
     runOption: 'idField',
+  },
+  bodyFormat: {
+    flags: '--body-format <format>',
+    help: 'json (the payload as is), form (an object as application/x-www-form-urlencoded) or text (a string as is)',
+    group: 'request',
+    default: 'json',
+    parse: choice(BODY_FORMATS),
+    commands: { run: true },
+    runOption: 'bodyFormat',
+  },
+  compress: {
+    flags: '--compress <codec>',
+    help: 'none, or gzip: send request bodies gzip-compressed with Content-Encoding: gzip',
+    group: 'request',
+    default: 'none',
+    parse: choice(COMPRESSIONS),
+    commands: { run: true },
+    runOption: 'compress',
   },
   concurrency: {
     flags: '-c, --concurrency <n>',
@@ -345,7 +371,7 @@ export const OPTIONS = {
   },
   inputFormat: {
     flags: '--input-format <format>',
-    help: 'auto (content; .csv by name), ndjson, json or csv',
+    help: 'auto (content; .csv by name), ndjson, json, csv, or requests (a whole request per line: url, method, headers, body)',
     group: 'input',
     default: 'auto',
     parse: choice(INPUT_FORMATS),

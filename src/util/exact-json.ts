@@ -79,7 +79,7 @@ function inexactNumbers(text: string): number[] {
 }
 
 /** Index of the quote closing the string that opens at `open`. */
-function stringEnd(text: string, open: number): number {
+export function stringEnd(text: string, open: number): number {
   let q = text.indexOf('"', open + 1);
   for (;;) {
     let backslashes = 0;

@@ -76,7 +76,7 @@ function inputErrorText(e: InputError, summary: Summary, place: RunPlace): strin
   const done = `${formatCount(summary.total)} request${summary.total === 1 ? ' was' : 's were'} sent and recorded before this line.`;
   const fix = hintOf(e.code) ?? 'Fix the input';
   const next = canResume(place)
-    ? `${fix}, then add --resume${e.code === 'INPUT_INVALID_JSON' ? '; or pass --skip-invalid' : ''}.`
+    ? `${fix}, then add --resume${e.code === 'INPUT_INVALID_JSON' || e.code === 'INPUT_INVALID_REQUEST' ? '; or pass --skip-invalid' : ''}.`
     : `${fix} and run again.`;
   return `${where}  ${done} ${next}\n`;
 }

@@ -41,7 +41,9 @@ export interface Senders {
 
 /** `env`: where the proxies and the client key's passphrase are read (the command's environment). */
 export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: ResolvedOptions, env: Env): Senders {
-  const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
+  // Request lines carry their own retry policy (their method), which only this thread's Sender takes.
+  const threadCount =
+    queue === null && options.inputKind !== 'requests' ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
   const connect: TransportConfig = transportConfigOf(options, env);
   // Certificates that do not work stop the run before anything is queued or sent; only an encrypted key whose
