@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
 import { holdsResults } from './holds-results.js';
+import { openAiLineCode, openAiLineOk } from './openai-line.js';
 
 export interface ResumeState {
   /** Ids not to send again: every recorded id (resume), or those whose last record is not to be re-sent. */
@@ -89,6 +90,7 @@ export async function tallyResults(path: string, signal?: AbortSignal): Promise<
 }
 
 function errorCodeOf(line: Record<string, unknown>): string {
+  if (isOpenAiLine(line)) return openAiLineCode(line) ?? 'UNKNOWN';
   const code = (line.error as { code?: unknown } | null | undefined)?.code;
   return typeof code === 'string' ? code : 'UNKNOWN';
 }
@@ -225,10 +227,19 @@ function readResultHead(buf: Buffer, start: number, end: number): ResultHead | s
     return text.trim() === '' ? null : 'not valid JSON';
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  if (isOpenAiLine(value as Record<string, unknown>)) {
+    const line = value as { custom_id: string; response?: unknown; error?: unknown };
+    return { id: line.custom_id, ok: openAiLineOk(line), value: value as Record<string, unknown> };
+  }
   const { id, ok, hash } = value as { id?: unknown; ok?: unknown; hash?: unknown };
   if (typeof id !== 'string') return 'no string "id"';
   if (typeof ok !== 'boolean') return 'no boolean "ok"';
   return { id, ok, hash: typeof hash === 'string' ? hash : undefined, value: value as Record<string, unknown> };
+}
+
+/** A --format openai line: its payload id is `custom_id` (its `id` names the line), its outcome has no `ok`. */
+function isOpenAiLine(value: Record<string, unknown>): boolean {
+  return typeof value.custom_id === 'string' && !('ok' in value) && 'response' in value && 'error' in value;
 }
 
 function corrupt(path: string, line: number, reason: string): BatchpostError {
