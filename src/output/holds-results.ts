@@ -2,6 +2,7 @@
 // all). Anything else a user names by mistake (the payloads, a report, a spreadsheet) is left alone.
 import fs from 'node:fs';
 import { CSV_COLUMNS } from './csv-sink.js';
+import { gunzipHead, isGzipPath } from './gzip-file.js';
 
 // A result line's head is short; a first line longer than this is judged by its start alone.
 const PEEK_BYTES = 64 * 1024;
@@ -32,6 +33,9 @@ function peek(path: string): string {
   try {
     const buf = Buffer.alloc(PEEK_BYTES);
     const n = fs.readSync(fd, buf, 0, PEEK_BYTES, 0);
+    // A .gz that is not gzip reads as '', which holds nothing: judged by its bytes instead, like any other file.
+    if (isGzipPath(path) && n > 0 && buf[0] === 0x1f)
+      return gunzipHead(buf.subarray(0, n)) || buf.toString('utf8', 0, n);
     return buf.toString('utf8', 0, n);
   } finally {
     fs.closeSync(fd);

@@ -2,6 +2,7 @@
 // a kill -9. The file is streamed, never loaded; only ids are kept in memory.
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
+import { gzipMember, isGzipPath, resultChunks, type GzipScan } from './gzip-file.js';
 import { holdsResults } from './holds-results.js';
 import { openAiLineCode, openAiLineOk } from './openai-line.js';
 
@@ -29,7 +30,6 @@ export interface ResumeOptions {
 }
 
 const NEWLINE = 10;
-const CHUNK_BYTES = 1 << 20;
 
 /**
  * Reads the results file at `path` and prepares it to be appended to: repairs its last line if a crash tore it,
@@ -165,6 +165,7 @@ class ResumeIndex {
  * gets one and is recorded, and anything else is RESULTS_CORRUPT.
  */
 async function repairTail(path: string, scan: ScanResult, index: ResumeIndex): Promise<boolean> {
+  if (isGzipPath(path)) return repairGzipTail(path, scan, index);
   if (scan.tail.length === 0) return false;
   const tailLine = scan.lines + 1;
   const head = readResultHead(scan.tail, 0, scan.tail.length);
@@ -178,6 +179,24 @@ async function repairTail(path: string, scan: ScanResult, index: ResumeIndex): P
   await fs.promises.appendFile(path, '\n');
   index.record(head, tailLine);
   return false;
+}
+
+/**
+ * A .gz file: a torn last member is cut off (its lines were never recorded, so they are sent again). Members end
+ * with their lines, so bytes after the last newline are either a whole record (it gets its newline, in a member
+ * of its own) or not batchpost's.
+ */
+async function repairGzipTail(path: string, scan: ScanResult, index: ResumeIndex): Promise<boolean> {
+  if (scan.tornMemberAt !== null) await fs.promises.truncate(path, scan.tornMemberAt);
+  if (scan.tail.length > 0) {
+    const tailLine = scan.lines + 1;
+    const head = readResultHead(scan.tail, 0, scan.tail.length);
+    if (head === null) return scan.tornMemberAt !== null;
+    if (typeof head === 'string') throw corrupt(path, tailLine, head);
+    await fs.promises.appendFile(path, gzipMember('\n'));
+    index.record(head, tailLine);
+  }
+  return scan.tornMemberAt !== null;
 }
 
 /**
@@ -257,6 +276,8 @@ interface ScanResult {
   lines: number;
   /** Bytes after the last newline: empty, a record missing its newline, or a torn write. */
   tail: Buffer;
+  /** A .gz file: where a last gzip member torn by a crash starts (null: none). */
+  tornMemberAt: number | null;
 }
 
 /**
@@ -273,8 +294,8 @@ async function scanLines(
   let carry: Buffer[] = [];
   let lineNo = 0;
   let bytes = 0;
-  const stream = fs.createReadStream(path, { highWaterMark: CHUNK_BYTES, signal });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  const gzip: GzipScan = { tornAt: null };
+  for await (const chunk of resultChunks(path, gzip, signal)) {
     bytes += chunk.length;
     let start = 0;
     let nl = chunk.indexOf(NEWLINE);
@@ -294,7 +315,7 @@ async function scanLines(
     if (start < chunk.length) carry.push(chunk.subarray(start));
     if (afterChunk) await afterChunk();
   }
-  return { bytes, lines: lineNo, tail: Buffer.concat(carry) };
+  return { bytes, lines: lineNo, tail: Buffer.concat(carry), tornMemberAt: gzip.tornAt };
 }
 
 /**
@@ -311,6 +332,7 @@ async function rewriteKeeping(
   const tmp = `${path}.tmp-${process.pid}`;
   const out = await fs.promises.open(tmp, 'w');
   const newline = Buffer.from('\n');
+  const gzip = isGzipPath(path);
   let kept: Buffer[] = [];
   try {
     await out.chmod(mode & 0o7777);
@@ -328,7 +350,8 @@ async function rewriteKeeping(
         if (kept.length === 0) return;
         const parts = kept;
         kept = [];
-        const bytes = Buffer.concat(parts);
+        const plain = Buffer.concat(parts);
+        const bytes = gzip ? gzipMember(plain) : plain;
         for (let offset = 0; offset < bytes.length;) {
           offset += (await out.write(bytes, offset, bytes.length - offset)).bytesWritten;
         }
