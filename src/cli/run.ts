@@ -6,6 +6,7 @@ import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
 import { Run } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
 import { tallyResults } from '../output/index.js';
+import { prepareResponsesDir } from '../output/responses-dir.js';
 import type { RunReports } from '../report/run-reports.js';
 import { dryRun } from './dry-run.js';
 import { describeError } from './errors.js';
@@ -84,6 +85,11 @@ async function openParts(
     const reports = await openReports(input, out, setup, options, ctx.argv);
     opened.push(() => reports?.discard());
     const recorded = await readRecorded(out, setup, flags, ctx.io);
+    if (options.saveResponses !== undefined)
+      prepareResponsesDir(options.saveResponses, {
+        continues: setup.resume !== null,
+        overwrite: flags.overwrite ?? false,
+      });
     const queue = await openQueue(flags, setup, options, (message) => display.progress.note(message));
     opened.push(() => queue?.close());
     const results = await openResults(out, setup, reports, ctx.io);

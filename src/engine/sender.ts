@@ -13,7 +13,7 @@ import { redactUrls } from '../util/redact.js';
 import { Slots } from './slots.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry } from './retry.js';
 import type { SenderConfig } from './sender-config.js';
-import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from './types.js';
+import type { OutgoingRequest, Result, RunStats, SaveBody, Transport, TransportResponse } from './types.js';
 
 /** A SenderConfig with its expressions compiled, and the hooks sender threads use. */
 export type SenderOptions = Omit<SenderConfig, 'transform' | 'expect'> & {
@@ -38,6 +38,8 @@ interface Job {
   startedAt: number;
   /** Set when adaptive pace was holding the run back as the first attempt started. */
   throttled: Result['throttled'];
+  /** --save-responses: where the transport streams this request's answer bodies. */
+  save: SaveBody | undefined;
 }
 
 /** Marks an abort the sender asked for, as opposed to a per-attempt timeout. */
@@ -101,6 +103,7 @@ export class Sender implements RequestSink {
       attempts: 0,
       startedAt: 0,
       throttled: undefined,
+      save: this.o.saveResponses === null ? undefined : { dir: this.o.saveResponses, id, path: null },
     };
     if (job.key !== undefined && !this.gate.admit(job.key, job)) return; // held until its key's request settles
     this.slots.add(job, options.priority ?? 0);
@@ -207,7 +210,7 @@ export class Sender implements RequestSink {
     let res: TransportResponse | null = null;
     let err: unknown = null;
     try {
-      res = await this.transport.send(job.request, this.hard.signal, this.o.timeoutMs);
+      res = await this.transport.send(job.request, this.hard.signal, this.o.timeoutMs, job.save);
     } catch (e) {
       err = e;
     } finally {
@@ -295,6 +298,7 @@ export class Sender implements RequestSink {
     if (job.throttled !== undefined) result.throttled = job.throttled;
     const requestId = res?.headers['x-request-id'];
     if (typeof requestId === 'string') result.requestId = requestId;
+    if (res?.file !== undefined) result.file = res.file;
     if (this.o.includeHeaders && res) result.headers = res.headers;
     return result;
   }

@@ -71,6 +71,19 @@ export interface TransportResponse {
   body: string;
   /** The body as received, when the transport keeps it (serve's $batch answers non-text bodies in base64). */
   bytes?: Uint8Array;
+  /** --save-responses: the file the body was streamed to (`body` is then empty). */
+  file?: string;
+}
+
+/**
+ * --save-responses, for one request: the transport streams the answer's body to a file in `dir` named after `id`
+ * (src/util/file-names.ts) instead of collecting it. `path` is the file an earlier attempt wrote: a later one
+ * replaces it (and removes it when its name differs).
+ */
+export interface SaveBody {
+  dir: string;
+  id: string;
+  path: string | null;
 }
 
 /**
@@ -80,7 +93,7 @@ export interface TransportResponse {
  * may be noticed a few milliseconds late: a transport need not arm a timer or a listener per attempt.
  */
 export interface Transport {
-  send(request: OutgoingRequest, signal: AbortSignal, timeoutMs?: number): Promise<TransportResponse>;
+  send(request: OutgoingRequest, signal: AbortSignal, timeoutMs?: number, save?: SaveBody): Promise<TransportResponse>;
   /** Idempotent; waits for open connections to close. */
   close(): Promise<void>;
 }

@@ -286,6 +286,14 @@ export const OPTIONS = {
     runOption: 'expect',
     sender: true,
   },
+  saveResponses: {
+    flags: '--save-responses <dir>',
+    help: 'stream each answer body to DIR/<id>.<ext> (ext from its Content-Type); results name the file',
+    group: 'responses',
+    commands: { run: true },
+    runOption: 'saveResponses',
+    sender: true,
+  },
   inputFormat: {
     flags: '--input-format <format>',
     help: 'auto (content; .csv by name), ndjson, json or csv',
