@@ -100,6 +100,13 @@ function resumeModeOf(v: ValuesOf<'run'>): ResumeMode {
       `${mode} needs --format ndjson (the default) or openai: only they are appended line by line`,
     );
   if (v.resendChanged && !v.resume) throw new BatchpostError('USAGE', '--resend-changed goes with --resume');
+  if (v.traceFailed && v.trace === undefined) throw new BatchpostError('USAGE', '--trace-failed goes with --trace FILE');
+  if (v.trace !== undefined && v.queue !== undefined)
+    throw new BatchpostError(
+      'USAGE',
+      '--trace and --queue: the exchanges happen on the workers, which keep no trace',
+      'Trace a local run of the requests in question instead.',
+    );
   return v.rerunWhere !== undefined ? 'rerun' : v.retryFailed ? 'retry-failed' : v.resume ? 'resume' : null;
 }
 

@@ -7,6 +7,7 @@ import { Run } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
 import { tallyResults } from '../output/index.js';
 import { prepareResponsesDir } from '../output/responses-dir.js';
+import { assertTraceWritable, openTrace, type Tracer } from '../output/trace.js';
 import type { RunReports } from '../report/run-reports.js';
 import { dryRun } from './dry-run.js';
 import { describeError } from './errors.js';
@@ -61,6 +62,8 @@ interface RunParts {
   results: Results;
   /** --out held for this run alone. */
   lock: ResultsLock | null;
+  /** --trace. */
+  trace: Tracer | null;
   senders: Senders;
   run: Run;
 }
@@ -77,7 +80,8 @@ async function openParts(
   const opened: Array<() => unknown> = [() => read.source.destroy()];
   try {
     const out = flags.out ?? null;
-    checkOutputPaths(input, out, flags.failed ?? null, setup);
+    checkOutputPaths(input, out, flags.failed ?? null, setup, flags.trace ?? null);
+    if (flags.trace !== undefined) assertTraceWritable(flags.trace);
     const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, read.detected);
     const display = createDisplay(setup, ctx.io);
     const lock = lockOut(out);
@@ -94,12 +98,14 @@ async function openParts(
     opened.push(() => queue?.close());
     const results = await openResults(out, setup, reports, ctx.io);
     opened.push(() => results.writer.close());
-    const senders = chooseSenders(queue, setup, options);
+    const trace = openTraceFor(flags, setup, ctx);
+    opened.push(() => trace?.close());
+    const senders = chooseSenders(queue, setup, options, trace?.onAttempt);
     opened.push(() => senders.close());
     const run = new Run({ ...options, ...recorded }, { sink: results.sink, onFailed: failed?.write, ...senders.deps });
     reports?.watch(run.stats);
     const place = { input, out, format: setup.format, argv: ctx.argv };
-    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, senders, run };
+    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, trace, senders, run };
   } catch (err) {
     for (const close of opened.reverse())
       await Promise.resolve()
@@ -107,6 +113,12 @@ async function openParts(
         .catch(() => {});
     throw err;
   }
+}
+
+function openTraceFor(flags: RunFlags, setup: RunSetup, ctx: CommandContext): Tracer | null {
+  if (flags.trace === undefined) return null;
+  const options = { failedOnly: flags.traceFailed ?? false, append: setup.resume !== null, stderr: ctx.io.stderr };
+  return openTrace(flags.trace, options);
 }
 
 /** Sends every payload, with the progress shown and the signals heard, and closes what the run held. */
@@ -119,6 +131,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     // Results nobody keeps are not worth sending: a write failure stops the run (its error is read at the end).
     results.writer.onError(() => run.abort());
     p.failed?.onError(() => run.abort());
+    p.trace?.writer.onError(() => run.abort());
     unsubscribe = stopOnSignals(p.ctx.io, run, display.progress);
     display.progress.start(run.stats);
     return await run.execute(p.read.records);
@@ -129,6 +142,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     await results.sink.close();
     await p.failed?.close();
     await p.senders.close();
+    await p.trace?.close();
     p.lock?.release();
     unsubscribe();
   }
@@ -140,7 +154,7 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
   const outcome: RunOutcome = {
     summary,
     recorded: null,
-    outputError: p.results.writer.error ?? p.failed?.error ?? null,
+    outputError: p.results.writer.error ?? p.failed?.error ?? p.trace?.writer.error ?? null,
     threadFailure: p.senders.threads?.failure ?? null,
     unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,

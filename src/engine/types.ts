@@ -86,6 +86,27 @@ export interface SaveBody {
   path: string | null;
 }
 
+/** One attempt of one request as it went (--trace): what was sent, what came back or went wrong, and when. */
+export interface AttemptTrace {
+  id: string;
+  /** 1-based. */
+  attempt: number;
+  request: OutgoingRequest;
+  /** Epoch ms, fractional. */
+  startedAt: number;
+  durationMs: number;
+  /** The HTTP answer, when one came. */
+  response: TransportResponse | null;
+  /** Why no (whole) answer came: a transport failure; null with an answer, or when a hard stop cut it off. */
+  error: ResultError | null;
+}
+
+/**
+ * Told of every attempt when it ends, with the request's outcome: `undefined` while more attempts follow, the
+ * Result after the last, null when a stop dropped the request (it is not recorded).
+ */
+export type OnAttempt = (attempt: AttemptTrace, outcome: Result | null | undefined) => void;
+
 /**
  * Sends one attempt of one request. Rejects with a TransportError (see errors.ts) for anything that is not an
  * HTTP answer: refused, reset, timeout, abort. When `signal` aborts (a hard stop), rejects with its reason; when no

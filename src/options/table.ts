@@ -387,6 +387,19 @@ export const OPTIONS = {
     group: 'output',
     commands: { run: true },
   },
+  trace: {
+    flags: '--trace <file>',
+    help: "every attempt's exchange (request, answer, timing, error) as NDJSON, secrets hidden (- for stderr)",
+    group: 'output',
+    commands: { run: true },
+  },
+  traceFailed: {
+    flags: '--trace-failed',
+    help: 'with --trace: keep only the requests that ended ok:false',
+    group: 'output',
+    default: false,
+    commands: { run: true },
+  },
   report: {
     flags: '--report <file.html>',
     help: 'write an HTML report: charts, outcomes, slowest requests, searchable failures',

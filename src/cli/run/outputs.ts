@@ -24,7 +24,13 @@ export interface Recorded {
  * they name, so a symlink or hard link is caught), --failed can be written, and `--summary -` does not share
  * stdout with the results.
  */
-export function checkOutputPaths(input: string, out: string | null, failed: string | null, setup: RunSetup): void {
+export function checkOutputPaths(
+  input: string,
+  out: string | null,
+  failed: string | null,
+  setup: RunSetup,
+  trace: string | null = null,
+): void {
   const { html, junit, summary } = setup.reports;
   if (summary === '-' && out === null) {
     throw new BatchpostError(
@@ -40,6 +46,7 @@ export function checkOutputPaths(input: string, out: string | null, failed: stri
     ['--report', html],
     ['--junit', junit],
     ['--summary', summary],
+    ['--trace', trace],
   ]);
   if (failed !== null) assertWritablePath('--failed', failed);
 }

@@ -2,8 +2,9 @@
 // thread through connections of its own.
 import type { ResolvedOptions } from '../../engine/options.js';
 import type { SenderFactory } from '../../engine/run.js';
+import { Sender } from '../../engine/sender.js';
 import { senderConfigOf } from '../../engine/sender-config.js';
-import type { Transport } from '../../engine/types.js';
+import type { OnAttempt, Transport } from '../../engine/types.js';
 import type { QueueRun } from '../../queue/index.js';
 import { ThreadedSender, threadsFor } from '../../threads/index.js';
 import { createTransport, transportConfigOf } from '../../transport/index.js';
@@ -33,12 +34,23 @@ export interface Senders {
   close(): Promise<void>;
 }
 
-export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: ResolvedOptions): Senders {
-  const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
+/**
+ * `onAttempt` (--trace) needs every attempt seen where it happens: the requests are then sent from this thread,
+ * whatever --threads says (--queue is refused with --trace).
+ */
+export function chooseSenders(
+  queue: QueueRun | null,
+  setup: RunSetup,
+  options: ResolvedOptions,
+  onAttempt?: OnAttempt,
+): Senders {
+  const threadCount = queue === null && onAttempt === undefined ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
   const transport = queue === null && threadCount === 0 ? ownTransport(options) : null;
   let deps: SendDeps;
-  if (transport !== null) deps = { transport };
+  if (transport !== null && onAttempt !== undefined)
+    deps = { sender: (o, stats) => new Sender({ ...o, onAttempt }, transport, stats) };
+  else if (transport !== null) deps = { transport };
   else if (queue !== null) deps = { sender: queue.sender };
   else
     deps = {
