@@ -2,7 +2,7 @@
 // properties refused): real output of every variant of `batchpost run` must validate against them.
 import fs from 'node:fs';
 import path from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { ndjsonFile, parseLines, ROOT, runCli, tmpDir } from './helpers/cli.js';
 
@@ -26,7 +26,7 @@ beforeEach(() => {
 /** Runs the CLI and returns its result lines, each checked against `validate`. */
 async function linesOf(
   args: string[],
-  validate: typeof validateResult,
+  validate: ValidateFunction,
   expectedCode?: number,
 ): Promise<Record<string, unknown>[]> {
   const r = await runCli(['run', ...args, '--progress', 'none']);
