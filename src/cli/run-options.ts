@@ -100,7 +100,8 @@ function resumeModeOf(v: ValuesOf<'run'>): ResumeMode {
       `${mode} needs --format ndjson (the default) or openai: only they are appended line by line`,
     );
   if (v.resendChanged && !v.resume) throw new BatchpostError('USAGE', '--resend-changed goes with --resume');
-  if (v.traceFailed && v.trace === undefined) throw new BatchpostError('USAGE', '--trace-failed goes with --trace FILE');
+  if (v.traceFailed && v.trace === undefined)
+    throw new BatchpostError('USAGE', '--trace-failed goes with --trace FILE');
   if (v.trace !== undefined && v.queue !== undefined)
     throw new BatchpostError(
       'USAGE',
