@@ -57,6 +57,7 @@ describe('a sender thread that dies', () => {
       transform: null,
       expect: null,
       includeHeaders: false,
+      saveResponses: null,
       adaptive: true,
       policy: {
         retries: 0,

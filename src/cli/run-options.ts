@@ -113,9 +113,20 @@ function resumeModeOf(v: ValuesOf<'run'>): ResumeMode {
   const mode = given[0];
   if (mode && !v.out)
     throw new BatchpostError('USAGE', `${mode} needs --out FILE: it reads the results recorded there`);
-  if (mode && v.format !== 'ndjson')
-    throw new BatchpostError('USAGE', `${mode} needs --format ndjson (the default): only it is appended line by line`);
+  if (mode && v.format !== 'ndjson' && v.format !== 'openai')
+    throw new BatchpostError(
+      'USAGE',
+      `${mode} needs --format ndjson (the default) or openai: only they are appended line by line`,
+    );
   if (v.resendChanged && !v.resume) throw new BatchpostError('USAGE', '--resend-changed goes with --resume');
+  if (v.traceFailed && v.trace === undefined)
+    throw new BatchpostError('USAGE', '--trace-failed goes with --trace FILE');
+  if (v.trace !== undefined && v.queue !== undefined)
+    throw new BatchpostError(
+      'USAGE',
+      '--trace and --queue: the exchanges happen on the workers, which keep no trace',
+      'Trace a local run of the requests in question instead.',
+    );
   return v.rerunWhere !== undefined ? 'rerun' : v.retryFailed ? 'retry-failed' : v.resume ? 'resume' : null;
 }
 

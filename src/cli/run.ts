@@ -6,6 +6,8 @@ import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
 import { Run } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
 import { tallyResults } from '../output/index.js';
+import { prepareResponsesDir } from '../output/responses-dir.js';
+import { assertTraceWritable, openTrace, type Tracer } from '../output/trace.js';
 import type { RunReports } from '../report/run-reports.js';
 import { dryRun } from './dry-run.js';
 import { describeError } from './errors.js';
@@ -62,6 +64,8 @@ interface RunParts {
   results: Results;
   /** --out held for this run alone. */
   lock: ResultsLock | null;
+  /** --trace. */
+  trace: Tracer | null;
   senders: Senders;
   run: Run;
 }
@@ -78,7 +82,8 @@ async function openParts(
   const opened: Array<() => unknown> = [() => read.source.destroy()];
   try {
     const out = flags.out ?? null;
-    checkOutputPaths(input, out, flags.failed ?? null, setup, flags.overwrite ?? false);
+    checkOutputPaths(input, out, flags.failed ?? null, setup, flags.overwrite ?? false, flags.trace ?? null);
+    if (flags.trace !== undefined) assertTraceWritable(flags.trace);
     const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, read.detected);
     const display = createDisplay(setup, ctx.io);
     const lock = lockOut(out);
@@ -86,11 +91,18 @@ async function openParts(
     const reports = await openReports(input, out, setup, options, ctx.argv);
     opened.push(() => reports?.discard());
     const recorded = await readRecorded(out, setup, flags, ctx.io);
+    if (options.saveResponses !== undefined)
+      prepareResponsesDir(options.saveResponses, {
+        continues: setup.resume !== null,
+        overwrite: flags.overwrite ?? false,
+      });
     const queue = await openQueue(flags, setup, options, (message) => display.progress.note(message));
     opened.push(() => queue?.close());
     const results = await openResults(out, setup, reports, ctx.io);
     opened.push(() => results.writer.close());
-    const senders = chooseSenders(queue, setup, options, ctx.io.env);
+    const trace = openTraceFor(flags, setup, ctx);
+    opened.push(() => trace?.close());
+    const senders = chooseSenders(queue, setup, options, ctx.io.env, trace?.onAttempt);
     opened.push(() => senders.close());
     const run = new Run(
       { ...options, ...recorded },
@@ -98,7 +110,7 @@ async function openParts(
     );
     reports?.watch(run.stats);
     const place = { input, out, format: setup.format, argv: ctx.argv };
-    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, senders, run };
+    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, trace, senders, run };
   } catch (err) {
     for (const close of opened.reverse())
       await Promise.resolve()
@@ -106,6 +118,12 @@ async function openParts(
         .catch(() => {});
     throw err;
   }
+}
+
+function openTraceFor(flags: RunFlags, setup: RunSetup, ctx: CommandContext): Tracer | null {
+  if (flags.trace === undefined) return null;
+  const options = { failedOnly: flags.traceFailed ?? false, append: setup.resume !== null, stderr: ctx.io.stderr };
+  return openTrace(flags.trace, options);
 }
 
 /** Sends every payload, with the progress shown and the signals heard, and closes what the run held. */
@@ -118,6 +136,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     // Results nobody keeps are not worth sending: a write failure stops the run (its error is read at the end).
     results.writer.onError(() => run.abort());
     p.failed?.onError(() => run.abort());
+    p.trace?.writer.onError(() => run.abort());
     unsubscribe = stopOnSignals(p.ctx.io, run, display.progress);
     display.progress.start(run.stats);
     return await run.execute(p.read.records);
@@ -128,6 +147,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     await results.sink.close();
     await p.failed?.close();
     await p.senders.close();
+    await p.trace?.close();
     p.lock?.release();
     unsubscribe();
   }
@@ -139,7 +159,7 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
   const outcome: RunOutcome = {
     summary,
     recorded: null,
-    outputError: p.results.writer.error ?? p.failed?.error ?? null,
+    outputError: p.results.writer.error ?? p.failed?.error ?? p.trace?.writer.error ?? null,
     threadFailure: p.senders.threads?.failure ?? null,
     unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,

@@ -98,6 +98,11 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'The answer body was larger than --max-response-size; it was cut off unread and `status` is its status.',
   },
+  RESPONSE_NOT_SAVED: {
+    scope: 'result',
+    retry: 'never',
+    summary: 'With --save-responses: the answer body could not be written to its file; `status` is its status.',
+  },
   // Results: the payload itself could not become a request.
   INVALID_JSON: {
     scope: 'result',

@@ -48,6 +48,8 @@ export interface RunOptions {
   runId?: string;
   /** Add the response headers to each result. */
   includeHeaders?: boolean;
+  /** Stream each answer's body to a file in this folder instead of the result (`file` names it). */
+  saveResponses?: string;
   /** JMESPath over {status, headers, body} replacing `response`. */
   transform?: string;
   /** JMESPath over {status, headers, body} that a 2xx answer must meet to count as ok (else EXPECTATION_FAILED). */
@@ -109,7 +111,8 @@ type OptionalKeys =
   | 'caCert'
   | 'clientCert'
   | 'clientKey'
-  | 'keyPassphrase';
+  | 'keyPassphrase'
+  | 'saveResponses';
 export type ResolvedOptions = Required<Omit<RunOptions, OptionalKeys | 'rate' | 'runId'>> &
   Pick<RunOptions, OptionalKeys> & { rate: number | null; runId: string };
 
@@ -124,6 +127,7 @@ function libraryDefaults(): { [K in Exclude<keyof RunOptions, keyof TableDefault
     transform: undefined,
     expect: undefined,
     serializeBy: undefined,
+    saveResponses: undefined,
     recordedHashes: new Map(),
     inputKind: 'json',
     skipIds: new Set(),

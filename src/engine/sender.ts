@@ -13,7 +13,7 @@ import { redactUrls } from '../util/redact.js';
 import { Slots } from './slots.js';
 import { parseRetryAfter, retryDelayMs, shouldRetry } from './retry.js';
 import type { SenderConfig } from './sender-config.js';
-import type { OutgoingRequest, Result, RunStats, Transport, TransportResponse } from './types.js';
+import type { OnAttempt, OutgoingRequest, Result, RunStats, SaveBody, Transport, TransportResponse } from './types.js';
 
 /** A SenderConfig with its expressions compiled, and the hooks sender threads use. */
 export type SenderOptions = Omit<SenderConfig, 'transform' | 'expect'> & {
@@ -25,6 +25,8 @@ export type SenderOptions = Omit<SenderConfig, 'transform' | 'expect'> & {
   onSignal?: (pausedUntil: number, reasons: string[]) => void;
   /** An epoch time (ms, fractional) a paced start falls on: sender threads sharing one --rate interleave (see Pacer). */
   paceAt?: number;
+  /** --trace: told of every attempt as it ends (see OnAttempt). */
+  onAttempt?: OnAttempt;
 };
 
 interface Job {
@@ -38,6 +40,17 @@ interface Job {
   startedAt: number;
   /** Set when adaptive pace was holding the run back as the first attempt started. */
   throttled: Result['throttled'];
+  /** --save-responses: where the transport streams this request's answer bodies. */
+  save: SaveBody | undefined;
+  /** --trace: the attempt that just ended, until it is told (see traceAttempt). */
+  ended: EndedAttempt | undefined;
+}
+
+interface EndedAttempt {
+  start: number;
+  end: number;
+  res: TransportResponse | null;
+  err: unknown;
 }
 
 /** Marks an abort the sender asked for, as opposed to a per-attempt timeout. */
@@ -101,6 +114,8 @@ export class Sender implements RequestSink {
       attempts: 0,
       startedAt: 0,
       throttled: undefined,
+      save: this.o.saveResponses === null ? undefined : { dir: this.o.saveResponses, id, path: null },
+      ended: undefined,
     };
     if (job.key !== undefined && !this.gate.admit(job.key, job)) return; // held until its key's request settles
     this.slots.add(job, options.priority ?? 0);
@@ -171,6 +186,7 @@ export class Sender implements RequestSink {
 
   /** Settles a job for good and lets the next request for its key go. */
   private settle(job: Job, result: Result | null, response: TransportResponse | null = null): void {
+    if (job.ended !== undefined) this.traceAttempt(job, result);
     if (job.key !== undefined) {
       const next = this.gate.release(job.key);
       if (next !== undefined) this.slots.add(next, next.opts.priority ?? 0);
@@ -206,13 +222,15 @@ export class Sender implements RequestSink {
     // listener per attempt (see Transport.send).
     let res: TransportResponse | null = null;
     let err: unknown = null;
+    const start = this.o.onAttempt === undefined ? 0 : performance.now();
     try {
-      res = await this.transport.send(job.request, this.hard.signal, this.o.timeoutMs);
+      res = await this.transport.send(job.request, this.hard.signal, this.o.timeoutMs, job.save);
     } catch (e) {
       err = e;
     } finally {
       this.stats.inFlight--;
     }
+    if (this.o.onAttempt !== undefined) job.ended = { start, end: performance.now(), res, err };
     if (err === ABORTED) return this.settle(job, null);
     if (res !== null) this.governor?.observe(res.status, res.headers);
     const code = res !== null ? (res.status >= 200 && res.status < 300 ? null : httpCode(res.status)) : codeOf(err);
@@ -221,6 +239,7 @@ export class Sender implements RequestSink {
     const verdict = shouldRetry(policy, code, job.attempts);
     if (verdict.retry) {
       if (this.stopping) return this.settle(job, null);
+      if (job.ended !== undefined) this.traceAttempt(job, undefined);
       this.stats.retries++;
       const delay = retryDelayMs(policy, job.attempts, res ? parseRetryAfter(res.headers['retry-after']) : null);
       // Retries go ahead of requests not yet started: they are older. Waiting out the delay holds no slot.
@@ -246,6 +265,25 @@ export class Sender implements RequestSink {
     });
     if (err instanceof TransportError && err.status !== null) result.status = err.status;
     this.settle(job, result, res);
+  }
+
+  /** Tells --trace of the attempt that just ended, and the request's outcome when it was the last. */
+  private traceAttempt(job: Job, outcome: Result | null | undefined): void {
+    const { start, end, res, err } = job.ended!;
+    job.ended = undefined;
+    const error = err === null || err === ABORTED ? null : { code: codeOf(err), message: (err as Error).message };
+    this.o.onAttempt!(
+      {
+        id: job.id,
+        attempt: job.attempts,
+        request: job.request,
+        startedAt: performance.timeOrigin + start,
+        durationMs: round1(end - start),
+        response: res,
+        error,
+      },
+      outcome,
+    );
   }
 
   private success(job: Job, res: TransportResponse): Result {
@@ -293,6 +331,9 @@ export class Sender implements RequestSink {
       hash: job.hash,
     };
     if (job.throttled !== undefined) result.throttled = job.throttled;
+    const requestId = res?.headers['x-request-id'];
+    if (typeof requestId === 'string') result.requestId = requestId;
+    if (res?.file !== undefined) result.file = res.file;
     if (this.o.includeHeaders && res) result.headers = res.headers;
     return result;
   }

@@ -42,6 +42,10 @@ export interface Result {
    * and the server's signals behind it. A report made from the results afterwards reads its throttled periods here.
    */
   throttled?: ResultThrottled;
+  /** The answer's X-Request-Id header, when it had one: the id a server's operators know the request by. */
+  requestId?: string;
+  /** --save-responses: where the answer's body was saved (the DIR given, joined with the file name). */
+  file?: string;
   headers?: Record<string, string | string[]>;
 }
 
@@ -67,7 +71,41 @@ export interface TransportResponse {
   body: string;
   /** The body as received, when the transport keeps it (serve's $batch answers non-text bodies in base64). */
   bytes?: Uint8Array;
+  /** --save-responses: the file the body was streamed to (`body` is then empty). */
+  file?: string;
 }
+
+/**
+ * --save-responses, for one request: the transport streams the answer's body to a file in `dir` named after `id`
+ * (src/util/file-names.ts) instead of collecting it. `path` is the file an earlier attempt wrote: a later one
+ * replaces it (and removes it when its name differs).
+ */
+export interface SaveBody {
+  dir: string;
+  id: string;
+  path: string | null;
+}
+
+/** One attempt of one request as it went (--trace): what was sent, what came back or went wrong, and when. */
+export interface AttemptTrace {
+  id: string;
+  /** 1-based. */
+  attempt: number;
+  request: OutgoingRequest;
+  /** Epoch ms, fractional. */
+  startedAt: number;
+  durationMs: number;
+  /** The HTTP answer, when one came. */
+  response: TransportResponse | null;
+  /** Why no (whole) answer came: a transport failure; null with an answer, or when a hard stop cut it off. */
+  error: ResultError | null;
+}
+
+/**
+ * Told of every attempt when it ends, with the request's outcome: `undefined` while more attempts follow, the
+ * Result after the last, null when a stop dropped the request (it is not recorded).
+ */
+export type OnAttempt = (attempt: AttemptTrace, outcome: Result | null | undefined) => void;
 
 /**
  * Sends one attempt of one request. Rejects with a TransportError (see errors.ts) for anything that is not an
@@ -76,7 +114,7 @@ export interface TransportResponse {
  * may be noticed a few milliseconds late: a transport need not arm a timer or a listener per attempt.
  */
 export interface Transport {
-  send(request: OutgoingRequest, signal: AbortSignal, timeoutMs?: number): Promise<TransportResponse>;
+  send(request: OutgoingRequest, signal: AbortSignal, timeoutMs?: number, save?: SaveBody): Promise<TransportResponse>;
   /** Idempotent; waits for open connections to close. */
   close(): Promise<void>;
 }

@@ -77,7 +77,7 @@ const allOf =
   <T extends string>() =>
   <const L extends readonly T[]>(list: L & ([Exclude<T, L[number]>] extends [never] ? unknown : never)): L =>
     list;
-const OUTPUT_FORMATS = allOf<OutputFormat>()(['ndjson', 'json', 'csv']);
+const OUTPUT_FORMATS = allOf<OutputFormat>()(['ndjson', 'json', 'csv', 'openai']);
 const PROGRESS_MODES = allOf<ProgressMode>()(['bar', 'lines', 'none', 'auto']);
 
 /** In flight at once across all batches: a gateway serves many callers, so more than run's default. */
@@ -369,6 +369,14 @@ export const OPTIONS = {
     runOption: 'expect',
     sender: true,
   },
+  saveResponses: {
+    flags: '--save-responses <dir>',
+    help: 'stream each answer body to DIR/<id>.<ext> (ext from its Content-Type); results name the file',
+    group: 'responses',
+    commands: { run: true },
+    runOption: 'saveResponses',
+    sender: true,
+  },
   inputFormat: {
     flags: '--input-format <format>',
     help: 'auto (content; .csv by name), ndjson, json, csv, or requests (a whole request per line: url, method, headers, body)',
@@ -415,7 +423,7 @@ export const OPTIONS = {
   },
   format: {
     flags: '--format <format>',
-    help: 'results as ndjson, json (one object keyed by id) or csv',
+    help: 'results as ndjson, json (one object keyed by id), csv, or openai (OpenAI Batch output lines)',
     group: 'output',
     default: 'ndjson',
     parse: choice(OUTPUT_FORMATS),
@@ -460,6 +468,19 @@ export const OPTIONS = {
     flags: '--failed <file>',
     help: 'write the payloads of failed requests here, in the input format, to re-run as is',
     group: 'output',
+    commands: { run: true },
+  },
+  trace: {
+    flags: '--trace <file>',
+    help: "every attempt's exchange (request, answer, timing, error) as NDJSON, secrets hidden (- for stderr)",
+    group: 'output',
+    commands: { run: true },
+  },
+  traceFailed: {
+    flags: '--trace-failed',
+    help: 'with --trace: keep only the requests that ended ok:false',
+    group: 'output',
+    default: false,
     commands: { run: true },
   },
   report: {

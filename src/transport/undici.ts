@@ -9,9 +9,12 @@
 // signal listener per attempt: creating an AbortController, arming a timer and adding and removing an EventTarget
 // listener cost more per request than the rest of this file, and an attempt cancelled a few milliseconds late
 // changes nothing. The answer's bytes are kept too: serve's $batch hands non-text bodies back in base64.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Dispatcher } from 'undici';
 import { TransportError } from '../engine/errors.js';
-import type { OutgoingRequest, Transport, TransportResponse } from '../engine/types.js';
+import type { OutgoingRequest, SaveBody, Transport, TransportResponse } from '../engine/types.js';
+import { responseFileName } from '../util/file-names.js';
 import type { TransportConfig } from './config.js';
 import { Pools, type Route } from './pools.js';
 import { tlsFailure } from './tls.js';
@@ -38,7 +41,7 @@ export class UndiciTransport implements Transport {
     this.redirectOrigin = config.redirectOrigin;
   }
 
-  send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity): Promise<TransportResponse> {
+  send(req: OutgoingRequest, signal: AbortSignal, timeoutMs = Infinity, save?: SaveBody): Promise<TransportResponse> {
     // The Transport contract: a hard stop rejects with the signal's own reason, whatever the caller aborted with.
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (signal.aborted) return Promise.reject(signal.reason);
@@ -60,7 +63,7 @@ export class UndiciTransport implements Transport {
     }
     return new Promise((resolve, reject) => {
       const deadline = performance.now() + timeoutMs;
-      const handler = new Collector(req, signal, deadline, timeoutMs, this, resolve, reject);
+      const handler = new Collector(req, signal, deadline, timeoutMs, this, resolve, reject, save);
       this.inFlight.add(handler);
       this.sweeper ??= setInterval(this.sweep, SWEEP_MS).unref();
       try {
@@ -168,6 +171,7 @@ class Collector implements Dispatcher.DispatchHandler {
   private redirectsLeft: number;
   private readonly maxBytes: number;
   private readonly inFlight: InFlight<Collector>;
+  private readonly file: BodyFile | null = null;
 
   constructor(
     /** The request being sent: the one asked for, or where a followed redirect led. */
@@ -178,7 +182,10 @@ class Collector implements Dispatcher.DispatchHandler {
     private readonly transport: UndiciTransport,
     private readonly resolve: (res: TransportResponse) => void,
     private readonly reject: (err: unknown) => void,
+    /** --save-responses: the body goes to a file (see BodyFile), not to memory. */
+    save?: SaveBody,
   ) {
+    if (save !== undefined) this.file = new BodyFile(save);
     this.redirectsLeft = transport.maxRedirects;
     this.maxBytes = transport.maxBytes;
     this.inFlight = transport.inFlight;
@@ -192,6 +199,7 @@ class Collector implements Dispatcher.DispatchHandler {
     this.chunks.length = 0;
     this.received = 0;
     this.controller = null;
+    this.file?.close();
   }
 
   /** Called by the sweep: cancels the attempt when its signal aborted or its time is up. */
@@ -229,12 +237,21 @@ class Collector implements Dispatcher.DispatchHandler {
     this.headers = headers as Record<string, string | string[]>;
     const declared = headers['content-length'];
     if (typeof declared === 'string' && Number(declared) > this.maxBytes) this.tooLarge();
+    else if (this.file !== null) this.saveFailed(this.file.open(this.headers['content-type']));
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
     this.received += chunk.length;
     if (this.received > this.maxBytes) this.tooLarge();
+    else if (this.file !== null) this.saveFailed(this.file.write(chunk));
     else this.chunks.push(chunk);
+  }
+
+  /** Cancels the attempt when the body could not be saved (`err` null: it could). */
+  private saveFailed(err: Error | null): void {
+    if (err === null || this.cancelled !== undefined) return;
+    const message = `answered ${this.status} but its body could not be saved to ${this.file!.path}: ${err.message}`;
+    this.cancel(new TransportError('RESPONSE_NOT_SAVED', message, this.status));
   }
 
   private tooLarge(): void {
@@ -249,6 +266,12 @@ class Collector implements Dispatcher.DispatchHandler {
       if (typeof location === 'string' && this.transport.redirect(this, location)) return;
     }
     if (this.finish()) return;
+    if (this.file !== null) {
+      const err = this.file.close();
+      if (err !== null) return this.rejectUnsaved(err);
+      const res = { status: this.status, statusText: this.statusText, headers: this.headers, body: '' };
+      return this.resolve({ ...res, file: this.file.path ?? undefined });
+    }
     const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     this.resolve({
       status: this.status,
@@ -259,7 +282,14 @@ class Collector implements Dispatcher.DispatchHandler {
     });
   }
 
+  private rejectUnsaved(err: Error): void {
+    this.file!.discard();
+    const message = `answered ${this.status} but its body could not be saved: ${err.message}`;
+    this.reject(new TransportError('RESPONSE_NOT_SAVED', message, this.status));
+  }
+
   onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+    this.file?.discard(); // a body cut short is not left behind as if it were the answer
     if (this.finish()) return;
     if (this.cancelled === undefined && this.signal.aborted) this.cancelled = this.signal.reason;
     this.reject(this.cancelled !== undefined ? this.cancelled : this.transport.errorOf(err));
@@ -271,6 +301,87 @@ class Collector implements Dispatcher.DispatchHandler {
     this.done = true;
     this.inFlight.delete(this);
     return false;
+  }
+}
+
+/**
+ * One attempt's body file (--save-responses): opened when the answer's headers arrive (its name needs the
+ * Content-Type), written chunk by chunk as they arrive, synchronously (the page cache takes it; no chunk waits in
+ * memory), closed at the end. An attempt that fails removes it; a later attempt replaces it.
+ */
+class BodyFile {
+  private fd = -1;
+  path: string | null = null;
+
+  constructor(private readonly save: SaveBody) {}
+
+  /** Creates (or truncates) the file for this answer; the error, or null. */
+  open(contentType: string | string[] | undefined): Error | null {
+    this.close();
+    const file = path.join(this.save.dir, responseFileName(this.save.id, contentType));
+    if (this.save.path !== null && this.save.path !== file) removeFile(this.save.path);
+    this.path = this.save.path = file;
+    try {
+      this.fd = openNoFollow(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return err as Error;
+      try {
+        // A worker (--queue) on another machine, or a folder removed meanwhile: made as the run makes it.
+        fs.mkdirSync(this.save.dir, { recursive: true });
+        this.fd = openNoFollow(file);
+      } catch (again) {
+        return again as Error;
+      }
+    }
+    return null;
+  }
+
+  write(chunk: Buffer): Error | null {
+    if (this.fd === -1) return null;
+    try {
+      for (let at = 0; at < chunk.length;) at += fs.writeSync(this.fd, chunk, at, chunk.length - at);
+      return null;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  /** Idempotent; the error of closing (a delayed write failure), or null. */
+  close(): Error | null {
+    if (this.fd === -1) return null;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      fs.closeSync(fd);
+      return null;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  /** Closes and removes the file of an attempt that did not end in a whole answer. */
+  discard(): void {
+    this.close();
+    if (this.path === null) return;
+    removeFile(this.path);
+    if (this.save.path === this.path) this.save.path = null;
+    this.path = null;
+  }
+}
+
+/** Opens `file` for writing, truncated; never through a symlink planted where the file goes. */
+const openNoFollow = (file: string): number =>
+  fs.openSync(
+    file,
+    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+    0o666,
+  );
+
+function removeFile(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // already gone
   }
 }
 

@@ -5,6 +5,7 @@ import type { Sink } from '../../engine/types.js';
 import { compileExpr, matcher } from '../../expr/index.js';
 import { BatchpostError } from '../../engine/errors.js';
 import { assertWritableOut, createLineWriter, createSink, openResume, type LineWriter } from '../../output/index.js';
+import { isGzipPath } from '../../output/gzip-file.js';
 import { lockResults, type ResultsLock } from '../../output/lock.js';
 import { assertDistinctPaths, assertWritablePath, isSpecialFile } from '../../output/paths.js';
 import { assertReplaceable } from '../../output/replace-guard.js';
@@ -31,6 +32,7 @@ export function checkOutputPaths(
   failed: string | null,
   setup: RunSetup,
   overwrite: boolean,
+  trace: string | null = null,
 ): void {
   const { html, junit, summary } = setup.reports;
   if (summary === '-' && out === null) {
@@ -47,6 +49,7 @@ export function checkOutputPaths(
     ['--report', html],
     ['--junit', junit],
     ['--summary', summary],
+    ['--trace', trace],
   ]);
   if (failed !== null) assertWritablePath('--failed', failed);
   const replace = { overwrite, continuing: setup.resume !== null };
@@ -70,7 +73,9 @@ export async function readRecorded(out: string | null, setup: RunSetup, flags: R
     const where = flags.rerunWhere === undefined ? undefined : matcher(compileExpr(flags.rerunWhere, '--rerun-where'));
     const state = await openResume(out, { mode: setup.resume, where });
     if (state.repairedTornLine)
-      io.stderr.write(`batchpost: ${out}: removed a torn last line left by an interrupted run\n`);
+      io.stderr.write(
+        `batchpost: ${out}: removed a torn last ${isGzipPath(out) ? 'gzip member' : 'line'} left by an interrupted run\n`,
+      );
     return { skipIds: state.done, recordedHashes: state.hashes, recordedFailed: state.failed };
   }
   if (out !== null) assertWritableOut(out, { resume: false, overwrite: flags.overwrite ?? false });
@@ -113,7 +118,7 @@ export async function openResults(
   io: CliIO,
 ): Promise<Results> {
   const writer = createLineWriter(
-    out === null ? { fd: 1, stream: io.stdout } : { path: out, append: setup.resume !== null },
+    out === null ? { fd: 1, stream: io.stdout } : { path: out, append: setup.resume !== null, gzip: isGzipPath(out) },
   );
   const results = createSink(setup.format, writer);
   if (reports === null) return { writer, sink: results };

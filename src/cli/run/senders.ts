@@ -2,8 +2,9 @@
 // thread through connections of its own.
 import type { ResolvedOptions } from '../../engine/options.js';
 import type { SenderFactory } from '../../engine/run.js';
+import { Sender } from '../../engine/sender.js';
 import { senderConfigOf } from '../../engine/sender-config.js';
-import type { Transport } from '../../engine/types.js';
+import type { OnAttempt, Transport } from '../../engine/types.js';
 import type { QueueRun } from '../../queue/index.js';
 import { ThreadedSender, threadsFor } from '../../threads/index.js';
 import {
@@ -39,11 +40,21 @@ export interface Senders {
   close(): Promise<void>;
 }
 
-/** `env`: where the proxies and the client key's passphrase are read (the command's environment). */
-export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: ResolvedOptions, env: Env): Senders {
-  // Request lines carry their own retry policy (their method), which only this thread's Sender takes.
-  const threadCount =
-    queue === null && options.inputKind !== 'requests' ? threadsFor(setup.threads, options.concurrency) : 0;
+/**
+ * `env`: where the proxies and the client key's passphrase are read (the command's environment). `onAttempt`
+ * (--trace) needs every attempt seen where it happens, and request lines carry their own retry policy (their
+ * method), which only this thread's Sender takes: the requests are then sent from this thread, whatever --threads
+ * says (--queue is refused with both).
+ */
+export function chooseSenders(
+  queue: QueueRun | null,
+  setup: RunSetup,
+  options: ResolvedOptions,
+  env: Env,
+  onAttempt?: OnAttempt,
+): Senders {
+  const mainThreadOnly = onAttempt !== undefined || options.inputKind === 'requests';
+  const threadCount = queue === null && !mainThreadOnly ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
   const connect: TransportConfig = transportConfigOf(options, env);
   // Certificates that do not work stop the run before anything is queued or sent; only an encrypted key whose
@@ -53,7 +64,9 @@ export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: 
   if (!keyElsewhere) checkTransportConfig(connect);
   const transport = queue === null && threadCount === 0 ? createTransport(connect) : null;
   let deps: SendDeps;
-  if (transport !== null) deps = { transport };
+  if (transport !== null && onAttempt !== undefined)
+    deps = { sender: (o, stats) => new Sender({ ...o, onAttempt }, transport, stats) };
+  else if (transport !== null) deps = { transport };
   else if (queue !== null) deps = { sender: queue.sender };
   else
     deps = {
