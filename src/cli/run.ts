@@ -7,6 +7,7 @@ import { Run } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
 import { tallyResults } from '../output/index.js';
 import type { RunReports } from '../report/run-reports.js';
+import { startAuth, type CliAuth } from './auth.js';
 import { dryRun } from './dry-run.js';
 import { describeError } from './errors.js';
 import { EXIT, failOnText, runExitCode, type RunOutcome } from './exit.js';
@@ -60,6 +61,8 @@ interface RunParts {
   results: Results;
   /** --out held for this run alone. */
   lock: ResultsLock | null;
+  /** --auth-command; null without it (and with --queue: each worker runs it). */
+  auth: CliAuth | null;
   senders: Senders;
   run: Run;
 }
@@ -79,6 +82,10 @@ async function openParts(
     checkOutputPaths(input, out, flags.failed ?? null, setup);
     const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, read.detected);
     const display = createDisplay(setup, ctx.io);
+    // Before any file is written: a command that fails now leaves the results as they were.
+    const queued = flags.queue !== undefined || flags.queueName !== undefined;
+    const auth = queued ? null : await startAuth(options);
+    opened.push(() => auth?.close());
     const lock = lockOut(out);
     opened.push(() => lock?.release());
     const reports = await openReports(input, out, setup, options, ctx.argv);
@@ -88,12 +95,13 @@ async function openParts(
     opened.push(() => queue?.close());
     const results = await openResults(out, setup, reports, ctx.io);
     opened.push(() => results.writer.close());
-    const senders = chooseSenders(queue, setup, options);
+    const senders = chooseSenders(queue, setup, options, auth?.refresher ?? null);
     opened.push(() => senders.close());
     const run = new Run({ ...options, ...recorded }, { sink: results.sink, onFailed: failed?.write, ...senders.deps });
+    auth?.onFailure(() => run.stop());
     reports?.watch(run.stats);
     const place = { input, out, format: setup.format, argv: ctx.argv };
-    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, senders, run };
+    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, auth, senders, run };
   } catch (err) {
     for (const close of opened.reverse())
       await Promise.resolve()
@@ -123,6 +131,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     await results.sink.close();
     await p.failed?.close();
     await p.senders.close();
+    p.auth?.close();
     p.lock?.release();
     unsubscribe();
   }
@@ -136,6 +145,7 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
     recorded: null,
     outputError: p.results.writer.error ?? p.failed?.error ?? null,
     threadFailure: p.senders.threads?.failure ?? null,
+    authFailure: p.auth?.failure ?? null,
     unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,
     reportsWritten: true,

@@ -10,12 +10,22 @@ export interface RunOptions {
   url: string;
   /** HTTP method (default POST). GET and HEAD send no body. */
   method?: string;
-  /** Request headers; values may hold `{{ expr }}` templates. Content-Type defaults to application/json. */
-  headers?: Record<string, string>;
+  /**
+   * Request headers; values may hold `{{ expr }}` templates. Content-Type defaults to application/json, User-Agent
+   * to batchpost/<version>. A list sends the header once per value.
+   */
+  headers?: Record<string, string | string[]>;
   /** JMESPath building the body from the payload (default: the payload itself). */
   body?: string;
   /** JMESPath giving each payload's id (must be unique); default: the 1-based position. */
   idField?: string;
+  /**
+   * Shell command printing auth headers ("Name: value" lines, or one token: Authorization: Bearer <token>), run
+   * before the first request and again on a 401. Run by the CLI (run, serve, worker), not by runBatch.
+   */
+  authCommand?: string;
+  /** With authCommand: also run it this often (ms). */
+  authRefreshMs?: number;
   /** Requests in flight at once (default 10). */
   concurrency?: number;
   /** Starts per second, evenly spaced (default: unpaced). */
@@ -70,7 +80,15 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-type OptionalKeys = 'body' | 'idField' | 'transform' | 'expect' | 'serializeBy' | 'signal';
+type OptionalKeys =
+  | 'body'
+  | 'idField'
+  | 'transform'
+  | 'expect'
+  | 'serializeBy'
+  | 'signal'
+  | 'authCommand'
+  | 'authRefreshMs';
 export type ResolvedOptions = Required<Omit<RunOptions, OptionalKeys | 'rate' | 'runId'>> &
   Pick<RunOptions, OptionalKeys> & { rate: number | null; runId: string };
 
@@ -89,6 +107,8 @@ function libraryDefaults(): { [K in Exclude<keyof RunOptions, keyof TableDefault
     inputKind: 'json',
     skipIds: new Set(),
     signal: undefined,
+    authCommand: undefined,
+    authRefreshMs: undefined,
   };
 }
 

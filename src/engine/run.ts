@@ -4,6 +4,7 @@
 // again.
 import { compileExpr, TemplateError, type Expr } from '../expr/index.js';
 import { valueText } from '../util/exact-json.js';
+import type { AuthSource } from './auth.js';
 import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { RequestBuilder, requestHash } from './request.js';
@@ -25,6 +26,8 @@ export type RunDeps = {
   total?: number | null;
   /** Told of every failed result with the payload it came from (--failed writes the payload back). */
   onFailed?: (record: InputRecord, result: Result) => void;
+  /** --auth-command's headers for a local Sender (a `sender` factory is handed them by whoever makes it). */
+  auth?: AuthSource | null;
 } & ({ transport: Transport; sender?: undefined } | { transport?: undefined; sender: SenderFactory });
 
 /**
@@ -77,7 +80,7 @@ export class Run {
     const senderOptions = senderOptionsOf(o);
     this.sender = deps.sender
       ? deps.sender(senderOptions, this.stats, o)
-      : new Sender(senderOptions, deps.transport, this.stats);
+      : new Sender({ ...senderOptions, auth: deps.auth ?? null }, deps.transport, this.stats);
     this.keyOf = o.serializeBy === undefined ? null : compileExpr(o.serializeBy, '--serialize-by');
     this.unreachableLeft = o.unreachableAfter;
   }

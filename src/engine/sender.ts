@@ -4,7 +4,8 @@
 import { STATUS_CODES } from 'node:http';
 import { truthy, type Expr } from '../expr/index.js';
 import { Governor } from './adaptive.js';
-import { httpCode, TransportError } from './errors.js';
+import { withAuth, type AuthHeaders, type AuthSource } from './auth.js';
+import { BatchpostError, httpCode, TransportError } from './errors.js';
 import { parseJsonOrText } from './json-depth.js';
 import { KeyGate } from './key-gate.js';
 import { Pacer } from './pacer.js';
@@ -25,6 +26,8 @@ export type SenderOptions = Omit<SenderConfig, 'transform' | 'expect'> & {
   onSignal?: (pausedUntil: number, reasons: string[]) => void;
   /** An epoch time (ms, fractional) a paced start falls on: sender threads sharing one --rate interleave (see Pacer). */
   paceAt?: number;
+  /** --auth-command's headers, added to every request; a 401 refreshes them and re-sends once (see auth.ts). */
+  auth?: AuthSource | null;
 };
 
 interface Job {
@@ -60,6 +63,9 @@ export class Sender implements RequestSink {
   /** --serialize-by, and the submitter's wait: it goes on once about `concurrency` requests wait for a slot. */
   private readonly gate: KeyGate<Job>;
   private stopping = false;
+  /** The last request headers given auth headers, and the result: requests sharing one headers object share it. */
+  private authed: { base: OutgoingRequest['headers']; generation: number; headers: OutgoingRequest['headers'] } | null =
+    null;
 
   constructor(
     private readonly o: SenderOptions,
@@ -207,13 +213,15 @@ export class Sender implements RequestSink {
     let res: TransportResponse | null = null;
     let err: unknown = null;
     try {
-      res = await this.transport.send(job.request, this.hard.signal, this.o.timeoutMs);
+      res = await this.send(job.request);
     } catch (e) {
       err = e;
     } finally {
       this.stats.inFlight--;
     }
-    if (err === ABORTED) return this.settle(job, null);
+    // A failed --auth-command stops the run: the request is not recorded, so --resume sends it again.
+    if (err === ABORTED || (err instanceof BatchpostError && err.code === 'AUTH_COMMAND_FAILED'))
+      return this.settle(job, null);
     if (res !== null) this.governor?.observe(res.status, res.headers);
     const code = res !== null ? (res.status >= 200 && res.status < 300 ? null : httpCode(res.status)) : codeOf(err);
     if (code === null) return this.settle(job, this.success(job, res!), res);
@@ -246,6 +254,33 @@ export class Sender implements RequestSink {
     });
     if (err instanceof TransportError && err.status !== null) result.status = err.status;
     this.settle(job, result, res);
+  }
+
+  /**
+   * One attempt. With --auth-command: a 401 to the headers it went with gets fresh ones (one refresh for every
+   * request that saw those) and the request goes again at once; that is part of the attempt, not a retry, and the
+   * second answer is the attempt's answer.
+   */
+  private async send(request: OutgoingRequest): Promise<TransportResponse> {
+    const auth = this.o.auth;
+    if (!auth) return this.transport.send(request, this.hard.signal, this.o.timeoutMs);
+    const used = auth.current();
+    const res = await this.transport.send(this.withAuth(request, used), this.hard.signal, this.o.timeoutMs);
+    if (res.status !== 401) return res;
+    const fresh = await auth.refresh(used.generation, this.hard.signal);
+    return this.transport.send(this.withAuth(request, fresh), this.hard.signal, this.o.timeoutMs);
+  }
+
+  private withAuth(request: OutgoingRequest, auth: AuthHeaders): OutgoingRequest {
+    let a = this.authed;
+    if (a === null || a.base !== request.headers || a.generation !== auth.generation) {
+      a = this.authed = {
+        base: request.headers,
+        generation: auth.generation,
+        headers: withAuth(request.headers, auth.headers),
+      };
+    }
+    return { ...request, headers: a.headers };
   }
 
   private success(job: Job, res: TransportResponse): Result {

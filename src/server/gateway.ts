@@ -110,7 +110,7 @@ export class Gateway {
   }
 
   /** The retry policy for an item with its own method and headers ($batch), as `run` would apply it. */
-  policyFor(method: string, headers: Record<string, string>): RetryPolicy {
+  policyFor(method: string, headers: Record<string, string | string[]>): RetryPolicy {
     const hasKey = this.o.run.idempotencyKey || hasHeader(headers, 'idempotency-key');
     const cacheKey = `${method} ${hasKey || IDEMPOTENT_METHODS.has(method)}`;
     let policy = this.policies.get(cacheKey);

@@ -1,5 +1,6 @@
 // Who sends a run's requests: the workers of a distributed run (--queue), sender threads (--threads), or this
 // thread through connections of its own.
+import type { AuthRefresher } from '../../engine/auth.js';
 import type { ResolvedOptions } from '../../engine/options.js';
 import type { SenderFactory } from '../../engine/run.js';
 import { senderConfigOf } from '../../engine/sender-config.js';
@@ -22,7 +23,9 @@ export async function openQueue(
   return openQueueRun(flags, options, { resume: setup.resume !== null, note });
 }
 
-export type SendDeps = { transport: Transport; sender?: undefined } | { transport?: undefined; sender: SenderFactory };
+export type SendDeps =
+  | { transport: Transport; sender?: undefined; auth: AuthRefresher | null }
+  | { transport?: undefined; sender: SenderFactory };
 
 export interface Senders {
   /** For the Run's deps. */
@@ -33,17 +36,29 @@ export interface Senders {
   close(): Promise<void>;
 }
 
-export function chooseSenders(queue: QueueRun | null, setup: RunSetup, options: ResolvedOptions): Senders {
+export function chooseSenders(
+  queue: QueueRun | null,
+  setup: RunSetup,
+  options: ResolvedOptions,
+  auth: AuthRefresher | null = null,
+): Senders {
   const threadCount = queue === null ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
   const transport = queue === null && threadCount === 0 ? ownTransport(options) : null;
   let deps: SendDeps;
-  if (transport !== null) deps = { transport };
+  if (transport !== null) deps = { transport, auth };
   else if (queue !== null) deps = { sender: queue.sender };
   else
     deps = {
       sender: (_, stats) =>
-        (threads = new ThreadedSender(senderConfigOf(options), transportConfigOf(options), threadCount, stats)),
+        (threads = new ThreadedSender(
+          senderConfigOf(options),
+          transportConfigOf(options),
+          threadCount,
+          stats,
+          undefined,
+          auth,
+        )),
     };
   return {
     deps,

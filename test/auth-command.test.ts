@@ -1,0 +1,261 @@
+// --auth-command: headers from a shell command, refreshed on a 401 (once for all requests that saw the same
+// headers), on a timer with --auth-refresh, and kept secret. Against the fixture server's short-lived tokens.
+import fs from 'node:fs';
+import path from 'node:path';
+import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { ndjsonFile, runCli, tmpDir } from './helpers/cli.js';
+
+let server: FixtureServer;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startFixtureServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+beforeEach(() => {
+  server.reset();
+  dir = tmpDir();
+});
+
+/** A command that notes each run in a file (one line per run) and prints a token valid `ttl` ms. */
+function tokenCommand(ttl: number, runs = path.join(dir, 'runs')): string {
+  return `echo run >> '${runs}'; curl -sf '${server.url}/auth/token?ttl=${ttl}'`;
+}
+
+const runsOf = (file = path.join(dir, 'runs')): number =>
+  fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+
+const payloads = (n: number) => Array.from({ length: n }, (_, i) => ({ n: i }));
+
+function resultsOf(file: string): { id: string; ok: boolean; status: number; error: unknown }[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string; ok: boolean; status: number; error: unknown });
+}
+
+function expectNoToken(...texts: string[]): void {
+  expect(server.tokens.length).toBeGreaterThan(0);
+  for (const token of server.tokens) for (const t of texts) expect(t).not.toContain(token);
+}
+
+describe('--auth-command', () => {
+  test.each([['0'], ['2']])(
+    'a run lasting over 5 s with 1.5-second tokens ends with no failure; the command ran again (--threads %s)',
+    async (threads) => {
+      const input = ndjsonFile(dir, payloads(30));
+      const out = path.join(dir, 'out.ndjson');
+      // 30 starts at 5/s: at least 5.8 s whatever the machine's speed, so tokens expire during the run.
+      const r = await runCli(
+        [
+          'run',
+          input,
+          '--url',
+          `${server.url}/auth/protected`,
+          '--auth-command',
+          tokenCommand(1500),
+          '--rate',
+          '5',
+          '--threads',
+          threads,
+          '--out',
+          out,
+          '--progress',
+          'none',
+        ],
+        { timeoutMs: 60_000 },
+      );
+      expect(r.stderr).not.toContain('[AUTH_COMMAND_FAILED]');
+      expect(r.code).toBe(0);
+      const results = resultsOf(out);
+      expect(results).toHaveLength(30);
+      expect(results.every((x) => x.ok && x.status === 200)).toBe(true);
+      expect(runsOf()).toBeGreaterThan(1);
+      expect(server.requests.some((q) => q.path === '/auth/protected' && q.headers.authorization)).toBe(true);
+      expectNoToken(r.stdout, r.stderr, fs.readFileSync(out, 'utf8'));
+    },
+    90_000,
+  );
+
+  test.each([['0'], ['2']])(
+    '64 requests answered 401 at once start one refresh (--threads %s)',
+    async (threads) => {
+      const runs = path.join(dir, 'runs');
+      // The first run prints a token the server never issued: every request of the first wave gets a 401.
+      const command = `if [ -f '${runs}' ]; then ${tokenCommand(60_000, runs)}; else echo run >> '${runs}'; echo stale-token; fi`;
+      const input = ndjsonFile(dir, payloads(64));
+      const out = path.join(dir, 'out.ndjson');
+      const r = await runCli([
+        'run',
+        input,
+        '--url',
+        `${server.url}/auth/protected`,
+        '--auth-command',
+        command,
+        '-c',
+        '64',
+        '--threads',
+        threads,
+        '--out',
+        out,
+        '--progress',
+        'none',
+      ]);
+      expect(r.code).toBe(0);
+      expect(runsOf(runs)).toBe(2);
+      expect(server.tokens).toHaveLength(1);
+      const results = resultsOf(out);
+      expect(results).toHaveLength(64);
+      // The re-send after a 401 is part of the attempt, not a retry.
+      expect(results.every((x) => x.ok && (x as unknown as { attempts: number }).attempts === 1)).toBe(true);
+      const protectedCalls = server.requests.filter((q) => q.path === '/auth/protected');
+      expect(protectedCalls.filter((q) => q.headers.authorization === 'Bearer stale-token')).toHaveLength(64);
+      expect(protectedCalls).toHaveLength(128);
+    },
+    60_000,
+  );
+
+  test('--auth-refresh runs the command on a timer, without any 401', async () => {
+    const input = ndjsonFile(dir, payloads(12));
+    const out = path.join(dir, 'out.ndjson');
+    // Tokens valid a minute: no answer is a 401, so every run past the first is the timer's. 12 at 5/s: ≥ 2.2 s.
+    const r = await runCli(
+      [
+        'run',
+        input,
+        '--url',
+        `${server.url}/auth/protected`,
+        '--auth-command',
+        tokenCommand(60_000),
+        '--auth-refresh',
+        '300ms',
+        '--rate',
+        '5',
+        '--out',
+        out,
+        '--progress',
+        'none',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    expect(r.code).toBe(0);
+    expect(server.requests.filter((q) => q.path === '/auth/protected').every((q) => q.endedAt !== null)).toBe(true);
+    expect(resultsOf(out).every((x) => x.ok)).toBe(true);
+    expect(runsOf()).toBeGreaterThan(1);
+  }, 60_000);
+
+  test('its headers override -H headers of the same name; header lines and a bare token both work', async () => {
+    const input = ndjsonFile(dir, payloads(1));
+    const lines = `printf 'X-Tenant: acme\\nAuthorization: Bearer from-command\\n'`;
+    const r = await runCli([
+      'run',
+      input,
+      '--url',
+      `${server.url}/echo`,
+      '-H',
+      'Authorization: Bearer from-flag',
+      '-H',
+      'X-Other: kept',
+      '--auth-command',
+      lines,
+      '--progress',
+      'none',
+    ]);
+    expect(r.code).toBe(0);
+    const seen = server.requests[0]!.headers;
+    expect(seen.authorization).toBe('Bearer from-command');
+    expect(seen['x-tenant']).toBe('acme');
+    expect(seen['x-other']).toBe('kept');
+    expect(r.stderr).not.toContain('from-command');
+
+    server.reset();
+    const bare = await runCli(['run', input, '--url', `${server.url}/echo`, '--auth-command', 'echo abc123']);
+    expect(bare.code).toBe(0);
+    expect(server.requests[0]!.headers.authorization).toBe('Bearer abc123');
+  });
+
+  test('a failing command stops the run before anything is sent: AUTH_COMMAND_FAILED, exit 2, its stderr shown', async () => {
+    const input = ndjsonFile(dir, payloads(3));
+    const out = path.join(dir, 'out.ndjson');
+    const r = await runCli([
+      'run',
+      input,
+      '--url',
+      `${server.url}/auth/protected`,
+      '--auth-command',
+      'echo "token service said no" >&2; exit 3',
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[AUTH_COMMAND_FAILED]');
+    expect(r.stderr).toContain('exited with code 3');
+    expect(r.stderr).toContain('token service said no');
+    expect(server.requests).toHaveLength(0);
+    expect(fs.existsSync(out)).toBe(false);
+
+    const empty = await runCli(['run', input, '--url', `${server.url}/echo`, '--auth-command', 'true']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/printed nothing.*\[AUTH_COMMAND_FAILED\]/);
+  });
+
+  test('a command failing mid-run stops it: the results written are kept and the continue command is printed', async () => {
+    const runs = path.join(dir, 'runs');
+    const command = `if [ -f '${runs}' ]; then echo "refresh refused" >&2; exit 1; fi; ${tokenCommand(1500, runs)}`;
+    const input = ndjsonFile(dir, payloads(40));
+    const out = path.join(dir, 'out.ndjson');
+    const r = await runCli(
+      [
+        'run',
+        input,
+        '--url',
+        `${server.url}/auth/protected`,
+        '--auth-command',
+        command,
+        '--rate',
+        '5',
+        '--out',
+        out,
+        '--progress',
+        'none',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[AUTH_COMMAND_FAILED]');
+    expect(r.stderr).toContain('refresh refused');
+    expect(r.stderr).toContain('--resume');
+    const results = resultsOf(out);
+    expect(results.length).toBeLessThan(40);
+    // The request whose refresh failed is not recorded: --resume sends it again.
+    expect(results.every((x) => x.ok)).toBe(true);
+    expectNoToken(r.stdout, r.stderr, fs.readFileSync(out, 'utf8'));
+  }, 60_000);
+
+  test('--dry-run does not run the command; the token appears nowhere', async () => {
+    const input = ndjsonFile(dir, payloads(2));
+    const runs = path.join(dir, 'runs');
+    const r = await runCli([
+      'run',
+      input,
+      '--url',
+      `${server.url}/auth/protected`,
+      '--auth-command',
+      tokenCommand(60_000, runs),
+      '--dry-run',
+    ]);
+    expect(r.code).toBe(0);
+    expect(runsOf(runs)).toBe(0);
+    expect(r.stderr).toContain('--auth-command was not run');
+    expect(r.stdout).not.toMatch(/authorization/i);
+  });
+
+  test('--auth-refresh without --auth-command is a usage error', async () => {
+    const r = await runCli(['run', '-', '--url', `${server.url}/echo`, '--auth-refresh', '1m'], { stdin: '{}\n' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[USAGE]');
+  });
+});
