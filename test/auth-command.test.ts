@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
-import { ndjsonFile, runCli, tmpDir } from './helpers/cli.js';
+import { ndjsonFile, runCli, startCli, tmpDir, waitFor } from './helpers/cli.js';
 
 let server: FixtureServer;
 let dir: string;
@@ -85,7 +85,7 @@ describe('--auth-command', () => {
     async (threads) => {
       const runs = path.join(dir, 'runs');
       // The first run prints a token the server never issued: every request of the first wave gets a 401.
-      const command = `if [ -f '${runs}' ]; then ${tokenCommand(60_000, runs)}; else echo run >> '${runs}'; echo stale-token; fi`;
+      const command = staleThenFresh(runs);
       const input = ndjsonFile(dir, payloads(64));
       const out = path.join(dir, 'out.ndjson');
       const r = await runCli([
@@ -258,4 +258,108 @@ describe('--auth-command', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('[USAGE]');
   });
+});
+
+/** A command whose first run prints a token the server never issued, and every later run a valid one. */
+function staleThenFresh(runs: string): string {
+  return `if [ -f '${runs}' ]; then ${tokenCommand(60_000, runs)}; else echo run >> '${runs}'; echo stale-token; fi`;
+}
+
+describe('--auth-command in serve and worker', () => {
+  test("serve: upstream calls carry the command's headers; a 401 refreshes them once", async () => {
+    const runs = path.join(dir, 'runs');
+    const { child, done } = startCli([
+      'serve',
+      '--url',
+      `${server.url}/auth/protected`,
+      '--port',
+      '0',
+      '--auth-command',
+      staleThenFresh(runs),
+    ]);
+    try {
+      let seen = '';
+      child.stderr!.on('data', (d: Buffer | string) => (seen += String(d)));
+      await waitFor(() => /serving on (http:\/\/\S+)/.test(seen) || child.exitCode !== null, 15_000, 'serve');
+      const url = /serving on (http:\/\/\S+)/.exec(seen)![1]!;
+      const res = await fetch(`${url}/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payloads(10)),
+      });
+      const answer = (await res.json()) as { results: { ok: boolean }[] };
+      expect(answer.results).toHaveLength(10);
+      expect(answer.results.every((x) => x.ok)).toBe(true);
+      expect(runsOf(runs)).toBe(2);
+      child.kill('SIGTERM');
+      const r = await done;
+      expect(r.code).toBe(0);
+      expectNoToken(r.stderr, r.stdout, JSON.stringify(answer));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  test('serve: a command that fails at the start stops it with AUTH_COMMAND_FAILED (exit 2)', async () => {
+    const r = await runCli([
+      'serve',
+      '--url',
+      `${server.url}/auth/protected`,
+      '--port',
+      '0',
+      '--auth-command',
+      'echo "no credentials here" >&2; exit 7',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[AUTH_COMMAND_FAILED]');
+    expect(r.stderr).toContain('no credentials here');
+  });
+
+  test('worker: each worker runs the command itself (the run does not); a 401 refreshes it', async () => {
+    const runs = path.join(dir, 'runs');
+    const queue = `auth-${process.pid}-${Date.now()}`;
+    const input = ndjsonFile(dir, payloads(20));
+    const out = path.join(dir, 'out.ndjson');
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const run = startCli(
+      [
+        'run',
+        input,
+        '--url',
+        `${server.url}/auth/protected`,
+        '--auth-command',
+        staleThenFresh(runs),
+        '--queue',
+        redisUrl,
+        '--queue-name',
+        queue,
+        '--out',
+        out,
+        '--progress',
+        'none',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    run.child.stdin!.end();
+    let worker: ReturnType<typeof startCli> | null = null;
+    try {
+      // The run itself never runs the command: nothing is counted before a worker starts.
+      await waitFor(() => server.requests.length === 0 && fs.existsSync(out), 15_000, 'the run to queue');
+      expect(runsOf(runs)).toBe(0);
+      worker = startCli(['worker', '--queue', redisUrl, '--queue-name', queue], { timeoutMs: 60_000 });
+      const r = await run.done;
+      expect(r.stderr).not.toContain('[AUTH_COMMAND_FAILED]');
+      expect(r.code).toBe(0);
+      const results = resultsOf(out);
+      expect(results).toHaveLength(20);
+      expect(results.every((x) => x.ok)).toBe(true);
+      expect(runsOf(runs)).toBe(2);
+      worker.child.kill('SIGTERM');
+      const w = await worker.done;
+      expectNoToken(r.stdout, r.stderr, w.stderr, fs.readFileSync(out, 'utf8'));
+    } finally {
+      run.child.kill('SIGKILL');
+      worker?.child.kill('SIGKILL');
+    }
+  }, 90_000);
 });

@@ -8,6 +8,8 @@ import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
 import { formatBytes, parseBytes } from '../server/body.js';
 import { DEFAULT_INHERITED, headerProblem, isHopByHop } from '../server/headers.js';
 import type { BatchServer } from '../server/server.js';
+import { startAuth, type CliAuth } from './auth.js';
+import { errorText } from './errors.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost } from './io.js';
 import { parsePositiveInt } from './parse.js';
@@ -41,13 +43,24 @@ export function addServeCommand(program: Command, host: CommandHost): void {
 export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
   const run = resolveOptions({ ...toRunOptions('serve', flags), runId: 'serve' });
   const limits = serveLimits(flags);
-  const server = await listen(flags, run, limits, io);
+  const auth = await startAuth(run);
+  let server: BatchServer;
+  try {
+    server = await listen(flags, run, limits, io, auth);
+  } catch (err) {
+    auth?.close();
+    throw err;
+  }
   const pace = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}`;
   const sizes = `batches up to ${limits.maxItems} items, ${formatBytes(limits.maxBytes)}`;
   io.stderr.write(
     `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`,
   );
-  return untilStopped(server, io);
+  try {
+    return await untilStopped(server, io, auth);
+  } finally {
+    auth?.close();
+  }
 }
 
 interface ServeLimits {
@@ -100,13 +113,15 @@ async function listen(
   run: ResolvedOptions,
   limits: ServeLimits,
   io: Pick<CliIO, 'stderr'>,
+  auth: CliAuth | null,
 ): Promise<BatchServer> {
   // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
   const { startBatchServer } = await import('../server/server.js');
   const { port, maxItems, maxBytes, inherit } = limits;
   const log = flags.quiet ? undefined : (line: string) => void io.stderr.write(line + '\n');
   try {
-    return await startBatchServer({ run, maxItems, maxBytes, inherit, host: flags.host, port, log });
+    const gateway = { run, maxItems, maxBytes, inherit, auth: auth?.refresher ?? null };
+    return await startBatchServer({ ...gateway, host: flags.host, port, log });
   } catch (e) {
     const why = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why === undefined) throw e;
@@ -122,11 +137,22 @@ async function listen(
  * Serves until SIGTERM or SIGINT: the first closes the server gracefully (exit 0 once the batches in progress are
  * answered), the next aborts the requests in flight (exit 130).
  */
-async function untilStopped(server: BatchServer, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
+async function untilStopped(
+  server: BatchServer,
+  io: Pick<CliIO, 'stderr' | 'signals'>,
+  auth: CliAuth | null,
+): Promise<number> {
   const err = io.stderr;
   let signals = 0;
   let stopped: () => void = () => {};
-  const done = new Promise<number>((resolve) => (stopped = () => resolve(signals > 1 ? EXIT.INTERRUPTED : EXIT.OK)));
+  const done = new Promise<number>((resolve) => {
+    stopped = () => resolve(signals > 1 ? EXIT.INTERRUPTED : auth?.failure ? EXIT.FAILED : EXIT.OK);
+  });
+  // Without fresh headers every upstream call would be refused: the server stops as on SIGTERM, and says why.
+  auth?.onFailure((failure) => {
+    err.write(errorText('AUTH_COMMAND_FAILED', failure.message, 'Fix the command, then start serve again.'));
+    void server.close().then(stopped);
+  });
   const unsubscribe = onStopSignals(io.signals, (signal) => {
     signals++;
     if (signals === 1) {

@@ -4,6 +4,7 @@
 // the recent time per item, shared by the concurrency): batches of a size go first come, first served, so each
 // is answered as early as it can be; a small batch slips ahead of a large one that would finish later anyway;
 // and since arrival counts, nothing waits forever. Retries still go first, as in run.
+import type { AuthSource } from '../engine/auth.js';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { BatchpostError } from '../engine/errors.js';
@@ -25,6 +26,8 @@ export interface GatewayOptions {
   maxBytes: number;
   /** Lower-case names of the caller's headers that items inherit. */
   inherit: ReadonlySet<string>;
+  /** --auth-command's headers, added to every upstream call (over the item's and the caller's). */
+  auth?: AuthSource | null;
 }
 
 export type ItemDone = (result: Result | null, response: TransportResponse | null) => void;
@@ -105,7 +108,7 @@ export class Gateway {
     const run = o.run;
     this.builder = new RequestBuilder({ ...run, idempotencyKey: false }); // checks --url first: its message is the plainest
     this.origin = fixedOrigin(run.url);
-    this.sender = new Sender(senderOptionsOf(run), transport, this.stats);
+    this.sender = new Sender({ ...senderOptionsOf(run), auth: o.auth ?? null }, transport, this.stats);
     this.metrics = new ServerMetrics(this.stats);
   }
 
