@@ -8,8 +8,7 @@ import { isSecretName, redactHeaders } from '../src/util/redact.js';
 /** A fetch whose runs the test finishes by hand. */
 function manualFetch() {
   const calls: { resolve: (h: Record<string, string>) => void; reject: (e: Error) => void }[] = [];
-  const fetch = () =>
-    new Promise<Record<string, string>>((resolve, reject) => calls.push({ resolve, reject }));
+  const fetch = () => new Promise<Record<string, string>>((resolve, reject) => calls.push({ resolve, reject }));
   return { fetch, calls };
 }
 
@@ -62,7 +61,7 @@ test('a waiter leaves when its signal aborts; the refresh goes on for the others
   auth.close();
 });
 
-test("RemoteAuth asks the main thread once per generation and takes what it is sent", async () => {
+test('RemoteAuth asks the main thread once per generation and takes what it is sent', async () => {
   const asked: number[] = [];
   const remote = new RemoteAuth({ generation: 1, headers: { authorization: 'Bearer one' } }, (s) => asked.push(s));
   const waits = [remote.refresh(1), remote.refresh(1), remote.refresh(1)];

@@ -81,14 +81,7 @@ export interface RunOptions {
 }
 
 type OptionalKeys =
-  | 'body'
-  | 'idField'
-  | 'transform'
-  | 'expect'
-  | 'serializeBy'
-  | 'signal'
-  | 'authCommand'
-  | 'authRefreshMs';
+  'body' | 'idField' | 'transform' | 'expect' | 'serializeBy' | 'signal' | 'authCommand' | 'authRefreshMs';
 export type ResolvedOptions = Required<Omit<RunOptions, OptionalKeys | 'rate' | 'runId'>> &
   Pick<RunOptions, OptionalKeys> & { rate: number | null; runId: string };
 

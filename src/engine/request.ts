@@ -45,7 +45,8 @@ export class RequestBuilder {
     Object.assign(headers, o.headers);
     this.headerTemplates = compileHeaders(headers);
     this.runId = o.idempotencyKey ? o.runId : null;
-    const allStatic = this.headerTemplates.every(([, t]) => [t].flat().every((one) => one.isStatic)) && this.runId === null;
+    const allStatic =
+      this.headerTemplates.every(([, t]) => [t].flat().every((one) => one.isStatic)) && this.runId === null;
     this.staticHeaders = allStatic ? headers : null;
   }
 

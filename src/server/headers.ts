@@ -78,7 +78,7 @@ export function fillIn<H extends Record<string, string | string[]>>(base: H, ext
   const have = new Set(Object.keys(base).map((k) => k.toLowerCase()));
   for (const [k, v] of Object.entries(extra)) {
     if (have.has(k.toLowerCase())) continue;
-    (out ??= { ...base } as H)[k as keyof H] = v as H[keyof H];
+    (out ??= { ...base })[k as keyof H] = v as H[keyof H];
   }
   return out ?? base;
 }

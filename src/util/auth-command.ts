@@ -14,6 +14,8 @@ const STDERR_LINES = 20;
 /** Bytes kept of each stream: headers fit many times over; a runaway command cannot fill memory. */
 const MAX_BYTES = 64 * 1024;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*)$/;
+// eslint-disable-next-line no-control-regex -- a header value may hold tabs, never another control character
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 export interface AuthCommandOptions {
   /** --auth-refresh in ms; null: refresh on a 401 only. */
@@ -102,7 +104,7 @@ export function headersOf(stdout: string): Record<string, string> {
           : `line ${i + 1} of its output is not "Name: value"`,
       );
     }
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(m[2]!)) throw new Error(`line ${i + 1} of its output holds a control character`);
+    if (CONTROL.test(m[2]!)) throw new Error(`line ${i + 1} of its output holds a control character`);
     headers[m[1]!] = m[2]!;
   }
   return secret(headers);
