@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { runBatch } from '../src/index.js';
 import { ndjsonFile, runCli, startCli, tmpDir, waitFor } from './helpers/cli.js';
 
 let server: FixtureServer;
@@ -362,4 +363,26 @@ describe('--auth-command in serve and worker', () => {
       worker?.child.kill('SIGKILL');
     }
   }, 90_000);
+});
+
+describe('authCommand in the library (runBatch)', () => {
+  test('runs the command before the first request and again on a 401', async () => {
+    const runs = path.join(dir, 'runs');
+    const run = runBatch(payloads(8), {
+      url: `${server.url}/auth/protected`,
+      authCommand: staleThenFresh(runs),
+      concurrency: 8,
+    });
+    const results = [];
+    for await (const r of run) results.push(r);
+    expect(results).toHaveLength(8);
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(runsOf(runs)).toBe(2);
+  });
+
+  test('a failing command: summary() rejects with AUTH_COMMAND_FAILED and nothing is sent', async () => {
+    const run = runBatch(payloads(3), { url: `${server.url}/echo`, authCommand: 'echo nope >&2; exit 1' });
+    await expect(run.summary()).rejects.toMatchObject({ code: 'AUTH_COMMAND_FAILED' });
+    expect(server.requests).toHaveLength(0);
+  });
 });

@@ -13,7 +13,7 @@ export interface AuthHeaders {
 
 /** Where a Sender gets auth headers from. */
 export interface AuthSource {
-  /** The headers to send now. */
+  /** The headers to send now; generation 0 (none yet) until the first fetch. */
   current(): AuthHeaders;
   /**
    * Headers newer than generation `stale` (the one a 401 was answered to): at once when there are, else after the
@@ -49,13 +49,9 @@ export class AuthRefresher implements AuthSource {
     private readonly o: RefresherOptions,
   ) {}
 
-  /** The first fetch; rejects as `refresh` does. Starts the timer once it succeeded. */
+  /** The first fetch; rejects as `refresh` does. (A Sender makes it itself when nobody did.) */
   async start(signal?: AbortSignal): Promise<void> {
     await this.refresh(0, signal);
-    if (this.o.refreshMs !== null && !this.stop.signal.aborted) {
-      this.timer = setInterval(() => void this.refresh(this.state.generation).catch(() => {}), this.o.refreshMs);
-      this.timer.unref();
-    }
   }
 
   current(): AuthHeaders {
@@ -87,6 +83,11 @@ export class AuthRefresher implements AuthSource {
     try {
       const headers = await this.fetch(this.stop.signal);
       this.state = { generation: this.state.generation + 1, headers };
+      if (this.timer === null && this.o.refreshMs !== null && !this.stop.signal.aborted) {
+        // From the first headers on: --auth-refresh replaces them before they expire, whatever the answers.
+        this.timer = setInterval(() => void this.refresh(this.state.generation).catch(() => {}), this.o.refreshMs);
+        this.timer.unref();
+      }
       for (const fn of this.listeners) fn(this.state);
       return this.state;
     } catch (err) {

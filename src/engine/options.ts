@@ -21,7 +21,8 @@ export interface RunOptions {
   idField?: string;
   /**
    * Shell command printing auth headers ("Name: value" lines, or one token: Authorization: Bearer <token>), run
-   * before the first request and again on a 401. Run by the CLI (run, serve, worker), not by runBatch.
+   * through /bin/sh before the first request and again on a 401 (once for all requests that saw the same headers).
+   * A failure (AUTH_COMMAND_FAILED) stops the run; runBatch's summary() rejects with it.
    */
   authCommand?: string;
   /** With authCommand: also run it this often (ms). */

@@ -264,7 +264,8 @@ export class Sender implements RequestSink {
   private async send(request: OutgoingRequest): Promise<TransportResponse> {
     const auth = this.o.auth;
     if (!auth) return this.transport.send(request, this.hard.signal, this.o.timeoutMs);
-    const used = auth.current();
+    let used = auth.current();
+    if (used.generation === 0) used = await auth.refresh(0, this.hard.signal); // nobody fetched them yet
     const res = await this.transport.send(this.withAuth(request, used), this.hard.signal, this.o.timeoutMs);
     if (res.status !== 401) return res;
     const fresh = await auth.refresh(used.generation, this.hard.signal);
