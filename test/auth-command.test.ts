@@ -1,6 +1,7 @@
 // --auth-command: headers from a shell command, refreshed on a 401 (once for all requests that saw the same
 // headers), on a timer with --auth-refresh, and kept secret. Against the fixture server's short-lived tokens.
 import fs from 'node:fs';
+import { Redis } from 'ioredis';
 import path from 'node:path';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { runBatch } from '../src/index.js';
@@ -364,6 +365,42 @@ describe('--auth-command in serve and worker', () => {
     }
   }, 90_000);
 });
+
+test('worker: a command that fails stops the worker with AUTH_COMMAND_FAILED and its stderr (exit 1)', async () => {
+  const queue = `auth-fail-${process.pid}-${Date.now()}`;
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const input = ndjsonFile(dir, payloads(3));
+  const out = path.join(dir, 'out.ndjson');
+  const command = 'echo "vault is sealed" >&2; exit 4';
+  const run = startCli(
+    ['run', input, '--url', `${server.url}/auth/protected`, '--auth-command', command, '--queue', redisUrl].concat([
+      '--queue-name',
+      queue,
+      '--out',
+      out,
+      '--progress',
+      'none',
+    ]),
+    { timeoutMs: 60_000 },
+  );
+  run.child.stdin!.end();
+  const redis = new Redis(redisUrl);
+  try {
+    await waitFor(() => fs.existsSync(out), 15_000, 'the run to queue');
+    const w = await runCli(['worker', '--queue', redisUrl, '--queue-name', queue], { timeoutMs: 30_000 });
+    expect(w.code).toBe(1);
+    expect(w.stderr).toContain('[AUTH_COMMAND_FAILED]');
+    expect(w.stderr).toContain('vault is sealed');
+    expect(server.requests).toHaveLength(0);
+  } finally {
+    run.child.kill('SIGKILL');
+    await run.done;
+    const keys = await redis.keys(`batchpost:${queue}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.hdel('batchpost:bp-runs', queue);
+    redis.disconnect();
+  }
+}, 60_000);
 
 describe('authCommand in the library (runBatch)', () => {
   test('runs the command before the first request and again on a 401', async () => {
