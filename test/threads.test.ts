@@ -58,6 +58,8 @@ describe('a sender thread that dies', () => {
       expect: null,
       includeHeaders: false,
       adaptive: true,
+      authCommand: null,
+      authRefreshMs: null,
       policy: {
         retries: 0,
         repeatable: false,
