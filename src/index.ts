@@ -1,7 +1,9 @@
 // The library API: the engine without the CLI. `runBatch(payloads, options)` sends every payload and yields one
 // result per request as it completes; the CLI is a thin layer over the same Run.
 import { resolveOptions, type RunOptions } from './engine/options.js';
+import { AuthRefresher } from './engine/auth.js';
 import { Run } from './engine/run.js';
+import { runAuthCommand } from './util/auth-command.js';
 import type { InputRecord, Result, RunStats, Sink, Summary, Transport } from './engine/types.js';
 import { isRecordStream } from './input/index.js';
 import { createTransport, transportConfigOf } from './transport/index.js';
@@ -51,12 +53,32 @@ export function runBatch(payloads: Iterable<unknown> | AsyncIterable<unknown>, o
   const transport = options.transport ?? createTransport(transportConfigOf(resolved));
   // A consumer that breaks out of its loop is gone: wind the run down rather than send to nobody.
   const channel = new ResultChannel(() => run.stop());
-  const run = new Run(resolved, { transport, sink: channel });
+  // authCommand: run before the first request (by the Sender that needs it first); a failure stops the run, and
+  // summary() and the iteration reject with it.
+  let authFailure: Error | null = null;
+  const auth =
+    resolved.authCommand === undefined
+      ? null
+      : new AuthRefresher((signal) => runAuthCommand(resolved.authCommand!, signal), {
+          refreshMs: resolved.authRefreshMs ?? null,
+          onFailure: (err) => {
+            authFailure = err;
+            run.stop();
+          },
+        });
+  const run = new Run(resolved, { transport, sink: channel, auth });
   const records = isRecordStream(payloads) ? payloads : toRecords(payloads);
-  const summary = run.execute(records).finally(async () => {
-    channel.end();
-    if (ownTransport) await transport.close();
-  });
+  const summary = run
+    .execute(records)
+    .then((s) => {
+      if (authFailure !== null) throw authFailure;
+      return s;
+    })
+    .finally(async () => {
+      auth?.close();
+      channel.end();
+      if (ownTransport) await transport.close();
+    });
   summary.catch(() => {});
   return {
     stats: run.stats,

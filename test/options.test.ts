@@ -156,6 +156,8 @@ const SAMPLES: Record<string, { args: string[]; value: unknown }> = {
   idField: { args: ['--id-field', 'i'], value: 'i' },
   bodyFormat: { args: ['--body-format', 'form'], value: 'form' },
   compress: { args: ['--compress', 'gzip'], value: 'gzip' },
+  authCommand: { args: ['--auth-command', 'get-token'], value: 'get-token' },
+  authRefresh: { args: ['--auth-refresh', '10m'], value: 600_000 },
   concurrency: { args: ['-c', '7'], value: 7 },
   rate: { args: ['--rate', '120/m'], value: 2 },
   timeout: { args: ['--timeout', '2s'], value: 2000 },
@@ -279,6 +281,8 @@ describe('SenderConfig', () => {
       adaptive: false,
       transform: 'body',
       expect: 'status',
+      authCommand: 'get-token',
+      authRefreshMs: 60_000,
     });
     const config = JSON.parse(JSON.stringify(senderConfigOf(o))) as SenderConfig;
     const sender = compileSender({ ...config, extra: 1 } as SenderConfig);

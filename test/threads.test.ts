@@ -59,6 +59,8 @@ describe('a sender thread that dies', () => {
       includeHeaders: false,
       saveResponses: null,
       adaptive: true,
+      authCommand: null,
+      authRefreshMs: null,
       policy: {
         retries: 0,
         repeatable: false,

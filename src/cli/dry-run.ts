@@ -76,6 +76,9 @@ export async function dryRun(
     }
   }
   io.stderr.write(problems.counts());
+  // Its output is a secret, and a dry run sends nothing that needs it.
+  if (o.authCommand !== undefined)
+    io.stderr.write('batchpost: dry run: --auth-command was not run; its headers go with each request when sending.\n');
   const invalid = problems.total ? `, ${formatCount(problems.total)} invalid` : '';
   io.stderr.write(
     `batchpost: dry run: ${formatCount(count)} payload${count === 1 ? '' : 's'} read, ${formatCount(built)} would be sent` +

@@ -42,6 +42,8 @@ export interface RunOutcome {
   outputError: Error | null;
   /** A sender thread died (THREAD_FAILED); the run was stopped. */
   threadFailure: Error | null;
+  /** --auth-command failed during the run (AUTH_COMMAND_FAILED); the run was stopped. */
+  authFailure?: Error | null;
   /** Stopped early: the first results all failed to connect (UNREACHABLE). */
   unreachable: Unreachable | null;
   /** Stopped by SIGINT or SIGTERM. */
@@ -54,6 +56,8 @@ export interface RunOutcome {
 export function runExitCode(o: RunOutcome, failOn: FailOn): number {
   if (o.outputError !== null) return exitCodeOf('OUTPUT_FAILED');
   if (o.threadFailure !== null) return exitCodeOf('THREAD_FAILED');
+  // Mid-run, as any failure while running: exit 1 (at the start, the code's own 2).
+  if (o.authFailure) return EXIT.FAILED;
   if (o.summary.inputError !== null) return exitCodeOf(o.summary.inputError.code);
   if (o.unreachable !== null) return exitCodeOf('UNREACHABLE');
   if (o.interrupted) return EXIT.INTERRUPTED;

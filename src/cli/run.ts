@@ -9,6 +9,7 @@ import { tallyResults } from '../output/index.js';
 import { prepareResponsesDir } from '../output/responses-dir.js';
 import { assertTraceWritable, openTrace, type Tracer } from '../output/trace.js';
 import type { RunReports } from '../report/run-reports.js';
+import { startAuth, type CliAuth } from './auth.js';
 import { dryRun } from './dry-run.js';
 import { describeError } from './errors.js';
 import { EXIT, failOnText, runExitCode, type RunOutcome } from './exit.js';
@@ -66,6 +67,8 @@ interface RunParts {
   lock: ResultsLock | null;
   /** --trace. */
   trace: Tracer | null;
+  /** --auth-command; null without it (and with --queue: each worker runs it). */
+  auth: CliAuth | null;
   senders: Senders;
   run: Run;
 }
@@ -86,6 +89,10 @@ async function openParts(
     if (flags.trace !== undefined) assertTraceWritable(flags.trace);
     const failed = flags.failed === undefined ? null : failedPayloads(flags.failed, read.detected);
     const display = createDisplay(setup, ctx.io);
+    // Before any file is written: a command that fails now leaves the results as they were.
+    const queued = flags.queue !== undefined || flags.queueName !== undefined;
+    const auth = queued ? null : await startAuth(options);
+    opened.push(() => auth?.close());
     const lock = lockOut(out);
     opened.push(() => lock?.release());
     const reports = await openReports(input, out, setup, options, ctx.argv);
@@ -102,15 +109,19 @@ async function openParts(
     opened.push(() => results.writer.close());
     const trace = openTraceFor(flags, setup, ctx);
     opened.push(() => trace?.close());
-    const senders = chooseSenders(queue, setup, options, ctx.io.env, trace?.onAttempt);
+    const senders = chooseSenders(queue, setup, options, ctx.io.env, {
+      onAttempt: trace?.onAttempt,
+      auth: auth?.refresher ?? null,
+    });
     opened.push(() => senders.close());
     const run = new Run(
       { ...options, ...recorded },
       { sink: results.sink, onFailed: failed?.write, onRecordedFailed: failed?.write, ...senders.deps },
     );
+    auth?.onFailure(() => run.stop());
     reports?.watch(run.stats);
     const place = { input, out, format: setup.format, argv: ctx.argv };
-    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, trace, senders, run };
+    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, trace, auth, senders, run };
   } catch (err) {
     for (const close of opened.reverse())
       await Promise.resolve()
@@ -148,6 +159,7 @@ async function sendAll(p: RunParts): Promise<Summary> {
     await p.failed?.close();
     await p.senders.close();
     await p.trace?.close();
+    p.auth?.close();
     p.lock?.release();
     unsubscribe();
   }
@@ -161,6 +173,7 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
     recorded: null,
     outputError: p.results.writer.error ?? p.failed?.error ?? p.trace?.writer.error ?? null,
     threadFailure: p.senders.threads?.failure ?? null,
+    authFailure: p.auth?.failure ?? null,
     unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,
     reportsWritten: true,

@@ -8,6 +8,8 @@ import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
 import { formatBytes, parseBytes } from '../server/body.js';
 import { DEFAULT_INHERITED, headerProblem, isHopByHop } from '../server/headers.js';
 import type { BatchServer } from '../server/server.js';
+import { startAuth, type CliAuth } from './auth.js';
+import { errorText } from './errors.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost } from './io.js';
 import { parseDuration, parsePositiveInt } from './parse.js';
@@ -42,13 +44,24 @@ export function addServeCommand(program: Command, host: CommandHost): void {
 export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals' | 'env'>): Promise<number> {
   const run = resolveOptions({ ...toRunOptions('serve', flags), runId: 'serve' });
   const limits = serveLimits(flags);
-  const server = await listen(flags, run, limits, io);
+  const auth = await startAuth(run);
+  let server: BatchServer;
+  try {
+    server = await listen(flags, run, limits, io, auth);
+  } catch (err) {
+    auth?.close();
+    throw err;
+  }
   const pace = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}`;
   const sizes = `batches up to ${limits.maxItems} items, ${formatBytes(limits.maxBytes)}`;
   io.stderr.write(
     `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`,
   );
-  return untilStopped(server, io, limits.shutdownTimeoutMs);
+  try {
+    return await untilStopped(server, io, limits.shutdownTimeoutMs, auth);
+  } finally {
+    auth?.close();
+  }
 }
 
 interface ServeLimits {
@@ -112,6 +125,7 @@ async function listen(
   run: ResolvedOptions,
   limits: ServeLimits,
   io: Pick<CliIO, 'stderr' | 'env'>,
+  auth: CliAuth | null,
 ): Promise<BatchServer> {
   // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
   const { startBatchServer } = await import('../server/server.js');
@@ -119,17 +133,8 @@ async function listen(
   const log = flags.quiet ? undefined : (line: string) => void io.stderr.write(line + '\n');
   try {
     if (run.insecure) io.stderr.write(`batchpost: ${INSECURE_WARNING}\n`);
-    return await startBatchServer({
-      run,
-      maxItems,
-      maxBytes,
-      inherit,
-      requestTimeoutMs,
-      host: flags.host,
-      port,
-      log,
-      env: io.env,
-    });
+    const gateway = { run, maxItems, maxBytes, inherit, requestTimeoutMs, auth: auth?.refresher ?? null };
+    return await startBatchServer({ ...gateway, host: flags.host, port, log, env: io.env });
   } catch (e) {
     const why = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why === undefined) throw e;
@@ -149,18 +154,26 @@ async function untilStopped(
   server: BatchServer,
   io: Pick<CliIO, 'stderr' | 'signals'>,
   graceMs: number,
+  auth: CliAuth | null,
 ): Promise<number> {
   const err = io.stderr;
   let aborted = false;
   let grace: NodeJS.Timeout | null = null;
   let stopped: () => void = () => {};
-  const done = new Promise<number>((resolve) => (stopped = () => resolve(aborted ? EXIT.INTERRUPTED : EXIT.OK)));
+  const done = new Promise<number>((resolve) => {
+    stopped = () => resolve(aborted ? EXIT.INTERRUPTED : auth?.failure ? EXIT.FAILED : EXIT.OK);
+  });
   const abort = (why: string) => {
     if (aborted) return;
     aborted = true;
     err.write(`batchpost: ${why}: aborting the requests in flight; their batches are not answered\n`);
     void server.abort().then(stopped);
   };
+  // Without fresh headers every upstream call would be refused: the server stops as on SIGTERM, and says why.
+  auth?.onFailure((failure) => {
+    err.write(errorText('AUTH_COMMAND_FAILED', failure.message, 'Fix the command, then start serve again.'));
+    void server.close().then(stopped);
+  });
   let signals = 0;
   const unsubscribe = onStopSignals(io.signals, (signal) => {
     if (++signals > 1) return abort(`${signal} again`);

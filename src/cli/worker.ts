@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
 import type { WorkerPool } from '../queue/index.js';
+import { errorText } from './errors.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost, type SignalSource } from './io.js';
 import type { FlagsOf } from '../options/types.js';
@@ -54,13 +55,26 @@ export async function workerCommand(
     down = !up;
   });
   try {
-    const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log, env: io.env });
+    // A failure told before untilStopped listens waits for it.
+    let early: BatchpostError | null = null;
+    let fatal: (err: BatchpostError) => void = (e) => (early ??= e);
+    const onFatal = (e: BatchpostError) => fatal(e);
+    const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log, onFatal, env: io.env });
     await pool.start();
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(
       `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
     );
-    const code = await untilStopped(pool, io.signals, log);
+    const code = await untilStopped(
+      pool,
+      io.signals,
+      log,
+      (stop) => {
+        fatal = stop;
+        if (early !== null) stop(early);
+      },
+      err,
+    );
     const t = pool.totals;
     log(`batchpost worker: stopped; sent ${t.sent} request${t.sent === 1 ? '' : 's'} (${t.ok} ok, ${t.failed} failed)`);
     return code;
@@ -73,10 +87,24 @@ export async function workerCommand(
  * Works until SIGTERM or SIGINT: the first lets the requests in flight finish and hands the rest back to the
  * queue (exit 0), the next hands back those in flight too (exit 130).
  */
-async function untilStopped(pool: WorkerPool, signals: SignalSource, log: (line: string) => void): Promise<number> {
+async function untilStopped(
+  pool: WorkerPool,
+  signals: SignalSource,
+  log: (line: string) => void,
+  onFatal: (stop: (err: BatchpostError) => void) => void,
+  stderr: CliIO['stderr'],
+): Promise<number> {
   let count = 0;
   let finished: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finished = resolve));
+  // A run's --auth-command failed: this worker cannot send its requests; they go back to the queue.
+  let failed = false;
+  onFatal((err) => {
+    if (failed) return;
+    failed = true;
+    stderr.write(errorText('AUTH_COMMAND_FAILED', err.message, 'Fix the command; its jobs go back to the queue.'));
+    void pool.stop().then(() => finished(EXIT.FAILED));
+  });
   const unsubscribe = onStopSignals(signals, (signal) => {
     count++;
     if (count === 1) {

@@ -260,6 +260,14 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'run --queue: another live run holds the same queue name.',
   },
+  AUTH_COMMAND_FAILED: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary:
+      '--auth-command exited non-zero, printed nothing usable or timed out; its stderr is shown. Mid-run, the run stops.',
+    hint: 'Check the command on its own (its stdout is header lines or one token)',
+  },
   // serve: why a batch (or one $batch item) was refused, as {"error":{code,message}} with the HTTP status in docs/errors.md.
   INVALID_BATCH: {
     scope: 'serve',

@@ -10,12 +10,23 @@ export interface RunOptions {
   url: string;
   /** HTTP method (default POST). GET and HEAD send no body. */
   method?: string;
-  /** Request headers; values may hold `{{ expr }}` templates. Content-Type defaults to application/json. */
-  headers?: Record<string, string>;
+  /**
+   * Request headers; values may hold `{{ expr }}` templates. Content-Type defaults to application/json, User-Agent
+   * to batchpost/<version>. A list sends the header once per value.
+   */
+  headers?: Record<string, string | string[]>;
   /** JMESPath building the body from the payload (default: the payload itself). */
   body?: string;
   /** JMESPath giving each payload's id (must be unique); default: the 1-based position. */
   idField?: string;
+  /**
+   * Shell command printing auth headers ("Name: value" lines, or one token: Authorization: Bearer <token>), run
+   * through /bin/sh before the first request and again on a 401 (once for all requests that saw the same headers).
+   * A failure (AUTH_COMMAND_FAILED) stops the run; runBatch's summary() rejects with it.
+   */
+  authCommand?: string;
+  /** With authCommand: also run it this often (ms). */
+  authRefreshMs?: number;
   /** Requests in flight at once (default 10). */
   concurrency?: number;
   /** Starts per second, evenly spaced (default: unpaced). */
@@ -112,7 +123,9 @@ type OptionalKeys =
   | 'clientCert'
   | 'clientKey'
   | 'keyPassphrase'
-  | 'saveResponses';
+  | 'saveResponses'
+  | 'authCommand'
+  | 'authRefreshMs';
 export type ResolvedOptions = Required<Omit<RunOptions, OptionalKeys | 'rate' | 'runId'>> &
   Pick<RunOptions, OptionalKeys> & { rate: number | null; runId: string };
 
@@ -139,6 +152,8 @@ function libraryDefaults(): { [K in Exclude<keyof RunOptions, keyof TableDefault
     clientCert: undefined,
     clientKey: undefined,
     keyPassphrase: undefined,
+    authCommand: undefined,
+    authRefreshMs: undefined,
   };
 }
 

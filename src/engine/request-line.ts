@@ -8,10 +8,19 @@ import { memberText } from '../util/json-member.js';
 import { redactUrls } from '../util/redact.js';
 import { tryUrl } from '../util/url.js';
 import { CONTENT_TYPES, encodeBody, gzipBody, type BodyFormat } from './body-format.js';
-import { hasHeader } from './headers.js';
+import { controlCharacter, controlCharacterMessage, hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
-import { checkUrl, idempotencyKey, RequestBuilder, userinfoOf } from './request.js';
-import type { InputRecord, OutgoingRequest } from './types.js';
+import {
+  checkUrl,
+  compileHeaders,
+  idempotencyKey,
+  renderHeaders,
+  RequestBuilder,
+  userinfoOf,
+  type HeaderTemplates,
+} from './request.js';
+import type { HeaderMap, InputRecord, OutgoingRequest } from './types.js';
+import { userAgent } from '../util/user-agent.js';
 
 /** Turns one payload into one request; throws TemplateError, BodyFormatError or InvalidRequestError for a payload. */
 export interface Builder {
@@ -52,7 +61,7 @@ interface RequestLine {
 
 export class LineRequestBuilder implements Builder {
   private readonly base: Template | null;
-  private readonly headerTemplates: [string, Template][];
+  private readonly headerTemplates: HeaderTemplates;
   private readonly body: Expr | null;
   private readonly format: BodyFormat;
   private readonly gzip: boolean;
@@ -62,7 +71,9 @@ export class LineRequestBuilder implements Builder {
   constructor(o: ResolvedOptions) {
     this.base = o.url === '' ? null : compileTemplate(o.url, '--url', true);
     if (this.base?.isStatic) checkUrl(o.url);
-    this.headerTemplates = Object.entries(o.headers).map(([k, v]) => [k, compileTemplate(v, `--header ${k}`, false)]);
+    const headers: HeaderMap = { ...o.headers };
+    if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = userAgent();
+    this.headerTemplates = compileHeaders(headers);
     this.body = o.body === undefined ? null : compileExpr(o.body, '--body');
     this.format = o.bodyFormat;
     this.gzip = o.compress === 'gzip';
@@ -82,12 +93,7 @@ export class LineRequestBuilder implements Builder {
   private request(record: InputRecord, id: string, defaultMethod: string): OutgoingRequest {
     const line = requestLine(record.value);
     const method = line.method === undefined ? defaultMethod : line.method.toUpperCase();
-    let headers: Record<string, string> = {};
-    for (const [k, t] of this.headerTemplates) {
-      const v = t.render(record.value);
-      if (/[\r\n]/.test(v)) throw new TemplateError(`header ${k} would contain a line break`);
-      headers[k] = v;
-    }
+    let headers = renderHeaders(this.headerTemplates, record.value);
     if (line.headers !== undefined) headers = withLineHeaders(headers, line.headers);
     if (this.runId !== null && !hasHeader(headers, 'idempotency-key'))
       headers['idempotency-key'] = idempotencyKey(this.runId, id);
@@ -138,7 +144,7 @@ export class LineRequestBuilder implements Builder {
     record: InputRecord,
     line: RequestLine,
     method: string,
-    headers: Record<string, string>,
+    headers: HeaderMap,
   ): string | Uint8Array | null {
     const value = this.body === null ? line.body : this.body(record.value);
     if (value === undefined || value === null) return null;
@@ -201,7 +207,7 @@ function requestLine(value: unknown): RequestLine {
  * -H headers with the line's added, a line's header replacing a -H one of the same name in any case; a null value
  * removes it. A number or boolean is sent as written.
  */
-function withLineHeaders(headers: Record<string, string>, own: Record<string, unknown>): Record<string, string> {
+function withLineHeaders(headers: HeaderMap, own: Record<string, unknown>): HeaderMap {
   const out = { ...headers };
   for (const [name, v] of Object.entries(own)) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
@@ -212,7 +218,8 @@ function withLineHeaders(headers: Record<string, string>, own: Record<string, un
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && !isExactNumber(v))
       throw new InvalidRequestError(`header ${name} is ${jsonKind(v)}, not a string`);
     const text = valueText(v);
-    if (/[\r\n]/.test(text)) throw new InvalidRequestError(`header ${name} contains a line break`);
+    const bad = controlCharacter(text);
+    if (bad !== null) throw new InvalidRequestError(controlCharacterMessage(name, bad));
     out[name] = text;
   }
   return out;

@@ -8,7 +8,8 @@ import { jsonText } from '../util/exact-json.js';
 import { BatchpostError } from './errors.js';
 import { controlCharacter, controlCharacterMessage, hasHeader } from './headers.js';
 import type { ResolvedOptions } from './options.js';
-import type { InputRecord, OutgoingRequest } from './types.js';
+import type { HeaderMap, InputRecord, OutgoingRequest } from './types.js';
+import { userAgent } from '../util/user-agent.js';
 import { tryUrl } from '../util/url.js';
 import { CONTENT_TYPES, encodeBody, gzipBody, type BodyFormat } from './body-format.js';
 
@@ -16,8 +17,8 @@ const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 export class RequestBuilder {
   private readonly url: Template;
-  private readonly headerTemplates: [string, Template][];
-  private readonly staticHeaders: Record<string, string> | null;
+  private readonly headerTemplates: HeaderTemplates;
+  private readonly staticHeaders: HeaderMap | null;
   private readonly body: Expr | null;
   private readonly sendsBody: boolean;
   private readonly runId: string | null;
@@ -29,7 +30,7 @@ export class RequestBuilder {
   constructor(o: ResolvedOptions) {
     this.userinfoAuth = !hasHeader(o.headers, 'authorization');
     let url = compileTemplate(o.url, '--url', true);
-    const headers: Record<string, string> = {};
+    const headers: HeaderMap = {};
     if (url.isStatic) {
       const credentials = userinfoOf(checkUrl(o.url));
       if (credentials !== null) {
@@ -46,10 +47,12 @@ export class RequestBuilder {
       headers['content-type'] = CONTENT_TYPES[o.bodyFormat];
     }
     if (this.gzip) headers['content-encoding'] = 'gzip';
+    if (!hasHeader(o.headers, 'user-agent')) headers['user-agent'] = userAgent();
     Object.assign(headers, o.headers);
-    this.headerTemplates = Object.entries(headers).map(([k, v]) => [k, compileTemplate(v, `--header ${k}`, false)]);
+    this.headerTemplates = compileHeaders(headers);
     this.runId = o.idempotencyKey ? o.runId : null;
-    const allStatic = this.headerTemplates.every(([, t]) => t.isStatic) && this.runId === null;
+    const allStatic =
+      this.headerTemplates.every(([, t]) => [t].flat().every((one) => one.isStatic)) && this.runId === null;
     this.staticHeaders = allStatic ? headers : null;
   }
 
@@ -79,13 +82,7 @@ export class RequestBuilder {
     }
     let headers = this.staticHeaders;
     if (headers === null) {
-      headers = {};
-      for (const [k, t] of this.headerTemplates) {
-        const v = t.render(value);
-        const bad = controlCharacter(v);
-        if (bad !== null) throw new TemplateError(controlCharacterMessage(k, bad));
-        headers[k] = v;
-      }
+      headers = renderHeaders(this.headerTemplates, value);
       if (this.runId !== null) headers['idempotency-key'] = idempotencyKey(this.runId, id);
     }
     if (credentials !== null && this.userinfoAuth) headers = { ...headers, authorization: credentials.authorization };
@@ -102,6 +99,28 @@ export class RequestBuilder {
     }
     return { method, url, headers, body };
   }
+}
+
+/** Header templates by name; a name given more than once has one per value. */
+export type HeaderTemplates = [string, Template | Template[]][];
+
+export function compileHeaders(headers: Readonly<HeaderMap>): HeaderTemplates {
+  const one = (k: string, v: string) => compileTemplate(v, `--header ${k}`, false);
+  return Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => one(k, x)) : one(k, v)]);
+}
+
+/** The headers for one payload; `what` names them in the error for a value that would hold a line break. */
+export function renderHeaders(templates: HeaderTemplates, value: unknown): HeaderMap {
+  const headers: HeaderMap = {};
+  for (const [k, t] of templates) {
+    const v = Array.isArray(t) ? t.map((one) => one.render(value)) : t.render(value);
+    for (const one of [v].flat()) {
+      const bad = controlCharacter(one);
+      if (bad !== null) throw new TemplateError(controlCharacterMessage(k, bad));
+    }
+    headers[k] = v;
+  }
+  return headers;
 }
 
 /** Short hash of what a request does (method, URL, body), recorded per result so --resume notices edits. */

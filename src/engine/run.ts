@@ -4,6 +4,7 @@
 // again.
 import { compileExpr, TemplateError, type Expr } from '../expr/index.js';
 import { valueText } from '../util/exact-json.js';
+import type { AuthSource } from './auth.js';
 import { IdAssigner } from './ids.js';
 import type { ResolvedOptions } from './options.js';
 import { BodyFormatError } from './body-format.js';
@@ -32,6 +33,8 @@ export type RunDeps = {
   onFailed?: (record: InputRecord, result: Result) => void;
   /** Told of each payload skipped because its recorded result failed (--resume): --failed lists those too. */
   onRecordedFailed?: (record: InputRecord) => void;
+  /** --auth-command's headers for a local Sender (a `sender` factory is handed them by whoever makes it). */
+  auth?: AuthSource | null;
 } & ({ transport: Transport; sender?: undefined } | { transport?: undefined; sender: SenderFactory });
 
 /**
@@ -99,7 +102,7 @@ export class Run {
     const senderOptions = senderOptionsOf(o);
     this.sender = deps.sender
       ? deps.sender(senderOptions, this.stats, o)
-      : new Sender(senderOptions, deps.transport, this.stats);
+      : new Sender({ ...senderOptions, auth: deps.auth ?? null }, deps.transport, this.stats);
     this.keyOf = o.serializeBy === undefined ? null : compileExpr(o.serializeBy, '--serialize-by');
     this.unreachableLeft = o.unreachableAfter;
   }

@@ -4,7 +4,8 @@
 import { STATUS_CODES } from 'node:http';
 import { truthy, type Expr } from '../expr/index.js';
 import { Governor } from './adaptive.js';
-import { httpCode, TransportError } from './errors.js';
+import { withAuth, type AuthHeaders, type AuthSource } from './auth.js';
+import { BatchpostError, httpCode, TransportError } from './errors.js';
 import { parseJsonOrText } from './json-depth.js';
 import { KeyGate } from './key-gate.js';
 import { Pacer } from './pacer.js';
@@ -27,6 +28,8 @@ export type SenderOptions = Omit<SenderConfig, 'transform' | 'expect'> & {
   paceAt?: number;
   /** --trace: told of every attempt as it ends (see OnAttempt). */
   onAttempt?: OnAttempt;
+  /** --auth-command's headers, added to every request; a 401 refreshes them and re-sends once (see auth.ts). */
+  auth?: AuthSource | null;
 };
 
 interface Job {
@@ -73,6 +76,9 @@ export class Sender implements RequestSink {
   /** --serialize-by, and the submitter's wait: it goes on once about `concurrency` requests wait for a slot. */
   private readonly gate: KeyGate<Job>;
   private stopping = false;
+  /** The last request headers given auth headers, and the result: requests sharing one headers object share it. */
+  private authed: { base: OutgoingRequest['headers']; generation: number; headers: OutgoingRequest['headers'] } | null =
+    null;
 
   constructor(
     private readonly o: SenderOptions,
@@ -224,14 +230,16 @@ export class Sender implements RequestSink {
     let err: unknown = null;
     const start = this.o.onAttempt === undefined ? 0 : performance.now();
     try {
-      res = await this.transport.send(job.request, this.hard.signal, this.o.timeoutMs, job.save);
+      res = await this.send(job.request, job.save);
     } catch (e) {
       err = e;
     } finally {
       this.stats.inFlight--;
     }
     if (this.o.onAttempt !== undefined) job.ended = { start, end: performance.now(), res, err };
-    if (err === ABORTED) return this.settle(job, null);
+    // A failed --auth-command stops the run: the request is not recorded, so --resume sends it again.
+    if (err === ABORTED || (err instanceof BatchpostError && err.code === 'AUTH_COMMAND_FAILED'))
+      return this.settle(job, null);
     if (res !== null) this.governor?.observe(res.status, res.headers);
     const code = res !== null ? (res.status >= 200 && res.status < 300 ? null : httpCode(res.status)) : codeOf(err);
     if (code === null) return this.settle(job, this.success(job, res!), res);
@@ -284,6 +292,34 @@ export class Sender implements RequestSink {
       },
       outcome,
     );
+  }
+
+  /**
+   * One attempt. With --auth-command: a 401 to the headers it went with gets fresh ones (one refresh for every
+   * request that saw those) and the request goes again at once; that is part of the attempt, not a retry, and the
+   * second answer is the attempt's answer.
+   */
+  private async send(request: OutgoingRequest, save: Job['save']): Promise<TransportResponse> {
+    const auth = this.o.auth;
+    if (!auth) return this.transport.send(request, this.hard.signal, this.o.timeoutMs, save);
+    let used = auth.current();
+    if (used.generation === 0) used = await auth.refresh(0, this.hard.signal); // nobody fetched them yet
+    const res = await this.transport.send(this.withAuth(request, used), this.hard.signal, this.o.timeoutMs, save);
+    if (res.status !== 401) return res;
+    const fresh = await auth.refresh(used.generation, this.hard.signal);
+    return this.transport.send(this.withAuth(request, fresh), this.hard.signal, this.o.timeoutMs, save);
+  }
+
+  private withAuth(request: OutgoingRequest, auth: AuthHeaders): OutgoingRequest {
+    let a = this.authed;
+    if (a === null || a.base !== request.headers || a.generation !== auth.generation) {
+      a = this.authed = {
+        base: request.headers,
+        generation: auth.generation,
+        headers: withAuth(request.headers, auth.headers),
+      };
+    }
+    return { ...request, headers: a.headers };
   }
 
   private success(job: Job, res: TransportResponse): Result {

@@ -54,11 +54,17 @@ export interface ResultThrottled {
   by: string[];
 }
 
+/**
+ * Request headers by name. A name given more than once (`-H 'X-A: 1' -H 'X-A: 2'`) holds every value, in order,
+ * each sent on its own line as curl does.
+ */
+export type HeaderMap = Record<string, string | string[]>;
+
 /** A request ready to send: everything resolved, nothing left to evaluate. */
 export interface OutgoingRequest {
   method: string;
   url: string;
-  headers: Record<string, string>;
+  headers: HeaderMap;
   /** Text, or bytes (serve's $batch sends base64 bodies decoded); null for none. */
   body: string | Uint8Array | null;
 }

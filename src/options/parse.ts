@@ -59,10 +59,12 @@ export function parseMethod(value: string, option: string): string {
 
 /**
  * "Name: value", or "@FILE" for the headers of a file; CR/LF are refused so a header can never smuggle another.
- * Messages show a header with its secret values hidden.
+ * Messages show a header with its secret values hidden. A name given again (in any case) adds a value, as curl sends
+ * each -H: the header then holds the list, under the name as first written.
  */
-export function parseHeaders(values: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
+export function parseHeaders(values: readonly string[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  const first = new Map<string, string>();
   for (const h of values.flatMap((v) => (v.startsWith('@') ? readHeaderFile(v.slice(1)) : [v]))) {
     const i = h.indexOf(':');
     const name = i > 0 ? h.slice(0, i).trim() : '';
@@ -70,7 +72,15 @@ export function parseHeaders(values: readonly string[]): Record<string, string> 
       throw usage(`--header "${redactHeaderArg(h)}": expected "Name: value", e.g. -H "Authorization: Bearer TOKEN"`);
     if (/[\r\n]/.test(h)) throw usage(`--header "${name}": a header value cannot hold a line break`);
     refuseFraming(name);
-    headers[name] = h.slice(i + 1).trim();
+    const value = h.slice(i + 1).trim();
+    const key = first.get(name.toLowerCase());
+    if (key === undefined) {
+      first.set(name.toLowerCase(), name);
+      headers[name] = value;
+    } else {
+      const had = headers[key]!;
+      headers[key] = Array.isArray(had) ? [...had, value] : [had, value];
+    }
   }
   return headers;
 }

@@ -152,6 +152,23 @@ export const OPTIONS = {
     commands: { run: true },
     runOption: 'compress',
   },
+  authCommand: {
+    flags: '--auth-command <cmd>',
+    help: 'shell command printing "Name: value" lines or a token (Bearer); run first, again on a 401; output kept secret',
+    group: 'request',
+    commands: RUN_AND_SERVE,
+    runOption: 'authCommand',
+    sender: true,
+  },
+  authRefresh: {
+    flags: '--auth-refresh <duration>',
+    help: 'with --auth-command: also run it this often, e.g. 10m',
+    group: 'request',
+    parse: parseDuration,
+    commands: RUN_AND_SERVE,
+    runOption: 'authRefreshMs',
+    sender: true,
+  },
   concurrency: {
     flags: '-c, --concurrency <n>',
     help: 'requests in flight at once',

@@ -3,7 +3,7 @@
 // BullMQ's per-job cost (its scripts, events and locks) over them; with --rate each request is its own job, because
 // BullMQ's limiter counts jobs. Short field names: there are many of these.
 import { createHash } from 'node:crypto';
-import type { OutgoingRequest, Result } from '../engine/types.js';
+import type { HeaderMap, OutgoingRequest, Result } from '../engine/types.js';
 import { unsentResult } from '../engine/unsent.js';
 import { jobIdOf } from './names.js';
 
@@ -13,7 +13,7 @@ export interface JobData {
   /** Method, URL and headers of most requests (those of the first); an item carries its own when they differ. */
   m: string;
   u: string;
-  h: Record<string, string>;
+  h: HeaderMap;
   r: JobItem[];
 }
 
@@ -27,7 +27,7 @@ export interface JobItem {
   x?: string;
   m?: string;
   u?: string;
-  h?: Record<string, string>;
+  h?: HeaderMap;
 }
 
 export interface Queued {

@@ -4,7 +4,10 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
+import type { AuthRefresher } from '../engine/auth.js';
+import { BatchpostError } from '../engine/errors.js';
 import { Sender } from '../engine/sender.js';
+import { openAuthCommand } from '../util/auth-command.js';
 import { createStats } from '../engine/stats.js';
 import type { Result, Transport } from '../engine/types.js';
 import { createTransport, INSECURE_WARNING } from '../transport/index.js';
@@ -28,6 +31,11 @@ export interface WorkerPoolOptions {
   log: (line: string) => void;
   /** Where proxies and the client key's passphrase are read (default: process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * A run's --auth-command failed (at its start here, or on a refresh): without headers its requests cannot be
+   * sent. The worker stops; its jobs go back to the queue.
+   */
+  onFatal?: (err: BatchpostError) => void;
 }
 
 export interface WorkerCounts {
@@ -138,7 +146,10 @@ class QueueWorker {
     const keys = keysOf(name);
     const stored = await o.redis.hgetall(keys.config);
     if (!stored.json || !stored.gen || !stored.rev) return null; // no run uses this queue (yet)
-    return new QueueWorker(name, o, workerId, totals, keys, parseRunConfig(stored.json), stored.gen, stored.rev);
+    const config = parseRunConfig(stored.json);
+    const auth = await startAuth(config, o);
+    if (auth === false) return null;
+    return new QueueWorker(name, o, workerId, totals, keys, config, stored.gen, stored.rev, auth);
   }
 
   private constructor(
@@ -150,13 +161,15 @@ class QueueWorker {
     config: QueueRunConfig,
     gen: string,
     rev: string,
+    /** The run's --auth-command, run by this worker; a restarted run keeps it (the command is the run's). */
+    private readonly auth: AuthRefresher | null,
   ) {
     this.config = config;
     this.gen = gen;
     this.rev = rev;
     const concurrency = o.concurrency ?? config.concurrency;
     this.transport = createTransport(transportOf(config, concurrency, o.env));
-    this.sender = new Sender(senderOptionsOf(config, concurrency), this.transport, this.stats);
+    this.sender = new Sender({ ...senderOptionsOf(config, concurrency), auth }, this.transport, this.stats);
     this.senders.add(this.sender);
     this.writer = new ResultWriter(o.redis, keys);
     this.bull = new Worker(name, (job) => this.process(job as Job<JobData>), {
@@ -203,7 +216,11 @@ class QueueWorker {
     this.rev = stored.rev;
     const concurrency = this.o.concurrency ?? this.config.concurrency;
     // Requests in flight finish on the old Sender; new jobs take the new one.
-    this.sender = new Sender(senderOptionsOf(this.config, concurrency), this.transport, this.stats);
+    this.sender = new Sender(
+      { ...senderOptionsOf(this.config, concurrency), auth: this.auth },
+      this.transport,
+      this.stats,
+    );
     this.senders.add(this.sender);
     this.bull.concurrency = activeJobsFor(concurrency, this.config.perJob);
     this.log(`run restarted: ${this.config.method} ${this.config.url}`);
@@ -277,6 +294,7 @@ class QueueWorker {
       await this.bull.close();
       await this.o.redis.zrem(this.keys.workers, this.workerId).catch(() => {});
       for (const s of this.senders) s.close();
+      this.auth?.close();
       await this.transport.close();
       const c = this.counts;
       this.log(`done: sent ${c.sent} request${c.sent === 1 ? '' : 's'} (${c.ok} ok, ${c.failed} failed)`);
@@ -286,6 +304,19 @@ class QueueWorker {
 
   private log(line: string): void {
     this.o.log(`batchpost worker: queue ${this.name}: ${line}`);
+  }
+}
+
+/** The run's --auth-command run once (null without one); false when it failed (told to onFatal). */
+async function startAuth(config: QueueRunConfig, o: WorkerPoolOptions): Promise<AuthRefresher | null | false> {
+  if (config.authCommand === null) return null;
+  const fatal = (err: BatchpostError) => o.onFatal?.(err);
+  try {
+    return await openAuthCommand(config.authCommand, { refreshMs: config.authRefreshMs, onFailure: fatal });
+  } catch (err) {
+    if (!(err instanceof BatchpostError)) throw err;
+    fatal(err);
+    return false;
   }
 }
 

@@ -259,7 +259,8 @@ function runParameters({ input, out, format, options: o }: RunReportsSetup): Arr
     ['method', o.method],
     ['url', redactUrls(o.url)],
   ];
-  for (const [name, value] of Object.entries(redactHeaders(o.headers))) params.push(['header', `${name}: ${value}`]);
+  for (const [name, value] of Object.entries(redactHeaders(o.headers)))
+    for (const one of [value].flat()) params.push(['header', `${name}: ${one}`]);
   params.push(
     ['concurrency', String(o.concurrency)],
     ['rate', o.rate === null ? 'unpaced' : `${Math.round(o.rate * 1000) / 1000}/s`],

@@ -4,6 +4,7 @@
 // the recent time per item, shared by the concurrency): batches of a size go first come, first served, so each
 // is answered as early as it can be; a small batch slips ahead of a large one that would finish later anyway;
 // and since arrival counts, nothing waits forever. Retries still go first, as in run.
+import type { AuthSource } from '../engine/auth.js';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { BatchpostError } from '../engine/errors.js';
@@ -27,6 +28,8 @@ export interface GatewayOptions {
   inherit: ReadonlySet<string>;
   /** A caller's headers, then its batch body, must each arrive within this long (ms); default 30 s. */
   requestTimeoutMs?: number;
+  /** --auth-command's headers, added to every upstream call (over the item's and the caller's). */
+  auth?: AuthSource | null;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -150,12 +153,12 @@ export class Gateway {
     this.origin = fixedOrigin(run.url);
     this.transport = typeof transport === 'function' ? transport(this.origin) : transport;
     this.requestTimeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.sender = new Sender(senderOptionsOf(run), this.transport, this.stats);
+    this.sender = new Sender({ ...senderOptionsOf(run), auth: o.auth ?? null }, this.transport, this.stats);
     this.metrics = new ServerMetrics(this.stats);
   }
 
   /** The retry policy for an item with its own method and headers ($batch), as `run` would apply it. */
-  policyFor(method: string, headers: Record<string, string>): RetryPolicy {
+  policyFor(method: string, headers: Record<string, string | string[]>): RetryPolicy {
     const hasKey = this.o.run.idempotencyKey || hasHeader(headers, 'idempotency-key');
     const cacheKey = `${method} ${hasKey || IDEMPOTENT_METHODS.has(method)}`;
     let policy = this.policies.get(cacheKey);

@@ -71,13 +71,13 @@ export function inheritedHeaders(
 }
 
 /** `base` plus the headers of `extra` whose names (in any case) `base` does not have: base wins. */
-export function fillIn(base: Record<string, string>, extra: Record<string, string> | null): Record<string, string> {
+export function fillIn<H extends Record<string, string | string[]>>(base: H, extra: Record<string, string> | null): H {
   if (extra === null) return base;
-  let out: Record<string, string> | null = null;
+  let out: H | null = null;
   const have = new Set(Object.keys(base).map((k) => k.toLowerCase()));
   for (const [k, v] of Object.entries(extra)) {
     if (have.has(k.toLowerCase())) continue;
-    (out ??= { ...base })[k] = v;
+    (out ??= { ...base })[k as keyof H] = v as H[keyof H];
   }
   return out ?? base;
 }

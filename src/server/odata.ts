@@ -5,11 +5,12 @@
 // origin is answered 403 and never contacted; an item whose dependency failed is answered 424. Bodies are JSON when the
 // item's Content-Type is JSON or absent, a string for text/*, base64 otherwise, both ways.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { controlCharacter, controlCharacterMessage, hasHeader } from '../engine/headers.js';
+import { hasHeader } from '../engine/headers.js';
 import { parseJsonOrText } from '../engine/json-depth.js';
-import { idempotencyKey } from '../engine/request.js';
+import { compileHeaders, idempotencyKey, renderHeaders, type HeaderTemplates } from '../engine/request.js';
 import type { OutgoingRequest, Result, TransportResponse } from '../engine/types.js';
-import { compileTemplate, TemplateError, type Template } from '../expr/index.js';
+import { TemplateError } from '../expr/index.js';
+import { userAgent } from '../util/user-agent.js';
 import { isJsonType, mediaTypeOf, readBody, requireMediaType } from './body.js';
 import { single } from './batch.js';
 import type { BatchScope, Gateway } from './gateway.js';
@@ -37,12 +38,12 @@ const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;
 
 export class ODataEndpoint {
   /** The -H headers (but Content-Type: an item's body decides its own), rendered on each item's body. */
-  private readonly operator: [string, Template][];
+  private readonly operator: HeaderTemplates;
 
   constructor(private readonly gw: Gateway) {
-    this.operator = Object.entries(gw.o.run.headers)
-      .filter(([k]) => k.toLowerCase() !== 'content-type')
-      .map(([k, v]) => [k, compileTemplate(v, `--header ${k}`, false)]);
+    this.operator = compileHeaders(
+      Object.fromEntries(Object.entries(gw.o.run.headers).filter(([k]) => k.toLowerCase() !== 'content-type')),
+    );
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string, taken: () => void): Promise<ODataOutcome> {
@@ -75,14 +76,8 @@ export class ODataEndpoint {
 
   /** The request for an item: -H headers win over the item's own, which win over the caller's inherited ones. */
   private request(item: Item, inherited: Record<string, string> | null, scope: BatchScope): OutgoingRequest {
-    let headers: Record<string, string> = {};
-    for (const [k, t] of this.operator) {
-      const v = t.render(item.value);
-      const bad = controlCharacter(v);
-      if (bad !== null) throw new TemplateError(controlCharacterMessage(`--header ${k}`, bad));
-      headers[k] = v;
-    }
-    headers = fillIn(fillIn(headers, item.headers), inherited);
+    let headers = fillIn(fillIn(renderHeaders(this.operator, item.value), item.headers), inherited);
+    if (!hasHeader(headers, 'user-agent')) headers = { ...headers, 'user-agent': userAgent() };
     if (item.body !== null && typeof item.body === 'string' && !hasHeader(headers, 'content-type')) {
       headers = { ...headers, 'content-type': 'application/json' }; // a body without a Content-Type is JSON
     }

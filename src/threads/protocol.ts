@@ -3,8 +3,9 @@
 // per request. Strings because cloning an object graph costs a sender thread several times what JSON text costs
 // to write and the main thread to parse: a Result travels as its result line, a request's headers only when they
 // differ from the previous request's (on the plain path every request shares one headers object).
+import type { AuthHeaders } from '../engine/auth.js';
 import type { SenderConfig } from '../engine/sender-config.js';
-import type { OutgoingRequest, Throttle } from '../engine/types.js';
+import type { HeaderMap, OutgoingRequest, Throttle } from '../engine/types.js';
 import type { TransportConfig } from '../transport/config.js';
 
 /** What a sender thread is started with (workerData). */
@@ -15,6 +16,8 @@ export interface ThreadSetup {
   transport: TransportConfig;
   /** An epoch time (ms) one of its paced starts falls on: threads sharing one --rate interleave (see Pacer). */
   paceAt: number;
+  /** --auth-command's headers now; null without it. The main thread runs the command, for all threads. */
+  auth: AuthHeaders | null;
 }
 
 /**
@@ -22,14 +25,14 @@ export interface ThreadSetup {
  * request's), body, key, hash. Flat, not an object per request: cheaper to build, clone and read. Written only by
  * RequestWriter and read only by RequestReader, so the layout lives here alone.
  */
-export type RequestBatch = (string | Record<string, string> | OutgoingRequest['body'] | undefined)[];
+export type RequestBatch = (string | HeaderMap | OutgoingRequest['body'] | undefined)[];
 
 const REQUEST_FIELDS = 7;
 
 /** Builds one thread's next RequestBatch; remembers the headers that thread last got. */
 export class RequestWriter {
   private batch: RequestBatch = [];
-  private lastHeaders: Record<string, string> | null = null;
+  private lastHeaders: HeaderMap | null = null;
 
   /** Requests written since the last `take`. */
   get count(): number {
@@ -59,12 +62,12 @@ export type OnRequest = (
 
 /** A thread's reading side of RequestWriter: the headers last sent stay for the requests that send null. */
 export class RequestReader {
-  private headers: Record<string, string> = {};
+  private headers: HeaderMap = {};
 
   /** Calls `each` for every request of `batch`, in order. */
   read(batch: RequestBatch, each: OnRequest): void {
     for (let i = 0; i < batch.length; i += REQUEST_FIELDS) {
-      const headers = batch[i + 3] as Record<string, string> | null;
+      const headers = batch[i + 3] as HeaderMap | null;
       if (headers !== null) this.headers = headers;
       const request: OutgoingRequest = {
         method: batch[i + 1] as string,
@@ -98,7 +101,11 @@ export type ToThread =
   | { t: 'stop' }
   | { t: 'abort' }
   /** Nothing more will come: close the transport and exit once everything has been answered. */
-  | { t: 'close' };
+  | { t: 'close' }
+  /** --auth-command ran again: its new headers. */
+  | { t: 'auth'; auth: AuthHeaders }
+  /** --auth-command failed: requests waiting for new headers are dropped (the run stops). */
+  | { t: 'auth-failed'; message: string };
 
 export interface ThreadCounters {
   started: number;
@@ -110,4 +117,6 @@ export interface ThreadCounters {
 export type FromThread =
   /** Requests settled since the last message, and the counters now. */
   | { t: 'settled'; items: SettledBatch; counters: ThreadCounters }
-  | { t: 'signal'; pausedUntil: number; reasons: string[] };
+  | { t: 'signal'; pausedUntil: number; reasons: string[] }
+  /** A 401 was answered to the auth headers of generation `stale`: newer ones, please. */
+  | { t: 'auth-refresh'; stale: number };

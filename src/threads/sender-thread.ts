@@ -2,6 +2,7 @@
 // and handing results back, many per message. Everything about how a request is sent (concurrency share, pacing,
 // timeouts, retries, adaptive pace, --expect and --transform) is the local Sender's, unchanged.
 import { parentPort, workerData } from 'node:worker_threads';
+import { RemoteAuth } from '../engine/auth.js';
 import { compileSender } from '../engine/sender-config.js';
 import type { OnSettled } from '../engine/request-sink.js';
 import { Sender } from '../engine/sender.js';
@@ -22,12 +23,18 @@ import {
 const COUNTERS_MS = 100;
 
 const port = parentPort!;
-const { config, paceAt, transport: connect } = workerData as ThreadSetup;
+const { config, paceAt, transport: connect, auth: authNow } = workerData as ThreadSetup;
 const counters: ThreadCounters = { started: 0, inFlight: 0, retries: 0, throttle: null };
 const transport = createTransport(connect);
 const post = (m: FromThread) => port.postMessage(m);
+const auth = authNow === null ? null : new RemoteAuth(authNow, (stale) => post({ t: 'auth-refresh', stale }));
 const sender = new Sender(
-  { ...compileSender(config), paceAt, onSignal: (pausedUntil, reasons) => post({ t: 'signal', pausedUntil, reasons }) },
+  {
+    ...compileSender(config),
+    paceAt,
+    onSignal: (pausedUntil, reasons) => post({ t: 'signal', pausedUntil, reasons }),
+    auth,
+  },
   transport,
   counters,
 );
@@ -78,6 +85,12 @@ port.on('message', (m: ToThread) => {
       break;
     case 'stop':
       sender.stop();
+      break;
+    case 'auth':
+      auth?.update(m.auth);
+      break;
+    case 'auth-failed':
+      auth?.fail(m.message);
       break;
     case 'abort':
       sender.abort();

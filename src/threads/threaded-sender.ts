@@ -18,6 +18,7 @@
 // A thread that dies settles its outstanding requests as unfinished (not recorded: --resume sends them again),
 // stops the run, and `failure` says why.
 import { Worker } from 'node:worker_threads';
+import type { AuthRefresher } from '../engine/auth.js';
 import { BatchpostError } from '../engine/errors.js';
 import { Backpressure } from '../engine/key-gate.js';
 import type { OnSettled, RequestSink, SubmitOptions } from '../engine/request-sink.js';
@@ -60,6 +61,7 @@ export class ThreadedSender implements RequestSink {
   private stopping = false;
   private closed = false;
   private readonly concurrency: number;
+  private readonly unsubscribe: (() => void) | null;
   /** Why a sender thread died, if one did. */
   failure: Error | null = null;
 
@@ -70,6 +72,8 @@ export class ThreadedSender implements RequestSink {
     private readonly stats: Pick<RunStats, 'started' | 'inFlight' | 'retries' | 'throttle'>,
     /** The thread's script: sender-thread.js (tests give one that fails). */
     private readonly script: URL = new URL('./sender-thread.js', import.meta.url),
+    /** --auth-command's refresher: it runs here, once for all threads, and its headers are sent to each. */
+    private readonly auth: AuthRefresher | null = null,
   ) {
     this.concurrency = config.concurrency;
     const n = Math.max(1, Math.min(count, config.concurrency));
@@ -85,8 +89,10 @@ export class ThreadedSender implements RequestSink {
         config: share,
         transport: { ...transport, connections: share.concurrency },
         paceAt: epoch + i * spacingMs,
+        auth: auth?.current() ?? null,
       });
     });
+    this.unsubscribe = auth?.subscribe((a) => this.broadcast({ t: 'auth', auth: a })) ?? null;
     if (config.adaptive) {
       stats.throttle = {
         active: false,
@@ -143,6 +149,7 @@ export class ThreadedSender implements RequestSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.unsubscribe?.();
     this.flush();
     this.broadcast({ t: 'close' });
     // The run's summary is read now: an episode of adaptive pace still open ends here, as a local Sender's would.
@@ -207,6 +214,7 @@ export class ThreadedSender implements RequestSink {
 
   private onMessage(thread: Thread, m: FromThread): void {
     if (m.t === 'signal') return this.broadcast({ t: 'relay', pausedUntil: m.pausedUntil, reasons: m.reasons }, thread);
+    if (m.t === 'auth-refresh') return this.refreshAuth(thread, m.stale);
     thread.counters = m.counters;
     this.count();
     const pending = thread.pending;
@@ -241,6 +249,21 @@ export class ThreadedSender implements RequestSink {
       t.unrecorded = 0;
     }
   };
+
+  /**
+   * A thread saw a 401: one refresh for all (AuthRefresher joins requests for the same generation); every thread
+   * gets the new headers through the subscription, and a thread that asked about an older generation gets the
+   * current ones now.
+   */
+  private refreshAuth(thread: Thread, stale: number): void {
+    if (this.auth === null) return;
+    this.auth.refresh(stale).then(
+      (a) => {
+        if (a.generation > stale && !thread.dead) thread.worker.postMessage({ t: 'auth', auth: a } satisfies ToThread);
+      },
+      (err: Error) => this.broadcast({ t: 'auth-failed', message: err.message }),
+    );
+  }
 
   /** The run's counters: the sum of the threads'. */
   private count(): void {

@@ -17,7 +17,7 @@ export function redirectedRequest(req: OutgoingRequest, status: number, to: URL)
     (status === 303 && req.method !== 'HEAD') || ((status === 301 || status === 302) && req.method === 'POST');
   const crossOrigin = new URL(req.url).origin !== to.origin;
   if (!asGet && !crossOrigin) return { ...req, url: to.href };
-  const headers: Record<string, string> = {};
+  const headers: OutgoingRequest['headers'] = {};
   for (const [name, value] of Object.entries(req.headers)) {
     const lower = name.toLowerCase();
     if (crossOrigin && CREDENTIALS.has(lower)) continue;

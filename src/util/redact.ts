@@ -5,14 +5,22 @@
 const SECRET_NAME = /authorization|cookie|token|secret|key|password|passw|pwd|auth|session|credential|signature|^sig$/i;
 export const REDACTED = '[redacted]';
 
+/** Names of the headers --auth-command printed (lower case): secret whatever they are called. */
+const secretNames = new Set<string>();
+
 /** Header names like Authorization, Proxy-Authorization, Cookie, X-Api-Key, X-Session-Id: their values are secret. */
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
+  return SECRET_NAME.test(name) || (secretNames.size > 0 && secretNames.has(name.toLowerCase()));
 }
 
-/** Header name → value, with secret values replaced. */
-export function redactHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
+/** A header name whose values are secret from now on in this process, whatever it is called. */
+export function markSecretName(name: string): void {
+  secretNames.add(name.toLowerCase());
+}
+
+/** Header name → value (or values), with secret values replaced. */
+export function redactHeaders<V extends string | string[]>(headers: Record<string, V>): Record<string, V | string> {
+  const out: Record<string, V | string> = {};
   for (const [name, value] of Object.entries(headers)) out[name] = isSecretName(name) ? REDACTED : value;
   return out;
 }

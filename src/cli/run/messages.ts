@@ -57,6 +57,11 @@ export function stoppedText(o: RunOutcome, place: RunPlace, counted: number | nu
     const resume = canResume(place) ? `  Continue with:\n${continueCommand(place)}` : '';
     return errorText('THREAD_FAILED', o.threadFailure.message) + resume;
   }
+  if (o.authFailure) {
+    const done = `batchpost: ${formatCount(o.summary.total)} request${o.summary.total === 1 ? ' was' : 's were'} recorded before it failed.`;
+    const resume = canResume(place) ? ` Fix the command, then continue with:\n${continueCommand(place)}` : '\n';
+    return errorText('AUTH_COMMAND_FAILED', o.authFailure.message, '') + done + resume;
+  }
   if (o.summary.inputError !== null) return inputErrorText(o.summary.inputError, o.summary, place);
   if (o.unreachable !== null) return unreachableText(o.unreachable, place);
   if (o.interrupted) return interruptedText(o.summary, place, counted);

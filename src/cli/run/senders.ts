@@ -1,5 +1,6 @@
 // Who sends a run's requests: the workers of a distributed run (--queue), sender threads (--threads), or this
 // thread through connections of its own.
+import type { AuthRefresher } from '../../engine/auth.js';
 import type { ResolvedOptions } from '../../engine/options.js';
 import type { SenderFactory } from '../../engine/run.js';
 import { Sender } from '../../engine/sender.js';
@@ -29,7 +30,9 @@ export async function openQueue(
   return openQueueRun(flags, options, { resume: setup.resume !== null, note });
 }
 
-export type SendDeps = { transport: Transport; sender?: undefined } | { transport?: undefined; sender: SenderFactory };
+export type SendDeps =
+  | { transport: Transport; sender?: undefined; auth: AuthRefresher | null }
+  | { transport?: undefined; sender: SenderFactory };
 
 export interface Senders {
   /** For the Run's deps. */
@@ -44,15 +47,16 @@ export interface Senders {
  * `env`: where the proxies and the client key's passphrase are read (the command's environment). `onAttempt`
  * (--trace) needs every attempt seen where it happens, and request lines carry their own retry policy (their
  * method), which only this thread's Sender takes: the requests are then sent from this thread, whatever --threads
- * says (--queue is refused with both).
+ * says (--queue is refused with both). `auth`: --auth-command's headers, for this thread's Sender or the threads.
  */
 export function chooseSenders(
   queue: QueueRun | null,
   setup: RunSetup,
   options: ResolvedOptions,
   env: Env,
-  onAttempt?: OnAttempt,
+  extra: { onAttempt?: OnAttempt; auth?: AuthRefresher | null } = {},
 ): Senders {
+  const { onAttempt, auth = null } = extra;
   const mainThreadOnly = onAttempt !== undefined || options.inputKind === 'requests';
   const threadCount = queue === null && !mainThreadOnly ? threadsFor(setup.threads, options.concurrency) : 0;
   let threads: ThreadedSender | null = null;
@@ -65,12 +69,13 @@ export function chooseSenders(
   const transport = queue === null && threadCount === 0 ? createTransport(connect) : null;
   let deps: SendDeps;
   if (transport !== null && onAttempt !== undefined)
-    deps = { sender: (o, stats) => new Sender({ ...o, onAttempt }, transport, stats) };
-  else if (transport !== null) deps = { transport };
+    deps = { sender: (o, stats) => new Sender({ ...o, onAttempt, auth }, transport, stats) };
+  else if (transport !== null) deps = { transport, auth };
   else if (queue !== null) deps = { sender: queue.sender };
   else
     deps = {
-      sender: (_, stats) => (threads = new ThreadedSender(senderConfigOf(options), connect, threadCount, stats)),
+      sender: (_, stats) =>
+        (threads = new ThreadedSender(senderConfigOf(options), connect, threadCount, stats, undefined, auth)),
     };
   return {
     deps,
