@@ -42,6 +42,8 @@ export interface RunOutcome {
   outputError: Error | null;
   /** A sender thread died (THREAD_FAILED); the run was stopped. */
   threadFailure: Error | null;
+  /** Redis lost a distributed run's queue (QUEUE_LOST); the run was stopped. */
+  queueFailure?: Error | null;
   /** Stopped early: the first results all failed to connect (UNREACHABLE). */
   unreachable: Unreachable | null;
   /** Stopped by SIGINT or SIGTERM. */
@@ -54,6 +56,7 @@ export interface RunOutcome {
 export function runExitCode(o: RunOutcome, failOn: FailOn): number {
   if (o.outputError !== null) return exitCodeOf('OUTPUT_FAILED');
   if (o.threadFailure !== null) return exitCodeOf('THREAD_FAILED');
+  if (o.queueFailure) return exitCodeOf('QUEUE_LOST');
   if (o.summary.inputError !== null) return exitCodeOf(o.summary.inputError.code);
   if (o.unreachable !== null) return exitCodeOf('UNREACHABLE');
   if (o.interrupted) return EXIT.INTERRUPTED;

@@ -84,7 +84,7 @@ async function openParts(
     const reports = await openReports(input, out, setup, options, ctx.argv);
     opened.push(() => reports?.discard());
     const recorded = await readRecorded(out, setup, flags, ctx.io);
-    const queue = await openQueue(flags, setup, options, (message) => display.progress.note(message));
+    const queue = await openQueue(flags, setup, options, (message) => display.progress.note(message), ctx.io.env);
     opened.push(() => queue?.close());
     const results = await openResults(out, setup, reports, ctx.io);
     opened.push(() => results.writer.close());
@@ -136,6 +136,7 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
     recorded: null,
     outputError: p.results.writer.error ?? p.failed?.error ?? null,
     threadFailure: p.senders.threads?.failure ?? null,
+    queueFailure: p.senders.queueFailure,
     unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,
     reportsWritten: true,

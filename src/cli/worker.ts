@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
 import type { WorkerPool } from '../queue/index.js';
+import { QUEUE_ENV, queueOptionName, queueSourceOf } from '../queue/source.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost, type SignalSource } from './io.js';
 import type { FlagsOf } from '../options/types.js';
@@ -29,11 +30,18 @@ export function addWorkerCommand(program: Command, host: CommandHost): void {
     .action(async (flags: WorkerFlags) => host.exit(await workerCommand(flags, host.io)));
 }
 
-export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
+export async function workerCommand(
+  flags: WorkerFlags,
+  io: Pick<CliIO, 'stderr' | 'signals'> & Partial<Pick<CliIO, 'env'>>,
+): Promise<number> {
+  const source = queueSourceOf(flags.queue, io.env ?? process.env);
+  if (source === null)
+    throw new BatchpostError('USAGE', `worker needs --queue redis://HOST:PORT, or the URL in ${QUEUE_ENV}`);
   // Loaded here, not at the top: BullMQ is slow to load (docs/benchmarks.md), and other commands should not pay it.
   const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } =
     await import('../queue/index.js');
-  checkRedisUrl(flags.queue, '--queue');
+  const url = source.url;
+  checkRedisUrl(url, queueOptionName(source));
   const queueName = flags.queueName === undefined ? null : queueNameOf(flags.queueName, '');
   const concurrency = flags.concurrency === undefined ? null : parsePositiveInt(flags.concurrency, '--concurrency');
   const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
@@ -45,7 +53,7 @@ export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr'
   const err = io.stderr;
   const log = flags.quiet ? () => {} : (line: string) => void err.write(line + '\n');
   let down = false;
-  const redis = await connectRedis(flags.queue, 'batchpost-worker', (up, why) => {
+  const redis = await connectRedis(url, 'batchpost-worker', (up, why) => {
     if (!up && !down) err.write(`batchpost worker: Redis unreachable${why ? ` (${why})` : ''}; reconnecting\n`);
     else if (up && down) err.write('batchpost worker: Redis is back\n');
     down = !up;
@@ -55,7 +63,7 @@ export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr'
     await pool.start();
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(
-      `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
+      `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(url)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
     );
     const code = await untilStopped(pool, io.signals, log);
     const t = pool.totals;

@@ -198,6 +198,19 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'run --queue: another live run holds the same queue name.',
   },
+  QUEUE_UNSAFE_REDIS: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'run --queue or worker: the Redis may evict keys (maxmemory-policy other than noeviction).',
+  },
+  QUEUE_LOST: {
+    scope: 'run',
+    exit: 1,
+    retry: 'never',
+    summary: "run --queue: Redis lost the run's queue mid-run (restarted without persistence, or its keys deleted).",
+    hint: 'Continue with --resume',
+  },
   // serve: why a batch (or one $batch item) was refused, as {"error":{code,message}} with the HTTP status in docs/errors.md.
   INVALID_BATCH: {
     scope: 'serve',

@@ -136,7 +136,11 @@ class QueueWorker {
     const keys = keysOf(name);
     const stored = await o.redis.hgetall(keys.config);
     if (!stored.json || !stored.gen || !stored.rev) return null; // no run uses this queue (yet)
-    return new QueueWorker(name, o, workerId, totals, keys, parseRunConfig(stored.json), stored.gen, stored.rev);
+    const config = parseRunConfig(stored.json);
+    // Among the run's live workers before BullMQ's worker writes anything: a run that ends waits for those to leave.
+    const live = await o.redis.bpHeartbeat(keys.workers, keys.config, workerId, HEARTBEAT_MS * 10);
+    if (live === null) return null; // the run ended meanwhile
+    return new QueueWorker(name, o, workerId, totals, keys, config, stored.gen, stored.rev);
   }
 
   private constructor(
