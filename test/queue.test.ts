@@ -227,27 +227,47 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const queue = uniqueQueue();
     const input = ndjsonFile(dir, numbered(24));
     const out = path.join(dir, 'out.ndjson');
-    // Each worker can start at most 6 per 400 ms (15/s), less than the 20/s asked: both must take part, and if each
-    // paced itself the two would reach 30/s.
-    const a = await startWorker(queue, ['--concurrency', '6']);
-    const b = await startWorker(queue, ['--concurrency', '6']);
-    const run = await runCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out, ['--rate', '20/s']), {
+    // Each worker can start at most 3 per 400 ms (7.5/s), less than the 10/s asked: both must take part, and if each
+    // paced itself the two would reach 15/s.
+    const a = await startWorker(queue, ['--concurrency', '3']);
+    const b = await startWorker(queue, ['--concurrency', '3']);
+    const run = await runCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out, ['--rate', '10/s']), {
       timeoutMs: 60_000,
     });
     expect(run.code).toBe(0);
     expectOneOkLinePerId(out, 24);
     const starts = server.requests.map((r) => r.startedAt).sort((x, y) => x - y);
     expect(starts).toHaveLength(24);
-    // 20/s is one start per 50 ms window of BullMQ's limiter, shared by both workers.
-    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(23 * 50 * 0.9);
-    // Measured at the upstream, starts carry delivery jitter, most while workers open connections (the first 400
-    // ms): after that, no 150 ms holds more than 3 starts (+1 for jitter).
-    const steady = starts.filter((t) => t >= starts[0]! + 450);
-    const most = Math.max(...steady.map((t) => steady.filter((u) => u >= t && u < t + 150).length));
-    expect(most).toBeLessThanOrEqual(4);
+    // 10/s is one start per 100 ms window of BullMQ's limiter, shared by both workers: the last of 24 starts comes
+    // at least 2.3 s after the first (at 15/s, 1.53 s). Measured at the upstream, a start arrives late by the time
+    // to open a connection and by whatever keeps a busy machine's processes waiting; that delays the first start
+    // and so shortens the span by at most that much: 400 ms are allowed. Starts that such delays bunch together
+    // say nothing about the limiter, so no shorter window is checked.
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(1_900);
     const [sa, sb] = [await stopWorker(a), await stopWorker(b)];
     expect(sa.sent + sb.sent).toBe(24);
     expect(Math.min(sa.sent, sb.sent)).toBeGreaterThan(0);
+  });
+
+  test('a finished run leaves no key in Redis, even while its workers go on running', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(6));
+    const out = path.join(dir, 'out.ndjson');
+    // A short stall timeout: BullMQ's stalled-job check in the worker runs every 250 ms and writes a key of the queue.
+    const w = await startWorker(queue, ['--concurrency', '2', '--stall-timeout', '500ms']);
+    const run = await runCli(runArgs(input, `${server.url}/echo`, queue, out), { timeoutMs: 60_000 });
+    expect(run.code).toBe(0);
+    expectOneOkLinePerId(out, 6);
+    const seen = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      for (const key of await keysOfQueue(queue)) seen.add(key);
+      await sleep(50);
+    }
+    expect([...seen]).toEqual([]);
+    expect(w.child.exitCode).toBeNull();
+    await stopWorker(w);
+    expect(await keysOfQueue(queue)).toEqual([]);
   });
 
   test('with no worker the run waits and says so; it finishes once a worker starts', async () => {
@@ -298,7 +318,6 @@ describeRedis('distributed runs (run --queue, worker)', () => {
       30_000,
       'the workers to finish the queue',
     );
-    await sleep(300);
     const resumed = await runCli([...args, '--resume'], { timeoutMs: 60_000 });
     expect(resumed.code).toBe(0);
     expect(resumed.stderr).toMatch(/skipped\s+\d+ already recorded/);

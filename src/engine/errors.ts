@@ -190,7 +190,8 @@ export const ERROR_CODES = {
     scope: 'run',
     exit: 2,
     retry: 'never',
-    summary: 'run --queue or worker: Redis cannot be reached at the URL given (or is older than 6.2).',
+    summary:
+      'run --queue or worker: Redis cannot be reached at the URL given, does not answer, is older than 6.2, or lacks the database named.',
   },
   QUEUE_BUSY: {
     scope: 'run',
