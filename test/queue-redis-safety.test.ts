@@ -2,6 +2,7 @@
 // (`--save '' --appendonly no` plus the setting under test) on a free port, or a TCP server that never answers, and
 // runs `run --queue` and `batchpost worker` as child processes against it. Needs redis-server on PATH and
 // `npm run build` first (the CLI runs from dist/).
+import { jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -18,6 +19,9 @@ import {
   waitFor,
   type CliResult,
 } from './helpers/cli.js';
+
+// Each test starts Redis servers and CLI processes; on a loaded machine each takes seconds. A bound, not a speed check.
+jest.setTimeout(180_000);
 
 interface RedisProcess {
   port: number;
@@ -47,7 +51,7 @@ async function startRedis(extra: string[], port?: number, password?: string): Pr
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const server: RedisProcess = { port: p, url: `redis://127.0.0.1:${p}`, child, args };
   servers.push(server);
-  const end = Date.now() + 15_000;
+  const end = Date.now() + 60_000;
   for (;;) {
     if (await answers(p, password)) return server;
     if (Date.now() > end || child.exitCode !== null) throw new Error(`redis-server ${args.join(' ')} did not start`);
@@ -96,7 +100,7 @@ function track(started: { child: ChildProcess; done: Promise<CliResult> }) {
 /** A worker serving one queue, started and ready. */
 async function startWorker(url: string, queue: string, extra: string[] = [], env?: Record<string, string>) {
   const w = track(startCli(['worker', '--queue', url, '--queue-name', queue, ...extra], { timeoutMs: 120_000, env }));
-  await waitFor(() => /serving queue/.test(w.stderr()) || w.child.exitCode !== null, 20_000, 'the worker to start');
+  await waitFor(() => /serving queue/.test(w.stderr()) || w.child.exitCode !== null, 60_000, 'the worker to start');
   return w;
 }
 
@@ -135,13 +139,13 @@ describe('a Redis that may evict keys is refused', () => {
     const input = ndjsonFile(dir, numbered(3));
     const out = path.join(dir, 'out.ndjson');
     const run = await runCli(runArgs(input, `${upstream.url}/echo`, out, ['--queue', redis.url]), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
     });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('[QUEUE_UNSAFE_REDIS]');
     expect(run.stderr).toContain('maxmemory-policy allkeys-lru');
     expect(run.stderr).toContain('CONFIG SET maxmemory-policy noeviction');
-    const worker = await runCli(['worker', '--queue', redis.url], { timeoutMs: 30_000 });
+    const worker = await runCli(['worker', '--queue', redis.url], { timeoutMs: 60_000 });
     expect(worker.code).toBe(2);
     expect(worker.stderr).toContain('[QUEUE_UNSAFE_REDIS]');
     expect(upstream.requests).toHaveLength(0);
@@ -156,7 +160,7 @@ describe('a Redis that may evict keys is refused', () => {
       password,
     );
     const url = `redis://:${password}@127.0.0.1:${redis.port}`;
-    const worker = await runCli(['worker', '--queue', url], { timeoutMs: 30_000 });
+    const worker = await runCli(['worker', '--queue', url], { timeoutMs: 60_000 });
     expect(worker.code).toBe(2);
     expect(worker.stderr).toContain('[QUEUE_UNSAFE_REDIS]');
     expect(worker.stderr).toContain('maxmemory-policy volatile-lru');
@@ -180,8 +184,8 @@ describe('a Redis that does not answer', () => {
       const url = `redis://127.0.0.1:${port}`;
       // Bounds, not speed assertions: about 5 s each on an idle machine.
       const [run, worker] = await Promise.all([
-        runCli(runArgs(input, `${upstream.url}/echo`, out, ['--queue', url]), { timeoutMs: 45_000 }),
-        runCli(['worker', '--queue', url], { timeoutMs: 45_000 }),
+        runCli(runArgs(input, `${upstream.url}/echo`, out, ['--queue', url]), { timeoutMs: 60_000 }),
+        runCli(['worker', '--queue', url], { timeoutMs: 60_000 }),
       ]);
       for (const r of [run, worker]) {
         expect([r.code, r.signal]).toEqual([2, null]);
@@ -194,7 +198,7 @@ describe('a Redis that does not answer', () => {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => blackHole.close(resolve));
     }
-  }, 60_000);
+  });
 });
 
 describe('a database the server does not have', () => {
@@ -204,15 +208,15 @@ describe('a database the server does not have', () => {
     const input = ndjsonFile(dir, numbered(2));
     const out = path.join(dir, 'out.ndjson');
     const url = `${redis.url}/99`;
-    const run = await runCli(runArgs(input, `${upstream.url}/echo`, out, ['--queue', url]), { timeoutMs: 30_000 });
-    const worker = await runCli(['worker', '--queue', url], { timeoutMs: 30_000 });
+    const run = await runCli(runArgs(input, `${upstream.url}/echo`, out, ['--queue', url]), { timeoutMs: 60_000 });
+    const worker = await runCli(['worker', '--queue', url], { timeoutMs: 60_000 });
     for (const r of [run, worker]) {
       expect([r.code, r.signal]).toEqual([2, null]);
       expect(r.stderr).toContain('[QUEUE_UNAVAILABLE]');
       expect(r.stderr).toContain('no database 99 (it has 16: 0 to 15)');
     }
     expect(await dbsize(redis.port, 0)).toBe(0);
-    const bad = await runCli(['worker', '--queue', `${redis.url}/first`], { timeoutMs: 30_000 });
+    const bad = await runCli(['worker', '--queue', `${redis.url}/first`], { timeoutMs: 60_000 });
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('[USAGE]')]);
   });
 });
@@ -228,7 +232,7 @@ describe('Redis loses its data mid-run', () => {
     const args = runArgs(input, `${upstream.url}/slow?ms=200`, out, ['--queue', redis.url, '--queue-name', queue]);
     const first = track(startCli(args, { timeoutMs: 90_000 }));
     first.child.stdin!.end();
-    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 4, 30_000, '4 results recorded');
+    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 4, 60_000, '4 results recorded');
     await stopRedis(redis);
     await startRedis(redis.args.slice(2), redis.port);
     const stopped = await first.done;
@@ -244,7 +248,7 @@ describe('Redis loses its data mid-run', () => {
     expect(ids.sort((a, b) => Number(a) - Number(b))).toEqual(range(30));
     worker.child.kill('SIGTERM');
     expect((await worker.done).code).toBe(0);
-  }, 120_000);
+  });
 });
 
 describe('the Redis password stays out of argv and output', () => {
@@ -259,16 +263,16 @@ describe('the Redis password stays out of argv and output', () => {
     const args = runArgs(input, `${upstream.url}/slow?ms=100`, out, ['--queue-name', queue, '--concurrency', '2']);
     const first = track(startCli(args, { timeoutMs: 60_000, env }));
     first.child.stdin!.end();
-    await waitFor(() => first.stderr().includes('no worker is serving'), 20_000, 'the run to wait for a worker');
+    await waitFor(() => first.stderr().includes('no worker is serving'), 60_000, 'the run to wait for a worker');
     expect(fs.readFileSync(`/proc/${first.child.pid}/cmdline`, 'utf8')).not.toContain(password);
     const note = /Start one with:\n {2}(.*)\n/.exec(first.stderr());
     expect(note?.[1]).toBe(`batchpost worker --queue-name ${queue}`);
     expect(first.stderr()).toContain('BATCHPOST_QUEUE');
     // The worker command as printed, with the environment as the run had it.
     const worker = track(startCli(shellWords(note![1]!).slice(1), { timeoutMs: 60_000, env }));
-    await waitFor(() => /serving queue/.test(worker.stderr()), 20_000, 'the worker to start');
+    await waitFor(() => /serving queue/.test(worker.stderr()), 60_000, 'the worker to start');
     expect(fs.readFileSync(`/proc/${worker.child.pid}/cmdline`, 'utf8')).not.toContain(password);
-    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 2, 20_000, '2 results recorded');
+    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 2, 60_000, '2 results recorded');
     first.child.kill('SIGINT');
     const stopped = await first.done;
     expect(stopped.code).toBe(130);
@@ -283,7 +287,7 @@ describe('the Redis password stays out of argv and output', () => {
     const w = await worker.done;
     for (const text of [stopped.stderr, resumed.stderr, w.stderr, stopped.stdout, resumed.stdout])
       expect(text).not.toContain(password);
-  }, 120_000);
+  });
 
   test('a password in --queue is shown as <hidden> in the worker command and the --resume command, with a note', async () => {
     const password = 'pw-in-flag-0d3a';
@@ -299,7 +303,7 @@ describe('the Redis password stays out of argv and output', () => {
       }),
     );
     run.child.stdin!.end();
-    await waitFor(() => run.stderr().includes('no worker is serving'), 20_000, 'the run to wait for a worker');
+    await waitFor(() => run.stderr().includes('no worker is serving'), 60_000, 'the run to wait for a worker');
     expect(run.stderr()).toContain(
       `batchpost worker --queue 'redis://:<hidden>@127.0.0.1:${redis.port}' --queue-name ${queue}`,
     );
@@ -310,5 +314,5 @@ describe('the Redis password stays out of argv and output', () => {
     expect(stopped.stderr).toMatch(/Continue with:\n {2}.*--queue 'redis:\/\/:<hidden>@127\.0\.0\.1:\d+'.*--resume\n/);
     expect(stopped.stderr).toMatch(/<hidden>.*BATCHPOST_QUEUE/);
     expect(stopped.stderr).not.toContain(password);
-  }, 90_000);
+  });
 });
