@@ -3,12 +3,12 @@
 // runs `run --queue` and `batchpost worker` as child processes against it. Needs redis-server on PATH and
 // `npm run build` first (the CLI runs from dist/).
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import {
   ndjsonFile,
   readResults,
@@ -19,18 +19,12 @@ import {
   waitFor,
   type CliResult,
 } from './helpers/cli.js';
+import { startRedisServer, stopRedisServer, type RedisServer } from './helpers/redis.js';
 
 // Each test starts Redis servers and CLI processes; on a loaded machine each takes seconds. A bound, not a speed check.
 jest.setTimeout(180_000);
 
-interface RedisProcess {
-  port: number;
-  url: string;
-  child: ChildProcess;
-  args: string[];
-}
-
-const servers: RedisProcess[] = [];
+const servers: RedisServer[] = [];
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 let upstream: FixtureServer;
@@ -44,39 +38,10 @@ function tmpDir(): string {
 const numbered = (count: number) => Array.from({ length: count }, (_, i) => ({ n: i + 1 }));
 const range = (count: number): string[] => Array.from({ length: count }, (_, i) => String(i + 1));
 
-/** A redis-server of its own on `port` (a free one by default), answering PING before this returns. */
-async function startRedis(extra: string[], port?: number, password?: string): Promise<RedisProcess> {
-  const p = port ?? (await freePort());
-  const args = ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  const server: RedisProcess = { port: p, url: `redis://127.0.0.1:${p}`, child, args };
+async function startRedis(extra: string[], port?: number, password?: string): Promise<RedisServer> {
+  const server = await startRedisServer(extra, port, password);
   servers.push(server);
-  const end = Date.now() + 60_000;
-  for (;;) {
-    if (await answers(p, password)) return server;
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`redis-server ${args.join(' ')} did not start`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function answers(port: number, password?: string): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-async function stopRedis(server: RedisProcess): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((r) => server.child.once('exit', r));
-  server.child.kill('SIGKILL');
-  await exited;
+  return server;
 }
 
 /** Keys in a database of a server, through a connection of the test's own. */
@@ -127,7 +92,7 @@ afterEach(() => {
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(servers.map(stopRedis));
+  await Promise.all(servers.map(stopRedisServer));
   await upstream.close();
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -233,8 +198,8 @@ describe('Redis loses its data mid-run', () => {
     const first = track(startCli(args, { timeoutMs: 90_000 }));
     first.child.stdin!.end();
     await waitFor(() => fs.existsSync(out) && readResults(out).length >= 4, 60_000, '4 results recorded');
-    await stopRedis(redis);
-    await startRedis(redis.args.slice(2), redis.port);
+    await stopRedisServer(redis);
+    await startRedis(redis.args, redis.port);
     const stopped = await first.done;
     expect(stopped.stderr).toContain('[QUEUE_LOST]');
     expect(stopped.stderr).toContain(`Redis lost queue ${queue}`);

@@ -1,4 +1,5 @@
-// Distributed runs against a real Redis (REDIS_URL, else redis://127.0.0.1:6379): `run --queue` and `batchpost
+// Distributed runs against a real Redis (REDIS_URL, else a redis-server of this file's own, else
+// redis://127.0.0.1:6379): `run --queue` and `batchpost
 // worker` as child processes, the fixture server as the upstream, which records every request for the assertions.
 // Each test uses its own queue name. Without Redis the suite is skipped, except under CI=true, where that fails.
 // Needs `npm run build` first (the CLI runs from dist/).
@@ -17,8 +18,12 @@ import {
   waitFor,
   type CliResult,
 } from './helpers/cli.js';
+import { hasRedisServer, startRedisServer, stopRedisServer } from './helpers/redis.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// A Redis of this file's own unless REDIS_URL names one: a worker without --queue-name serves every run in its
+// Redis, so test runs sharing one (several checkouts on one machine) would send each other's requests.
+const ownRedis = process.env.REDIS_URL === undefined && hasRedisServer() ? await startRedisServer([]) : null;
+const REDIS_URL = process.env.REDIS_URL ?? ownRedis?.url ?? 'redis://127.0.0.1:6379';
 // Each test starts several CLI processes; on a loaded machine each takes seconds to start. A bound, not a speed check.
 jest.setTimeout(180_000);
 
@@ -135,7 +140,8 @@ async function keysOfQueue(queue: string): Promise<string[]> {
   return redis.keys(`batchpost:${queue}:*`);
 }
 
-afterAll(() => {
+afterAll(async () => {
+  if (ownRedis !== null) await stopRedisServer(ownRedis);
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
