@@ -1,6 +1,6 @@
 // Distributed runs against a real Redis (REDIS_URL, else a redis-server of this file's own, else
-// redis://127.0.0.1:6379): `run --queue` and `batchpost
-// worker` as child processes, the fixture server as the upstream, which records every request for the assertions.
+// redis://127.0.0.1:6379): `run --queue` and `batchpost worker` as child processes, the fixture server as the
+// upstream, which records every request for the assertions.
 // Each test uses its own queue name. Without Redis the suite is skipped, except under CI=true, where that fails.
 // Needs `npm run build` first (the CLI runs from dist/).
 import { jest } from '@jest/globals';
