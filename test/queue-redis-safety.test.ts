@@ -254,6 +254,13 @@ describe('the Redis password stays out of argv and output', () => {
       expect(text).not.toContain(password);
   });
 
+  test('worker with neither --queue nor BATCHPOST_QUEUE: USAGE, exit 2, naming both', async () => {
+    const r = await runCli(['worker'], { timeoutMs: 60_000, env: { BATCHPOST_QUEUE: '' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[USAGE]');
+    expect(r.stderr).toMatch(/--queue.*BATCHPOST_QUEUE/);
+  });
+
   test('a password in --queue is shown as <hidden> in the worker command and the --resume command, with a note', async () => {
     const password = 'pw-in-flag-0d3a';
     const redis = await startRedis(['--requirepass', password], undefined, password);
