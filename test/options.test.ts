@@ -132,8 +132,8 @@ describe('per-command uses', () => {
     expect(commandOf(program(), 'worker').helpInformation()).toContain("(default: the run's");
   });
 
-  test('worker: --queue is required; run: optional', async () => {
-    await expect(flagsOf('worker', [])).rejects.toThrow(/required option '--queue <url>'/);
+  test('--queue is optional to the parser: BATCHPOST_QUEUE stands in (worker refuses neither, see queue-redis-safety)', async () => {
+    expect((await flagsOf('worker', [])).queue).toBeUndefined();
     expect((await flagsOf('run', ['in.ndjson', '--url', 'http://h/'])).queue).toBeUndefined();
   });
 });

@@ -1,7 +1,9 @@
-// Distributed runs against a real Redis (REDIS_URL, else redis://127.0.0.1:6379): `run --queue` and `batchpost
-// worker` as child processes, the fixture server as the upstream, which records every request for the assertions.
+// Distributed runs against a real Redis (REDIS_URL, else a redis-server of this file's own, else
+// redis://127.0.0.1:6379): `run --queue` and `batchpost worker` as child processes, the fixture server as the
+// upstream, which records every request for the assertions.
 // Each test uses its own queue name. Without Redis the suite is skipped, except under CI=true, where that fails.
 // Needs `npm run build` first (the CLI runs from dist/).
+import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -16,8 +18,14 @@ import {
   waitFor,
   type CliResult,
 } from './helpers/cli.js';
+import { hasRedisServer, startRedisServer, stopRedisServer } from './helpers/redis.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// A Redis of this file's own unless REDIS_URL names one: a worker without --queue-name serves every run in its
+// Redis, so test runs sharing one (several checkouts on one machine) would send each other's requests.
+const ownRedis = process.env.REDIS_URL === undefined && hasRedisServer() ? await startRedisServer([]) : null;
+const REDIS_URL = process.env.REDIS_URL ?? ownRedis?.url ?? 'redis://127.0.0.1:6379';
+// Each test starts several CLI processes; on a loaded machine each takes seconds to start. A bound, not a speed check.
+jest.setTimeout(180_000);
 
 async function redisAnswers(url: string): Promise<boolean> {
   const probe = new Redis(url, {
@@ -107,13 +115,13 @@ interface WorkerProcess {
 /** A `batchpost worker` for one queue (null: every run registered), started and ready (its first line printed). */
 async function startWorker(queue: string | null, extra: string[] = []): Promise<WorkerProcess> {
   const which = queue === null ? [] : ['--queue-name', queue];
-  const { child, done } = startCli(['worker', '--queue', REDIS_URL, ...which, ...extra], { timeoutMs: 90_000 });
+  const { child, done } = startCli(['worker', '--queue', REDIS_URL, ...which, ...extra], { timeoutMs: 150_000 });
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (d: string) => (stderr += d));
   await waitFor(
     () => /serving (queue|every run)/.test(stderr) || child.exitCode !== null,
-    15_000,
+    60_000,
     'the worker to start',
   );
   return { child, done, stderr: () => stderr };
@@ -132,7 +140,8 @@ async function keysOfQueue(queue: string): Promise<string[]> {
   return redis.keys(`batchpost:${queue}:*`);
 }
 
-afterAll(() => {
+afterAll(async () => {
+  if (ownRedis !== null) await stopRedisServer(ownRedis);
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -181,7 +190,7 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const out = path.join(dir, 'out.ndjson');
     const a = await startWorker(queue, ['--concurrency', '2']);
     const b = await startWorker(queue, ['--concurrency', '2']);
-    const run = await runCli(runArgs(input, `${server.url}/echo?ms=40`, queue, out), { timeoutMs: 60_000 });
+    const run = await runCli(runArgs(input, `${server.url}/echo?ms=40`, queue, out), { timeoutMs: 120_000 });
     expect(run.stderr).toContain('40 ok');
     expect(run.code).toBe(0);
     expectOneOkLinePerId(out, 40);
@@ -200,16 +209,18 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const queue = uniqueQueue();
     const input = ndjsonFile(dir, numbered(24));
     const out = path.join(dir, 'out.ndjson');
-    const a = await startWorker(queue, ['--concurrency', '3', '--stall-timeout', '1s']);
-    const run = startCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out), { timeoutMs: 60_000 });
+    // A's jobs go back to the queue 2 s after it dies; B renews its own locks every 2 s, so a busy machine that
+    // keeps B waiting for a second does not make it look dead too (its requests would be sent a third time).
+    const a = await startWorker(queue, ['--concurrency', '3', '--stall-timeout', '2s']);
+    const run = startCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out), { timeoutMs: 120_000 });
     children.push(run.child);
     run.child.stdin!.end();
     // Worker A alone has 3 requests at the upstream: kill it there, mid-request.
-    await waitFor(() => server.inFlight === 3, 15_000, 'worker A to have 3 requests in flight');
+    await waitFor(() => server.inFlight === 3, 60_000, 'worker A to have 3 requests in flight');
     const lost = server.requests.filter((r) => r.endedAt === null).map(idOf);
     a.child.kill('SIGKILL');
     await a.done;
-    const b = await startWorker(queue, ['--concurrency', '3', '--stall-timeout', '1s']);
+    const b = await startWorker(queue, ['--concurrency', '3', '--stall-timeout', '4s']);
     const result = await run.done;
     expect(result.code).toBe(0);
     expectOneOkLinePerId(out, 24);
@@ -227,27 +238,47 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const queue = uniqueQueue();
     const input = ndjsonFile(dir, numbered(24));
     const out = path.join(dir, 'out.ndjson');
-    // Each worker can start at most 6 per 400 ms (15/s), less than the 20/s asked: both must take part, and if each
-    // paced itself the two would reach 30/s.
-    const a = await startWorker(queue, ['--concurrency', '6']);
-    const b = await startWorker(queue, ['--concurrency', '6']);
-    const run = await runCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out, ['--rate', '20/s']), {
-      timeoutMs: 60_000,
+    // Each worker can start at most 3 per 400 ms (7.5/s), less than the 10/s asked: both must take part, and if each
+    // paced itself the two would reach 15/s.
+    const a = await startWorker(queue, ['--concurrency', '3']);
+    const b = await startWorker(queue, ['--concurrency', '3']);
+    const run = await runCli(runArgs(input, `${server.url}/slow?ms=400`, queue, out, ['--rate', '10/s']), {
+      timeoutMs: 120_000,
     });
     expect(run.code).toBe(0);
     expectOneOkLinePerId(out, 24);
     const starts = server.requests.map((r) => r.startedAt).sort((x, y) => x - y);
     expect(starts).toHaveLength(24);
-    // 20/s is one start per 50 ms window of BullMQ's limiter, shared by both workers.
-    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(23 * 50 * 0.9);
-    // Measured at the upstream, starts carry delivery jitter, most while workers open connections (the first 400
-    // ms): after that, no 150 ms holds more than 3 starts (+1 for jitter).
-    const steady = starts.filter((t) => t >= starts[0]! + 450);
-    const most = Math.max(...steady.map((t) => steady.filter((u) => u >= t && u < t + 150).length));
-    expect(most).toBeLessThanOrEqual(4);
+    // 10/s is one start per 100 ms window of BullMQ's limiter, shared by both workers: the last of 24 starts comes
+    // at least 2.3 s after the first (at 15/s, 1.53 s). Measured at the upstream, a start arrives late by the time
+    // to open a connection and by whatever keeps a busy machine's processes waiting; that delays the first start
+    // and so shortens the span by at most that much: 400 ms are allowed. Starts that such delays bunch together
+    // say nothing about the limiter, so no shorter window is checked.
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(1_900);
     const [sa, sb] = [await stopWorker(a), await stopWorker(b)];
     expect(sa.sent + sb.sent).toBe(24);
     expect(Math.min(sa.sent, sb.sent)).toBeGreaterThan(0);
+  });
+
+  test('a finished run leaves no key in Redis, even while its workers go on running', async () => {
+    const dir = tmpDir();
+    const queue = uniqueQueue();
+    const input = ndjsonFile(dir, numbered(6));
+    const out = path.join(dir, 'out.ndjson');
+    // A short stall timeout: BullMQ's stalled-job check in the worker runs every 250 ms and writes a key of the queue.
+    const w = await startWorker(queue, ['--concurrency', '2', '--stall-timeout', '500ms']);
+    const run = await runCli(runArgs(input, `${server.url}/echo`, queue, out), { timeoutMs: 120_000 });
+    expect(run.code).toBe(0);
+    expectOneOkLinePerId(out, 6);
+    const seen = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      for (const key of await keysOfQueue(queue)) seen.add(key);
+      await sleep(50);
+    }
+    expect([...seen]).toEqual([]);
+    expect(w.child.exitCode).toBeNull();
+    await stopWorker(w);
+    expect(await keysOfQueue(queue)).toEqual([]);
   });
 
   test('with no worker the run waits and says so; it finishes once a worker starts', async () => {
@@ -255,13 +286,13 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const queue = uniqueQueue();
     const input = ndjsonFile(dir, numbered(10));
     const out = path.join(dir, 'out.ndjson');
-    const run = startCli(runArgs(input, `${server.url}/echo`, queue, out), { timeoutMs: 60_000 });
+    const run = startCli(runArgs(input, `${server.url}/echo`, queue, out), { timeoutMs: 120_000 });
     children.push(run.child);
     run.child.stdin!.end();
     let stderr = '';
     run.child.stderr!.on('data', (d: string) => (stderr += d));
-    await waitFor(() => stderr.includes(`no worker is serving queue ${queue}`), 15_000, 'the run to say it waits');
-    await waitFor(() => /waiting for a worker/.test(stderr), 5_000, 'the progress line to show the wait');
+    await waitFor(() => stderr.includes(`no worker is serving queue ${queue}`), 60_000, 'the run to say it waits');
+    await waitFor(() => /waiting for a worker/.test(stderr), 60_000, 'the progress line to show the wait');
     expect(stderr).toContain(`batchpost worker --queue ${REDIS_URL} --queue-name ${queue}`);
     await sleep(500);
     expect(run.child.exitCode).toBeNull();
@@ -284,10 +315,10 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const out = path.join(dir, 'out.ndjson');
     const w = await startWorker(queue, ['--concurrency', '4']);
     const args = runArgs(input, `${server.url}/slow?ms=150`, queue, out);
-    const first = startCli(args, { timeoutMs: 60_000 });
+    const first = startCli(args, { timeoutMs: 120_000 });
     children.push(first.child);
     first.child.stdin!.end();
-    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 8, 20_000, '8 results recorded');
+    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 8, 60_000, '8 results recorded');
     first.child.kill('SIGKILL');
     await first.done;
     const recorded = readResults(out).length;
@@ -298,8 +329,7 @@ describeRedis('distributed runs (run --queue, worker)', () => {
       30_000,
       'the workers to finish the queue',
     );
-    await sleep(300);
-    const resumed = await runCli([...args, '--resume'], { timeoutMs: 60_000 });
+    const resumed = await runCli([...args, '--resume'], { timeoutMs: 120_000 });
     expect(resumed.code).toBe(0);
     expect(resumed.stderr).toMatch(/skipped\s+\d+ already recorded/);
     expectOneOkLinePerId(out, 40);
@@ -316,10 +346,10 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const out = path.join(dir, 'out.ndjson');
     const w = await startWorker(queue, ['--concurrency', '2']);
     const args = runArgs(input, `${server.url}/slow?ms=200`, queue, out);
-    const first = startCli(args, { timeoutMs: 60_000 });
+    const first = startCli(args, { timeoutMs: 120_000 });
     children.push(first.child);
     first.child.stdin!.end();
-    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 4, 20_000, '4 results recorded');
+    await waitFor(() => fs.existsSync(out) && readResults(out).length >= 4, 60_000, '4 results recorded');
     first.child.kill('SIGINT');
     const stopped = await first.done;
     expect(stopped.code).toBe(130);
@@ -329,7 +359,7 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     expect(readResults(out).length).toBe(sentAtStop);
     await sleep(1_000);
     expect(server.requests.length).toBe(sentAtStop);
-    const resumed = await runCli([...args, '--resume'], { timeoutMs: 60_000 });
+    const resumed = await runCli([...args, '--resume'], { timeoutMs: 120_000 });
     expect(resumed.code).toBe(0);
     expectOneOkLinePerId(out, 30);
     expect([...receipts().values()].every((n) => n === 1)).toBe(true);
@@ -342,23 +372,23 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const input = ndjsonFile(dir, numbered(12));
     const out = path.join(dir, 'out.ndjson');
     const a = await startWorker(queue, ['--concurrency', '3']);
-    const run = startCli(runArgs(input, `${server.url}/slow?ms=1500`, queue, out), { timeoutMs: 60_000 });
+    const run = startCli(runArgs(input, `${server.url}/slow?ms=1500`, queue, out), { timeoutMs: 120_000 });
     children.push(run.child);
     run.child.stdin!.end();
-    await waitFor(() => server.inFlight === 3, 15_000, 'worker A to have 3 requests in flight');
+    await waitFor(() => server.inFlight === 3, 60_000, 'worker A to have 3 requests in flight');
     // One signal: A takes nothing new, and finishes the 3 it is sending.
     a.child.kill('SIGTERM');
-    await waitFor(() => a.stderr().includes('stopping'), 5_000, 'A to say it stops');
+    await waitFor(() => a.stderr().includes('stopping'), 60_000, 'A to say it stops');
     const finished = await a.done;
     expect(finished.code).toBe(0);
     expect(finished.stderr).toMatch(/stopped; sent 3 requests/);
     expect(server.requests).toHaveLength(3);
     // B takes over; two signals make it hand back what it is sending, unfinished, for C to send.
     const b = await startWorker(queue, ['--concurrency', '3']);
-    await waitFor(() => server.inFlight === 3, 15_000, 'worker B to have 3 requests in flight');
+    await waitFor(() => server.inFlight === 3, 60_000, 'worker B to have 3 requests in flight');
     const t0 = Date.now();
     b.child.kill('SIGTERM');
-    await waitFor(() => b.stderr().includes('stopping'), 5_000, 'B to say it stops');
+    await waitFor(() => b.stderr().includes('stopping'), 60_000, 'B to say it stops');
     b.child.kill('SIGTERM');
     const handedBack = await b.done;
     expect(handedBack.code).toBe(130);
@@ -378,7 +408,7 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const input = ndjsonFile(dir, numbered(1));
     const out = path.join(dir, 'out.ndjson');
     const run = startCli(runArgs(input, `${server.url}/hang`, queue, out, ['--concurrency', '1', '--timeout', '60s']), {
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
     });
     children.push(run.child);
     run.child.stdin!.end();
@@ -415,7 +445,7 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const a = await startWorker(queue, ['--concurrency', '4']);
     const b = await startWorker(queue, ['--concurrency', '4']);
     const run = await runCli(runArgs(input, `${server.url}/slow?ms=60`, queue, out, ['--serialize-by', 'k']), {
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
     });
     expect(run.code).toBe(0);
     expectOneOkLinePerId(out, 12);

@@ -20,7 +20,9 @@ export function commandLine(argv: readonly string[], mode: 'resume' | 'retry-fai
 
 /** The line that goes under a printed command whose secrets were hidden; '' when none were. */
 export function hiddenNote(command: string): string {
-  return command.includes(HIDDEN)
-    ? `  Secrets are shown as ${HIDDEN}: put them back before running it, or keep such headers in a file and pass -H @FILE.\n`
+  if (!command.includes(HIDDEN)) return '';
+  const queue = /--queue[= ]'?[^\s']*<hidden>/.test(command)
+    ? ' A Redis password can go in BATCHPOST_QUEUE instead of --queue.'
     : '';
+  return `  Secrets are shown as ${HIDDEN}: put them back before running it, or keep such headers in a file and pass -H @FILE.${queue}\n`;
 }

@@ -44,6 +44,8 @@ export interface RunOutcome {
   threadFailure: Error | null;
   /** --auth-command failed during the run (AUTH_COMMAND_FAILED); the run was stopped. */
   authFailure?: Error | null;
+  /** Redis lost a distributed run's queue (QUEUE_LOST); the run was stopped. */
+  queueFailure?: Error | null;
   /** Stopped early: the first results all failed to connect (UNREACHABLE). */
   unreachable: Unreachable | null;
   /** Stopped by SIGINT or SIGTERM. */
@@ -58,6 +60,7 @@ export function runExitCode(o: RunOutcome, failOn: FailOn): number {
   if (o.threadFailure !== null) return exitCodeOf('THREAD_FAILED');
   // Mid-run, as any failure while running: exit 1 (at the start, the code's own 2).
   if (o.authFailure) return EXIT.FAILED;
+  if (o.queueFailure) return exitCodeOf('QUEUE_LOST');
   if (o.summary.inputError !== null) return exitCodeOf(o.summary.inputError.code);
   if (o.unreachable !== null) return exitCodeOf('UNREACHABLE');
   if (o.interrupted) return EXIT.INTERRUPTED;

@@ -103,7 +103,7 @@ async function openParts(
         continues: setup.resume !== null,
         overwrite: flags.overwrite ?? false,
       });
-    const queue = await openQueue(flags, setup, options, (message) => display.progress.note(message));
+    const queue = await openQueue(flags, setup, options, (message) => display.progress.note(message), ctx.io.env);
     opened.push(() => queue?.close());
     const results = await openResults(out, setup, reports, ctx.io);
     opened.push(() => results.writer.close());
@@ -174,6 +174,7 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
     outputError: p.results.writer.error ?? p.failed?.error ?? p.trace?.writer.error ?? null,
     threadFailure: p.senders.threads?.failure ?? null,
     authFailure: p.auth?.failure ?? null,
+    queueFailure: p.senders.queueFailure,
     unreachable: p.run.unreachable,
     interrupted: p.run.interrupted,
     reportsWritten: true,

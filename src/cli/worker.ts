@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
 import type { WorkerPool } from '../queue/index.js';
 import { errorText } from './errors.js';
+import { QUEUE_ENV, queueOptionName, queueSourceOf } from '../queue/source.js';
 import { EXIT } from './exit.js';
 import { onStopSignals, type CliIO, type CommandHost, type SignalSource } from './io.js';
 import type { FlagsOf } from '../options/types.js';
@@ -34,10 +35,14 @@ export async function workerCommand(
   flags: WorkerFlags,
   io: Pick<CliIO, 'stderr' | 'signals' | 'env'>,
 ): Promise<number> {
+  const source = queueSourceOf(flags.queue, io.env);
+  if (source === null)
+    throw new BatchpostError('USAGE', `worker needs --queue redis://HOST:PORT, or the URL in ${QUEUE_ENV}`);
   // Loaded here, not at the top: BullMQ is slow to load (docs/benchmarks.md), and other commands should not pay it.
   const { checkRedisUrl, closeRedis, connectRedis, queueNameOf, redactUrl, WorkerPool } =
     await import('../queue/index.js');
-  checkRedisUrl(flags.queue, '--queue');
+  const url = source.url;
+  checkRedisUrl(url, queueOptionName(source));
   const queueName = flags.queueName === undefined ? null : queueNameOf(flags.queueName, '');
   const concurrency = flags.concurrency === undefined ? null : parsePositiveInt(flags.concurrency, '--concurrency');
   const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
@@ -49,7 +54,7 @@ export async function workerCommand(
   const err = io.stderr;
   const log = flags.quiet ? () => {} : (line: string) => void err.write(line + '\n');
   let down = false;
-  const redis = await connectRedis(flags.queue, 'batchpost-worker', (up, why) => {
+  const redis = await connectRedis(url, 'batchpost-worker', (up, why) => {
     if (!up && !down) err.write(`batchpost worker: Redis unreachable${why ? ` (${why})` : ''}; reconnecting\n`);
     else if (up && down) err.write('batchpost worker: Redis is back\n');
     down = !up;
@@ -63,7 +68,7 @@ export async function workerCommand(
     await pool.start();
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(
-      `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
+      `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(url)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
     );
     const code = await untilStopped(
       pool,

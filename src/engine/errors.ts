@@ -252,7 +252,8 @@ export const ERROR_CODES = {
     scope: 'run',
     exit: 2,
     retry: 'never',
-    summary: 'run --queue or worker: Redis cannot be reached at the URL given (or is older than 6.2).',
+    summary:
+      'run --queue or worker: Redis cannot be reached at the URL given, does not answer, is older than 6.2, or lacks the database named.',
   },
   QUEUE_BUSY: {
     scope: 'run',
@@ -267,6 +268,19 @@ export const ERROR_CODES = {
     summary:
       '--auth-command exited non-zero, printed nothing usable or timed out; its stderr is shown. Mid-run, the run stops.',
     hint: 'Check the command on its own (its stdout is header lines or one token)',
+  },
+  QUEUE_UNSAFE_REDIS: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'run --queue or worker: the Redis may evict keys (maxmemory-policy other than noeviction).',
+  },
+  QUEUE_LOST: {
+    scope: 'run',
+    exit: 1,
+    retry: 'never',
+    summary: "run --queue: Redis lost the run's queue mid-run (restarted without persistence, or its keys deleted).",
+    hint: 'Continue with --resume',
   },
   // serve: why a batch (or one $batch item) was refused, as {"error":{code,message}} with the HTTP status in docs/errors.md.
   INVALID_BATCH: {

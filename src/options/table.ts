@@ -553,11 +553,11 @@ export const OPTIONS = {
   },
   queue: {
     flags: '--queue <url>',
-    help: 'distributed: queue the requests in Redis (redis://host:port[/db]) for `batchpost worker`s to send',
+    help: 'distributed: queue the requests in Redis (redis://host:port[/db]) for `batchpost worker`s to send; default: $BATCHPOST_QUEUE',
     group: 'distributed',
     commands: {
       run: true,
-      worker: { help: 'Redis holding the runs: redis://host:port[/db] (rediss:// for TLS)', required: true },
+      worker: { help: 'Redis holding the runs: redis://host:port[/db] (rediss:// for TLS); default: $BATCHPOST_QUEUE' },
     },
   },
   queueName: {

@@ -4,3 +4,4 @@ export { openQueueRun, type QueueFlags, type QueueRun, type QueueRunContext } fr
 export { WorkerPool, type WorkerCounts, type WorkerPoolOptions } from './worker.js';
 export { checkRedisUrl, closeRedis, connectRedis } from './redis.js';
 export { queueNameOf, redactUrl } from './names.js';
+export { QUEUE_ENV, queueOptionName, queueSourceOf } from './source.js';

@@ -82,11 +82,21 @@ export function checkRedisUrl(url: string, option: string): void {
       `${option} "${redactUrl(url)}": expected redis://host:port[/db] (or rediss:// for TLS)`,
     );
   }
+  if (!/^\/?(\d{1,9})?$/.test(u.pathname)) {
+    throw new BatchpostError(
+      'USAGE',
+      `${option} "${redactUrl(url)}": the path names a database by its number (redis://host:port/2), not "${u.pathname}"`,
+    );
+  }
 }
+
+/** How long the first connection may take to answer: a port that accepts and never answers is not a Redis. */
+const PROBE_MS = 5_000;
 
 /**
  * A connected client (BullMQ's requirement: no per-command retry limit, so commands wait out a reconnect). Throws
- * QUEUE_UNAVAILABLE when Redis cannot be reached now; later outages are retried for ever, and `onState` hears of them.
+ * QUEUE_UNAVAILABLE when Redis cannot be reached now or does not answer, and QUEUE_UNSAFE_REDIS when it may evict
+ * keys; later outages are retried for ever, and `onState` hears of them.
  */
 export async function connectRedis(
   url: string,
@@ -97,6 +107,7 @@ export async function connectRedis(
   const client = new Redis(url, {
     maxRetriesPerRequest: null,
     connectionName: name,
+    connectTimeout: 10_000,
     retryStrategy: (times) => Math.min(200 * times, 2_000),
   }) as BpRedis;
   for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(name, script);
@@ -107,26 +118,29 @@ export async function connectRedis(
   return client;
 }
 
-/** One connection attempt, no retries: a clear error now beats a run that waits for ever on a typo. */
+/**
+ * One connection attempt, no retries, answered within PROBE_MS: a clear error now beats a run that waits for ever
+ * on a typo, a port that is not Redis, or a Redis that would lose its jobs.
+ */
 async function probe(url: string): Promise<void> {
   const client = new Redis(url, {
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 1,
-    connectTimeout: 5_000,
+    connectTimeout: PROBE_MS,
+    commandTimeout: PROBE_MS,
   });
   let cause = '';
   client.on('error', (err: Error) => (cause ||= err.message));
+  let timer: NodeJS.Timeout | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`it accepted the connection but did not answer within ${PROBE_MS / 1000}s`)),
+      PROBE_MS,
+    );
+  });
   try {
-    await client.connect();
-    const info = await client.info('server');
-    const version = /redis_version:(\d+)\.(\d+)/.exec(info);
-    if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
-      throw new BatchpostError(
-        'QUEUE_UNAVAILABLE',
-        `Redis at ${redactUrl(url)} is version ${version[1]}.${version[2]}; batchpost needs 6.2 or later`,
-      );
-    }
+    await Promise.race([checkServer(client, url), silent]);
   } catch (err) {
     if (err instanceof BatchpostError) throw err;
     const why = cause || (err as Error).message;
@@ -136,7 +150,65 @@ async function probe(url: string): Promise<void> {
       'Start Redis (redis-server) or fix the URL: redis://host:port[/db].',
     );
   } finally {
+    clearTimeout(timer);
     client.disconnect();
+  }
+}
+
+/** Version, database and eviction policy: what batchpost needs of the Redis at `url`. */
+async function checkServer(client: Redis, url: string): Promise<void> {
+  await client.connect();
+  const info = await client.info('server');
+  const version = /redis_version:(\d+)\.(\d+)/.exec(info);
+  if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
+    throw new BatchpostError(
+      'QUEUE_UNAVAILABLE',
+      `Redis at ${redactUrl(url)} is version ${version[1]}.${version[2]}; batchpost needs 6.2 or later`,
+    );
+  }
+  await checkDatabase(client, url);
+  const policy = await evictionPolicy(client);
+  if (policy !== null && policy !== 'noeviction') {
+    throw new BatchpostError(
+      'QUEUE_UNSAFE_REDIS',
+      `Redis at ${redactUrl(url)} evicts keys when its memory is full (maxmemory-policy ${policy}): an evicted job or result is a request lost, and the run would wait for it for ever`,
+      'Set `CONFIG SET maxmemory-policy noeviction` on that Redis (and `maxmemory-policy noeviction` in its redis.conf), or use another Redis.',
+    );
+  }
+}
+
+/** ioredis goes on in database 0 when SELECT fails: a database the server does not have is refused here instead. */
+async function checkDatabase(client: Redis, url: string): Promise<void> {
+  const db = Number(new URL(url).pathname.slice(1) || '0');
+  if (db === 0) return;
+  try {
+    await client.select(db);
+  } catch (err) {
+    const count = await configValue(client, 'databases');
+    const has = count === null ? '' : ` (it has ${count}: 0 to ${Number(count) - 1})`;
+    throw new BatchpostError(
+      'QUEUE_UNAVAILABLE',
+      `Redis at ${redactUrl(url)} has no database ${db}${has}: ${(err as Error).message}`,
+      'Name a database the server has in the URL (redis://host:port/N), or raise `databases` in its redis.conf.',
+    );
+  }
+}
+
+/** The server's maxmemory-policy: from CONFIG GET, or INFO where CONFIG is disabled or renamed; null if neither says. */
+async function evictionPolicy(client: Redis): Promise<string | null> {
+  const configured = await configValue(client, 'maxmemory-policy');
+  if (configured !== null) return configured;
+  const info = await client.info('memory');
+  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
+}
+
+/** A CONFIG GET value, or null when CONFIG is refused (renamed, disabled, or not allowed to this user). */
+async function configValue(client: Redis, name: string): Promise<string | null> {
+  try {
+    const reply = (await client.config('GET', name)) as unknown;
+    return Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : null;
+  } catch {
+    return null;
   }
 }
 

@@ -4,6 +4,7 @@
 // Results arrive on a Redis stream the run reads; workers also keep each one in a hash until the run has recorded
 // it, so a run restarted with --resume collects what finished while it was away.
 import type { Queue } from 'bullmq';
+import { BatchpostError } from '../engine/errors.js';
 import { KeyGate } from '../engine/key-gate.js';
 import type { OnSettled, RequestSink, SubmitOptions } from '../engine/request-sink.js';
 import type { OutgoingRequest, Result, RunStats } from '../engine/types.js';
@@ -74,6 +75,8 @@ export class QueueRequestSink implements RequestSink {
   private redisDown: string | null = null;
   private redisError: string | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Set when Redis lost the run's queue (QUEUE_LOST): the run stopped, and --resume continues it. */
+  failure: BatchpostError | null = null;
 
   constructor(private readonly o: QueueRequestSinkOptions) {
     this.gate = new KeyGate(() => this.pending.size <= (o.maxOutstanding * 3) / 4);
@@ -255,12 +258,14 @@ export class QueueRequestSink implements RequestSink {
     if (this.closed || this.redisDown !== null) return;
     const { redis, queue, keys } = this.o;
     try {
-      const [workers, active, failed] = await Promise.all([
+      const [gen, workers, active, failed] = await Promise.all([
+        redis.hget(keys.config, 'gen'),
         redis.bpLiveWorkers(keys.workers, WORKER_ALIVE_MS) as Promise<number>,
         queue.getActiveCount(),
         queue.getFailedCount(),
       ]);
       if (this.closed) return;
+      if (gen !== this.o.gen) return this.lost();
       this.workers = workers;
       this.idlePolls = workers === 0 ? this.idlePolls + 1 : 0;
       this.o.stats.inFlight = this.inFlightOf(active);
@@ -278,6 +283,27 @@ export class QueueRequestSink implements RequestSink {
       this.workerArrived();
     }
     this.updateHold();
+  }
+
+  /**
+   * The run's config is gone from Redis (or belongs to another run): Redis restarted without persistence, or the
+   * keys were deleted. Queued requests and stored results went with it and workers dropped the run, so waiting
+   * would be for ever: stop, settling what has no result as unsent, for --resume.
+   */
+  private lost(): void {
+    if (this.stopping) return;
+    const open = this.pending.size + this.gate.waiting;
+    this.failure = new BatchpostError(
+      'QUEUE_LOST',
+      `Redis lost queue ${this.o.name} while the run was going (${open} request${open === 1 ? '' : 's'} without a result): the run's keys are gone, as after a Redis restart without persistence; workers stopped serving it`,
+      'Continue with --resume: what is recorded stays, the rest is queued again. Keep Redis with appendonly yes to survive restarts.',
+    );
+    this.stopping = true;
+    this.aborted = true;
+    for (const entry of this.gate.clear()) entry.settled(null, entry.id);
+    for (const entry of this.buffer.splice(0)) this.finish(entry, null);
+    for (const entry of [...this.pending.values()]) this.finish(entry, null);
+    this.o.stats.hold = null;
   }
 
   /** A worker showed up (a heartbeat, or a result came before the next poll): the wait is over. */

@@ -10,8 +10,9 @@ import type { ResolvedOptions } from '../engine/options.js';
 import type { SenderFactory } from '../engine/run.js';
 import { configOf, limiterOf } from './config.js';
 import { idsOf, requestsPerJob } from './job.js';
-import { keysOf, queueNameOf, redactUrl, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
-import { checkRedisUrl, closeRedis, connectRedis, type BpRedis } from './redis.js';
+import { keysOf, queueNameOf, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
+import { QUEUE_ENV, queueOptionName, queueSourceOf, workerCommandOf } from './source.js';
+import { checkRedisUrl, closeRedis, connectRedis, WORKER_ALIVE_MS, type BpRedis } from './redis.js';
 import { QueueRequestSink } from './request-sink.js';
 import { shellQuote } from '../util/shell-quote.js';
 
@@ -25,12 +26,16 @@ export interface QueueRunContext {
   resume: boolean;
   /** A line for the user while the run goes (through the progress display). */
   note: (message: string) => void;
+  /** Read for BATCHPOST_QUEUE when --queue is not given. */
+  env: NodeJS.ProcessEnv;
 }
 
 export interface QueueRun {
   readonly name: string;
   /** For RunDeps.sender: the requests go on the queue instead of out. */
   readonly sender: SenderFactory;
+  /** Why the run stopped when Redis lost its queue (QUEUE_LOST), else null. */
+  readonly failure: Error | null;
   /** Deletes the run's keys when it finished, else leaves them for --resume; releases the queue. Idempotent. */
   close(): Promise<void>;
 }
@@ -47,13 +52,14 @@ export async function openQueueRun(
   options: ResolvedOptions,
   ctx: QueueRunContext,
 ): Promise<QueueRun | null> {
-  if (flags.queue === undefined) {
+  const source = queueSourceOf(flags.queue, ctx.env);
+  if (source === null) {
     if (flags.queueName !== undefined)
-      throw new BatchpostError('USAGE', '--queue-name goes with --queue redis://HOST:PORT');
+      throw new BatchpostError('USAGE', `--queue-name goes with --queue redis://HOST:PORT (or ${QUEUE_ENV})`);
     return null;
   }
-  const url = flags.queue;
-  checkRedisUrl(url, '--queue');
+  const url = source.url;
+  checkRedisUrl(url, queueOptionName(source));
   const name = queueNameOf(flags.queueName, options.runId);
   const keys = keysOf(name);
   let sink: QueueRequestSink | null = null;
@@ -61,9 +67,7 @@ export async function openQueueRun(
   const token = `${os.hostname()}/${process.pid}/${randomBytes(6).toString('base64url')}`;
   const hold: QueueHold = { redis, keys, name, token };
   const parts = await setUpQueue(hold, options, ctx.resume);
-  const workerCommand = ['batchpost', 'worker', '--queue', redactUrl(url), '--queue-name', name]
-    .map(shellQuote)
-    .join(' ');
+  const workerCommand = workerCommandOf(source, name, shellQuote);
   let closing: Promise<void> | null = null;
   return {
     name,
@@ -83,6 +87,9 @@ export async function openQueueRun(
         note: ctx.note,
         workerCommand,
       })),
+    get failure() {
+      return sink?.failure ?? null;
+    },
     close() {
       closing ??= (async () => {
         sink?.close();
@@ -186,8 +193,12 @@ async function tearDown(hold: QueueHold, parts: QueueParts, completed: boolean):
   clearInterval(parts.renew);
   try {
     if (completed) {
+      // Workers drop the run once its config is gone, but until they have closed, BullMQ's stalled-job check in
+      // each of them writes a key of the queue again: the rest goes once they have left (or stopped answering).
+      await redis.del(keys.config);
+      await untilWorkersLeft(redis, keys);
       await parts.queue.obliterate({ force: true });
-      await redis.del(keys.results, keys.done, keys.config, keys.workers);
+      await redis.del(keys.results, keys.done, keys.workers);
     }
     // Either way the run stops waiting for workers; workers leave a paused queue alone until --resume.
     await redis.hdel(REGISTRY_KEY, name);
@@ -198,6 +209,16 @@ async function tearDown(hold: QueueHold, parts: QueueParts, completed: boolean):
   await parts.queue.close().catch(() => {});
   await closeRedis(parts.reader);
   await closeRedis(redis);
+}
+
+/**
+ * Waits until no worker is serving the run: each leaves the set of live workers when it has closed, or drops out
+ * of it WORKER_ALIVE_MS after its last heartbeat (none come once the config is gone).
+ */
+async function untilWorkersLeft(redis: BpRedis, keys: QueueKeys): Promise<void> {
+  const deadline = Date.now() + WORKER_ALIVE_MS + 2_000;
+  while (Date.now() < deadline && ((await redis.bpLiveWorkers(keys.workers, WORKER_ALIVE_MS)) as number) > 0)
+    await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 /** Takes the queue, waiting up to the lock's TTL for a run that crashed (or steals it from a dead process here). */

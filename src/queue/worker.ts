@@ -149,6 +149,12 @@ class QueueWorker {
     const config = parseRunConfig(stored.json);
     const auth = await startAuth(config, o);
     if (auth === false) return null;
+    // Among the run's live workers before BullMQ's worker writes anything: a run that ends waits for those to leave.
+    const live = await o.redis.bpHeartbeat(keys.workers, keys.config, workerId, HEARTBEAT_MS * 10);
+    if (live === null) {
+      auth?.close();
+      return null; // the run ended meanwhile
+    }
     return new QueueWorker(name, o, workerId, totals, keys, config, stored.gen, stored.rev, auth);
   }
 

@@ -1,6 +1,6 @@
 // What a run says on stderr once it is over: recorded payloads that changed, the summary, and why it stopped early
 // with the command that continues it.
-import { hintOf } from '../../engine/errors.js';
+import { BatchpostError, hintOf } from '../../engine/errors.js';
 import type { Unreachable } from '../../engine/run.js';
 import type { InputError, Summary } from '../../engine/types.js';
 import { openResume, type OutputFormat, type ResultsTally } from '../../output/index.js';
@@ -61,6 +61,12 @@ export function stoppedText(o: RunOutcome, place: RunPlace, counted: number | nu
     const done = `batchpost: ${formatCount(o.summary.total)} request${o.summary.total === 1 ? ' was' : 's were'} recorded before it failed.`;
     const resume = canResume(place) ? ` Fix the command, then continue with:\n${continueCommand(place)}` : '\n';
     return errorText('AUTH_COMMAND_FAILED', o.authFailure.message, '') + done + resume;
+  }
+  if (o.queueFailure) {
+    const e = o.queueFailure;
+    const hint = e instanceof BatchpostError ? e.hint : undefined;
+    const resume = canResume(place) ? `  Continue with:\n${continueCommand(place)}` : '';
+    return errorText('QUEUE_LOST', e.message, hint) + resume;
   }
   if (o.summary.inputError !== null) return inputErrorText(o.summary.inputError, o.summary, place);
   if (o.unreachable !== null) return unreachableText(o.unreachable, place);

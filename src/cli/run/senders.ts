@@ -7,6 +7,7 @@ import { Sender } from '../../engine/sender.js';
 import { senderConfigOf } from '../../engine/sender-config.js';
 import type { OnAttempt, Transport } from '../../engine/types.js';
 import type { QueueRun } from '../../queue/index.js';
+import { queueSourceOf } from '../../queue/source.js';
 import { ThreadedSender, threadsFor } from '../../threads/index.js';
 import {
   checkTransportConfig,
@@ -17,17 +18,18 @@ import {
 import type { Env } from '../../transport/config.js';
 import type { RunFlags, RunSetup } from '../run-options.js';
 
-/** Null without --queue (or --queue-name, refused without it). */
+/** Null without --queue or BATCHPOST_QUEUE (or --queue-name, refused without them). */
 export async function openQueue(
   flags: RunFlags,
   setup: RunSetup,
   options: ResolvedOptions,
   note: (message: string) => void,
+  env: NodeJS.ProcessEnv,
 ): Promise<QueueRun | null> {
-  if (flags.queue === undefined && flags.queueName === undefined) return null;
+  if (flags.queue === undefined && flags.queueName === undefined && queueSourceOf(undefined, env) === null) return null;
   // Loaded only for --queue: BullMQ is slow to load (docs/benchmarks.md), and a local run should not pay it.
   const { openQueueRun } = await import('../../queue/index.js');
-  return openQueueRun(flags, options, { resume: setup.resume !== null, note });
+  return openQueueRun(flags, options, { resume: setup.resume !== null, note, env });
 }
 
 export type SendDeps =
@@ -39,6 +41,8 @@ export interface Senders {
   readonly deps: SendDeps;
   /** The sender threads, once the Run has made them (it hands over its live stats); null without threads. */
   readonly threads: ThreadedSender | null;
+  /** Why the queue stopped the run (QUEUE_LOST), else null. */
+  readonly queueFailure: Error | null;
   /** Closes the connections, waits for the threads to exit, releases the queue. */
   close(): Promise<void>;
 }
@@ -81,6 +85,9 @@ export function chooseSenders(
     deps,
     get threads() {
       return threads;
+    },
+    get queueFailure() {
+      return queue?.failure ?? null;
     },
     async close() {
       await transport?.close();

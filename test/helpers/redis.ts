@@ -1,0 +1,56 @@
+// redis-server processes of a test's own, on free ports: settings under test (eviction, databases, passwords), and
+// isolation (a worker without --queue-name serves every run in its Redis, so test runs sharing one Redis would send
+// each other's requests).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { freePort } from '../../fixtures/server.js';
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  /** The arguments after `--port N`, to start it again on the same port. */
+  args: string[];
+}
+
+export function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** A redis-server without persistence on `port` (a free one by default), answering PING before this returns. */
+export async function startRedisServer(extra: string[], port?: number, password?: string): Promise<RedisServer> {
+  const p = port ?? (await freePort());
+  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra];
+  const child = spawn('redis-server', ['--port', String(p), ...args], { stdio: 'ignore' });
+  const server: RedisServer = { port: p, url: `redis://127.0.0.1:${p}`, child, args };
+  const end = Date.now() + 60_000;
+  for (;;) {
+    if (await answers(p, password)) return server;
+    if (Date.now() > end || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server --port ${p} ${args.join(' ')} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function answers(port: number, password?: string): Promise<boolean> {
+  const probe = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Kills it (as a crash would: nothing saved) and waits for it to exit. Idempotent. */
+export async function stopRedisServer(server: RedisServer): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGKILL');
+  await exited;
+}
