@@ -15,6 +15,8 @@ import type { FlagsOf } from '../options/types.js';
 import { toRunOptions } from '../options/values.js';
 import { addOptions } from './options.js';
 import { redactUrls } from '../util/redact.js';
+import type { JobsService } from '../jobs/index.js';
+import { openJobs } from './serve-jobs.js';
 
 export type ServeFlags = FlagsOf<'serve'>;
 
@@ -38,16 +40,23 @@ export function addServeCommand(program: Command, host: CommandHost): void {
     .action(async (flags: ServeFlags) => host.exit(await serveCommand(flags, host.io)));
 }
 
-export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals'>): Promise<number> {
+export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' | 'signals' | 'env'>): Promise<number> {
   const run = resolveOptions({ ...toRunOptions('serve', flags), runId: 'serve' });
   const limits = serveLimits(flags);
-  const server = await listen(flags, run, limits, io);
+  const jobs = await openJobs(flags, run, io);
+  const server = await listen(flags, run, limits, io, jobs).catch(async (e: unknown) => {
+    await jobs?.close();
+    throw e;
+  });
+  jobs?.registerMetrics(server.gateway.metrics.registry);
   const pace = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}`;
   const sizes = `batches up to ${limits.maxItems} items, ${formatBytes(limits.maxBytes)}`;
   io.stderr.write(
-    `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`,
+    `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch${jobs === null ? '' : ', /v1 batch jobs'}; ${pace}; ${sizes})\n`,
   );
-  return untilStopped(server, io);
+  const code = await untilStopped(server, io);
+  await jobs?.close();
+  return code;
 }
 
 interface ServeLimits {
@@ -100,13 +109,15 @@ async function listen(
   run: ResolvedOptions,
   limits: ServeLimits,
   io: Pick<CliIO, 'stderr'>,
+  jobs: JobsService | null = null,
 ): Promise<BatchServer> {
   // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
   const { startBatchServer } = await import('../server/server.js');
   const { port, maxItems, maxBytes, inherit } = limits;
   const log = flags.quiet ? undefined : (line: string) => void io.stderr.write(line + '\n');
   try {
-    return await startBatchServer({ run, maxItems, maxBytes, inherit, host: flags.host, port, log });
+    const extraRoutes = jobs === null ? undefined : jobs.handle;
+    return await startBatchServer({ run, maxItems, maxBytes, inherit, host: flags.host, port, log, extraRoutes });
   } catch (e) {
     const why = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why === undefined) throw e;

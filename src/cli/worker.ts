@@ -53,11 +53,20 @@ export async function workerCommand(flags: WorkerFlags, io: Pick<CliIO, 'stderr'
   try {
     const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log });
     await pool.start();
+    const { startJobSender, checkNamespace } = await import('../jobs/index.js');
+    const jobs = await startJobSender(
+      flags.queue,
+      checkNamespace(flags.jobsNamespace),
+      concurrency,
+      stallTimeoutMs,
+      log,
+    );
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(
       `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(flags.queue)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
     );
     const code = await untilStopped(pool, io.signals, log);
+    await jobs.close();
     const t = pool.totals;
     log(`batchpost worker: stopped; sent ${t.sent} request${t.sent === 1 ? '' : 's'} (${t.ok} ok, ${t.failed} failed)`);
     return code;

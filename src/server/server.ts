@@ -22,6 +22,8 @@ export interface BatchServerOptions extends GatewayOptions {
   transport?: Transport;
   /** One line per batch (no newline); default: none. */
   log?: (line: string) => void;
+  /** More routes (serve --jobs: /v1): true when it took the request. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface BatchServer {
@@ -40,7 +42,7 @@ const ROUTES = 'POST /batch, POST /$batch (or any path ending in /$batch), GET /
 export async function startBatchServer(o: BatchServerOptions): Promise<BatchServer> {
   const transport = o.transport ?? createTransport(transportConfigOf(o.run));
   const gw = new Gateway(o, transport);
-  const routes = new Routes(gw, o.log ?? (() => {}));
+  const routes = new Routes(gw, o.log ?? (() => {}), o.extraRoutes);
   const server: Server = createServer(routes.handle);
   // A body is read only once it is known to fit (readBody answers 100-continue itself).
   server.on('checkContinue', routes.handle);
@@ -100,6 +102,7 @@ class Routes {
   constructor(
     private readonly gw: Gateway,
     private readonly log: (line: string) => void,
+    private readonly extra?: (req: IncomingMessage, res: ServerResponse) => boolean,
   ) {
     this.odata = new ODataEndpoint(gw);
   }
@@ -111,6 +114,7 @@ class Routes {
       res.setHeader('connection', 'close');
       return sendError(res, new HttpError(503, 'SHUTTING_DOWN', SHUTTING_DOWN));
     }
+    if (this.extra?.(req, res) === true) return;
     const isBatch = path === '/batch';
     if (isBatch || path === '/$batch' || path.endsWith('/$batch')) {
       if (method !== 'POST') return sendError(res, notAllowed(`${method} ${path}: batches are POSTed`, 'POST'));
