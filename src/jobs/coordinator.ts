@@ -25,6 +25,13 @@ const JOB_OPTIONS = {
   removeOnFail: { age: 86_400 },
 } as const;
 
+/**
+ * Batches share the senders in rounds: a job's BullMQ priority (lower first) is the round its lines fall in, so the
+ * first lines of a batch created now go ahead of the later lines of a big one already queued.
+ */
+const ROUND_LINES = 20;
+const roundOf = (line: number): number => Math.min(2_000_000, 1 + Math.floor(line / ROUND_LINES));
+
 export interface CoordinatorOptions {
   store: JobStore;
   queue: Queue;
@@ -198,7 +205,8 @@ export class Coordinator {
     for (let i = 0; i < lines.length; i += perJob) {
       const chunk = lines.slice(i, i + perJob);
       const data: LinesJob = { b: id, u: url, l: chunk };
-      jobs.push({ name: 'lines', data, opts: { jobId: `${id}-${chunk[0]!.n}`, ...JOB_OPTIONS } });
+      const opts = { jobId: `${id}-${chunk[0]!.n}`, priority: roundOf(chunk[0]!.n), ...JOB_OPTIONS };
+      jobs.push({ name: 'lines', data, opts });
     }
     await queue.addBulk(jobs);
     const key = store.keys.batch(id);
