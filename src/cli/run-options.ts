@@ -94,8 +94,11 @@ function resumeModeOf(v: ValuesOf<'run'>): ResumeMode {
   const mode = given[0];
   if (mode && !v.out)
     throw new BatchpostError('USAGE', `${mode} needs --out FILE: it reads the results recorded there`);
-  if (mode && v.format !== 'ndjson')
-    throw new BatchpostError('USAGE', `${mode} needs --format ndjson (the default): only it is appended line by line`);
+  if (mode && v.format !== 'ndjson' && v.format !== 'openai')
+    throw new BatchpostError(
+      'USAGE',
+      `${mode} needs --format ndjson (the default) or openai: only they are appended line by line`,
+    );
   if (v.resendChanged && !v.resume) throw new BatchpostError('USAGE', '--resend-changed goes with --resume');
   return v.rerunWhere !== undefined ? 'rerun' : v.retryFailed ? 'retry-failed' : v.resume ? 'resume' : null;
 }

@@ -293,6 +293,8 @@ export class Sender implements RequestSink {
       hash: job.hash,
     };
     if (job.throttled !== undefined) result.throttled = job.throttled;
+    const requestId = res?.headers['x-request-id'];
+    if (typeof requestId === 'string') result.requestId = requestId;
     if (this.o.includeHeaders && res) result.headers = res.headers;
     return result;
   }

@@ -42,6 +42,10 @@ export interface Result {
    * and the server's signals behind it. A report made from the results afterwards reads its throttled periods here.
    */
   throttled?: ResultThrottled;
+  /** The answer's X-Request-Id header, when it had one: the id a server's operators know the request by. */
+  requestId?: string;
+  /** --save-responses: where the answer's body was saved (the DIR given, joined with the file name). */
+  file?: string;
   headers?: Record<string, string | string[]>;
 }
 

@@ -73,7 +73,7 @@ const allOf =
   <T extends string>() =>
   <const L extends readonly T[]>(list: L & ([Exclude<T, L[number]>] extends [never] ? unknown : never)): L =>
     list;
-const OUTPUT_FORMATS = allOf<OutputFormat>()(['ndjson', 'json', 'csv']);
+const OUTPUT_FORMATS = allOf<OutputFormat>()(['ndjson', 'json', 'csv', 'openai']);
 const PROGRESS_MODES = allOf<ProgressMode>()(['bar', 'lines', 'none', 'auto']);
 
 /** In flight at once across all batches: a gateway serves many callers, so more than run's default. */
@@ -332,7 +332,7 @@ export const OPTIONS = {
   },
   format: {
     flags: '--format <format>',
-    help: 'results as ndjson, json (one object keyed by id) or csv',
+    help: 'results as ndjson, json (one object keyed by id), csv, or openai (OpenAI Batch output lines)',
     group: 'output',
     default: 'ndjson',
     parse: choice(OUTPUT_FORMATS),

@@ -6,3 +6,4 @@ export { resultToJson, resultBodyToJson } from './result-json.js';
 export { openResume, assertWritableOut, type ResumeState, type ResumeOptions } from './resume.js';
 export { tallyResults, type ResultsTally } from './resume.js';
 export { createFailedWriter, type FailedWriter, type FailedFormat, type FailedWriterOptions } from './failed.js';
+export { openAiLine, openAiLineToJson, openAiLineOk, newLineId, type OpenAiLine } from './openai-line.js';

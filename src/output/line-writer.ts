@@ -4,10 +4,18 @@
 // one turn reach the kernel before the next turn starts, which is all the crash safety a killed process can have
 // (the page cache survives the process; only a power loss would need fsync, which we do not pay for).
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { BatchpostError } from '../engine/errors.js';
 
 export type LineWriterTarget =
-  | { path: string; append: boolean; /** What the file holds, for messages: "results" unless said. */ role?: string }
+  | {
+      path: string;
+      append: boolean;
+      /** What the file holds, for messages: "results" unless said. */
+      role?: string;
+      /** Each flush is written as one whole gzip member (gzip-file.ts reads them back). */
+      gzip?: boolean;
+    }
   | { fd: 1; stream: NodeJS.WritableStream };
 
 export interface LineWriter {
@@ -34,6 +42,7 @@ class QueuedLineWriter implements LineWriter {
   private readonly label: string;
   private readonly role: string;
   private readonly isFile: boolean;
+  private readonly gzip: boolean;
   /** Null for a file, written with writeSync on `fd`. */
   private readonly stream: NodeJS.WritableStream | null;
   private readonly fd: number;
@@ -49,6 +58,7 @@ class QueuedLineWriter implements LineWriter {
 
   constructor(target: LineWriterTarget) {
     this.isFile = 'path' in target;
+    this.gzip = 'path' in target && target.gzip === true;
     this.label = 'path' in target ? target.path : 'stdout';
     this.role = ('path' in target && target.role) || 'results';
     this.stream = 'path' in target ? null : target.stream;
@@ -109,8 +119,8 @@ class QueuedLineWriter implements LineWriter {
   }
 
   private writeToFile(text: string): void {
-    const bytes = Buffer.from(text, 'utf8');
     try {
+      const bytes = this.gzip ? zlib.gzipSync(text) : Buffer.from(text, 'utf8');
       let offset = 0;
       // writeSync may write less than asked (e.g. disk nearly full); a line cut short here would be torn.
       while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset, bytes.length - offset);

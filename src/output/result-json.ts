@@ -7,7 +7,7 @@ import type { Result } from '../engine/types.js';
  * One result as its NDJSON line text, without the newline. Written out by hand around JSON.stringify of the parts
  * that need it: this is the hottest line of a run, and far cheaper than stringifying a literal of the whole result
  * (docs/benchmarks.md).
- * Same text as JSON.stringify would give: `startedAt`, `hash`, `throttled` and `headers` are left out when undefined.
+ * Same text as JSON.stringify would give: `startedAt`, `hash`, `throttled`, `requestId`, `file` and `headers` are left out when undefined.
  */
 export function resultToJson(r: Result): string {
   return '{"id":' + JSON.stringify(r.id) + ',' + bodyFields(r);
@@ -31,6 +31,8 @@ function bodyFields(r: Result): string {
   if (r.startedAt !== undefined) text += ',"startedAt":' + r.startedAt;
   if (r.hash !== undefined) text += ',"hash":' + JSON.stringify(r.hash);
   if (r.throttled !== undefined) text += ',"throttled":' + JSON.stringify(r.throttled);
+  if (r.requestId !== undefined) text += ',"requestId":' + JSON.stringify(r.requestId);
+  if (r.file !== undefined) text += ',"file":' + JSON.stringify(r.file);
   if (r.headers !== undefined) text += ',"headers":' + JSON.stringify(r.headers);
   return text + '}';
 }

@@ -2,7 +2,9 @@
 // a kill -9. The file is streamed, never loaded; only ids are kept in memory.
 import fs from 'node:fs';
 import { BatchpostError } from '../engine/errors.js';
+import { gzipMember, isGzipPath, resultChunks, type GzipScan } from './gzip-file.js';
 import { holdsResults } from './holds-results.js';
+import { openAiLineCode, openAiLineOk } from './openai-line.js';
 
 export interface ResumeState {
   /** Ids not to send again: every recorded id (resume), or those whose last record is not to be re-sent. */
@@ -28,7 +30,6 @@ export interface ResumeOptions {
 }
 
 const NEWLINE = 10;
-const CHUNK_BYTES = 1 << 20;
 
 /**
  * Reads the results file at `path` and prepares it to be appended to: repairs its last line if a crash tore it,
@@ -89,6 +90,7 @@ export async function tallyResults(path: string, signal?: AbortSignal): Promise<
 }
 
 function errorCodeOf(line: Record<string, unknown>): string {
+  if (isOpenAiLine(line)) return openAiLineCode(line) ?? 'UNKNOWN';
   const code = (line.error as { code?: unknown } | null | undefined)?.code;
   return typeof code === 'string' ? code : 'UNKNOWN';
 }
@@ -163,6 +165,7 @@ class ResumeIndex {
  * gets one and is recorded, and anything else is RESULTS_CORRUPT.
  */
 async function repairTail(path: string, scan: ScanResult, index: ResumeIndex): Promise<boolean> {
+  if (isGzipPath(path)) return repairGzipTail(path, scan, index);
   if (scan.tail.length === 0) return false;
   const tailLine = scan.lines + 1;
   const head = readResultHead(scan.tail, 0, scan.tail.length);
@@ -176,6 +179,24 @@ async function repairTail(path: string, scan: ScanResult, index: ResumeIndex): P
   await fs.promises.appendFile(path, '\n');
   index.record(head, tailLine);
   return false;
+}
+
+/**
+ * A .gz file: a torn last member is cut off (its lines were never recorded, so they are sent again). Members end
+ * with their lines, so bytes after the last newline are either a whole record (it gets its newline, in a member
+ * of its own) or not batchpost's.
+ */
+async function repairGzipTail(path: string, scan: ScanResult, index: ResumeIndex): Promise<boolean> {
+  if (scan.tornMemberAt !== null) await fs.promises.truncate(path, scan.tornMemberAt);
+  if (scan.tail.length > 0) {
+    const tailLine = scan.lines + 1;
+    const head = readResultHead(scan.tail, 0, scan.tail.length);
+    if (head === null) return scan.tornMemberAt !== null;
+    if (typeof head === 'string') throw corrupt(path, tailLine, head);
+    await fs.promises.appendFile(path, gzipMember('\n'));
+    index.record(head, tailLine);
+  }
+  return scan.tornMemberAt !== null;
 }
 
 /**
@@ -225,10 +246,19 @@ function readResultHead(buf: Buffer, start: number, end: number): ResultHead | s
     return text.trim() === '' ? null : 'not valid JSON';
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  if (isOpenAiLine(value as Record<string, unknown>)) {
+    const line = value as { custom_id: string; response?: unknown; error?: unknown };
+    return { id: line.custom_id, ok: openAiLineOk(line), value: value as Record<string, unknown> };
+  }
   const { id, ok, hash } = value as { id?: unknown; ok?: unknown; hash?: unknown };
   if (typeof id !== 'string') return 'no string "id"';
   if (typeof ok !== 'boolean') return 'no boolean "ok"';
   return { id, ok, hash: typeof hash === 'string' ? hash : undefined, value: value as Record<string, unknown> };
+}
+
+/** A --format openai line: its payload id is `custom_id` (its `id` names the line), its outcome has no `ok`. */
+function isOpenAiLine(value: Record<string, unknown>): boolean {
+  return typeof value.custom_id === 'string' && !('ok' in value) && 'response' in value && 'error' in value;
 }
 
 function corrupt(path: string, line: number, reason: string): BatchpostError {
@@ -246,6 +276,8 @@ interface ScanResult {
   lines: number;
   /** Bytes after the last newline: empty, a record missing its newline, or a torn write. */
   tail: Buffer;
+  /** A .gz file: where a last gzip member torn by a crash starts (null: none). */
+  tornMemberAt: number | null;
 }
 
 /**
@@ -262,8 +294,8 @@ async function scanLines(
   let carry: Buffer[] = [];
   let lineNo = 0;
   let bytes = 0;
-  const stream = fs.createReadStream(path, { highWaterMark: CHUNK_BYTES, signal });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  const gzip: GzipScan = { tornAt: null };
+  for await (const chunk of resultChunks(path, gzip, signal)) {
     bytes += chunk.length;
     let start = 0;
     let nl = chunk.indexOf(NEWLINE);
@@ -283,7 +315,7 @@ async function scanLines(
     if (start < chunk.length) carry.push(chunk.subarray(start));
     if (afterChunk) await afterChunk();
   }
-  return { bytes, lines: lineNo, tail: Buffer.concat(carry) };
+  return { bytes, lines: lineNo, tail: Buffer.concat(carry), tornMemberAt: gzip.tornAt };
 }
 
 /**
@@ -300,6 +332,7 @@ async function rewriteKeeping(
   const tmp = `${path}.tmp-${process.pid}`;
   const out = await fs.promises.open(tmp, 'w');
   const newline = Buffer.from('\n');
+  const gzip = isGzipPath(path);
   let kept: Buffer[] = [];
   try {
     await out.chmod(mode & 0o7777);
@@ -317,7 +350,8 @@ async function rewriteKeeping(
         if (kept.length === 0) return;
         const parts = kept;
         kept = [];
-        const bytes = Buffer.concat(parts);
+        const plain = Buffer.concat(parts);
+        const bytes = gzip ? gzipMember(plain) : plain;
         for (let offset = 0; offset < bytes.length;) {
           offset += (await out.write(bytes, offset, bytes.length - offset)).bytesWritten;
         }

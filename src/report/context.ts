@@ -11,7 +11,7 @@ export interface ReportContext {
   /** Epoch ms. */
   generatedAt: number;
   /** The results file as given (null: results went to stdout) and its format. */
-  results: { path: string; format: 'ndjson' | 'json' | 'csv' } | null;
+  results: { path: string; format: 'ndjson' | 'json' | 'csv' | 'openai' } | null;
   /** Line numbers link into the results file (ndjson/json files; csv cells may span lines). */
   linkLines: boolean;
   /** The run's start (epoch ms) and wall-clock duration (ms); for `report`, the span of the results. */

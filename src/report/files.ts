@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BatchpostError } from '../engine/errors.js';
+import { resultChunks } from '../output/gzip-file.js';
 import {
   assertDistinctPaths,
   assertWritablePath,
@@ -135,7 +136,7 @@ export async function countLines(file: string): Promise<number> {
   let lines = 0;
   let last = 10;
   try {
-    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for await (const chunk of resultChunks(file, { tornAt: null })) {
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
       if (chunk.length > 0) last = chunk[chunk.length - 1]!;
     }

@@ -1,7 +1,7 @@
 // Reads a results file back, streamed (a million lines never sit in memory): NDJSON as `run` writes it, or the
 // keyed object of `--format json` (one entry per line). Each line is checked to be a result; a last line torn by
 // a crash is skipped and reported, any other malformed line stops with RESULTS_CORRUPT naming it.
-import fs from 'node:fs';
+import { resultChunks } from '../output/gzip-file.js';
 import { BatchpostError } from '../engine/errors.js';
 import { requireFile } from '../util/input-file.js';
 import type { Result, ResultThrottled } from '../engine/types.js';
@@ -83,8 +83,7 @@ async function forEachLine(
 ): Promise<{ lines: number; tail: string }> {
   let lineNo = 0;
   let carry: Buffer[] = [];
-  const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of resultChunks(file, { tornAt: null })) {
     let start = 0;
     let nl = chunk.indexOf(NEWLINE);
     if (nl !== -1 && carry.length > 0) {

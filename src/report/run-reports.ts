@@ -31,7 +31,7 @@ export interface RunReportsSetup {
   input: string;
   /** --out, or null for stdout. */
   out: string | null;
-  format: 'ndjson' | 'json' | 'csv';
+  format: 'ndjson' | 'json' | 'csv' | 'openai';
   /** Whether results are appended to an existing --out (--resume and friends). */
   append: boolean;
   options: ResolvedOptions;
@@ -85,7 +85,8 @@ export class RunReports {
    */
   async wrap(sink: Sink): Promise<Sink> {
     const { out, format } = this.setup;
-    if (out !== null && format === 'ndjson') this.lineOffset = this.setup.append ? await countLines(out) : 0;
+    if (out !== null && (format === 'ndjson' || format === 'openai'))
+      this.lineOffset = this.setup.append ? await countLines(out) : 0;
     else if (out !== null && format === 'json') this.lineOffset = 1; // the opening brace has a line of its own
     this.tee = teeSink(sink, (r) => {
       this.seq++;

@@ -5,6 +5,7 @@ import type { Sink } from '../../engine/types.js';
 import { compileExpr, matcher } from '../../expr/index.js';
 import { BatchpostError } from '../../engine/errors.js';
 import { assertWritableOut, createLineWriter, createSink, openResume, type LineWriter } from '../../output/index.js';
+import { isGzipPath } from '../../output/gzip-file.js';
 import { lockResults, type ResultsLock } from '../../output/lock.js';
 import { assertDistinctPaths, assertWritablePath, isSpecialFile } from '../../output/paths.js';
 import { hasTargets } from '../../report/files.js';
@@ -57,7 +58,9 @@ export async function readRecorded(out: string | null, setup: RunSetup, flags: R
     const where = flags.rerunWhere === undefined ? undefined : matcher(compileExpr(flags.rerunWhere, '--rerun-where'));
     const state = await openResume(out, { mode: setup.resume, where });
     if (state.repairedTornLine)
-      io.stderr.write(`batchpost: ${out}: removed a torn last line left by an interrupted run\n`);
+      io.stderr.write(
+        `batchpost: ${out}: removed a torn last ${isGzipPath(out) ? 'gzip member' : 'line'} left by an interrupted run\n`,
+      );
     return { skipIds: state.done, recordedHashes: state.hashes };
   }
   if (out !== null) assertWritableOut(out, { resume: false, overwrite: flags.overwrite ?? false });
@@ -100,7 +103,7 @@ export async function openResults(
   io: CliIO,
 ): Promise<Results> {
   const writer = createLineWriter(
-    out === null ? { fd: 1, stream: io.stdout } : { path: out, append: setup.resume !== null },
+    out === null ? { fd: 1, stream: io.stdout } : { path: out, append: setup.resume !== null, gzip: isGzipPath(out) },
   );
   const results = createSink(setup.format, writer);
   if (reports === null) return { writer, sink: results };
