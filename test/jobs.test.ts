@@ -72,7 +72,9 @@ describe('serve --jobs: the OpenAI Batch API', () => {
       choices: [{ message: { content: 'echo: hello 7' } }],
     });
     expect(err.map((l) => l.response?.status_code)).toEqual([400, 400, 400]);
-    expect(err[0]!.error).toMatchObject({ code: 'HTTP_400' });
+    // As OpenAI writes a 4xx: the answer in `response`, `error` null.
+    expect(err[0]!.error).toBeNull();
+    expect(err[0]!.response!.body).toMatchObject({ error: { message: 'fixture error 400' } });
     const sent = chatCalls().map(
       (r) => (JSON.parse(r.body) as { messages: { content: string }[] }).messages[0]!.content,
     );

@@ -1,28 +1,21 @@
-// ADAPTER — the output line of a batch request, {"id","custom_id","response":{"status_code","request_id","body"},
-// "error"}: the same shape as `run --format openai`. Kept apart so the shared writer of that shape replaces it.
+// The lines of a batch's output and error files: the shape of `run --format openai` (src/output/openai-line.ts),
+// plus the line of a request the batch never sent.
 import type { Result, TransportResponse } from '../engine/types.js';
-import { newRequestId } from './ids.js';
+import { newLineId, openAiLine, openAiLineOk, type OpenAiLine } from '../output/openai-line.js';
 
-export interface OpenAiLine {
-  id: string;
-  custom_id: string;
-  response: { status_code: number; request_id: string | null; body: unknown } | null;
-  error: { code: string; message: string } | null;
-}
-
-export function openAiLine(customId: string, result: Result, response: TransportResponse | null): OpenAiLine {
+/** A sent line's outcome; `ok` decides the output file (else the error file). */
+export function sentLine(
+  customId: string,
+  result: Result,
+  response: TransportResponse | null,
+): { line: OpenAiLine; ok: boolean } {
   const header = response?.headers['x-request-id'];
-  const requestId = Array.isArray(header) ? (header[0] ?? null) : (header ?? null);
-  return {
-    id: newRequestId(),
-    custom_id: customId,
-    response:
-      result.status === null ? null : { status_code: result.status, request_id: requestId, body: result.response },
-    error: result.ok ? null : (result.error ?? { code: 'FAILED', message: 'failed' }),
-  };
+  const fromHeader = Array.isArray(header) ? (header[0] ?? null) : (header ?? null);
+  const line = openAiLine(result, customId, result.requestId ?? fromHeader);
+  return { line, ok: openAiLineOk(line) };
 }
 
 /** A line that never got sent: the batch expired before its turn. */
 export function unsentLine(customId: string, code: string, message: string): OpenAiLine {
-  return { id: newRequestId(), custom_id: customId, response: null, error: { code, message } };
+  return { id: newLineId(), custom_id: customId, response: null, error: { code, message } };
 }

@@ -14,7 +14,8 @@ import { PREFIX } from '../queue/names.js';
 import { createTransport } from '../transport/index.js';
 import type { JobLine, JobsConfig, LinesJob } from './job-data.js';
 import type { JobKeys } from './keys.js';
-import { openAiLine } from './openai-line.js';
+import { openAiLineToJson } from '../output/openai-line.js';
+import { sentLine } from './openai-line.js';
 import type { JobsRedis } from './scripts.js';
 
 export interface SenderWorkerOptions {
@@ -106,9 +107,8 @@ export class LinesSender {
         (result: Result | null, _id: string, response?: TransportResponse | null) => {
           if (result === null) return resolve(null);
           this.sent++;
-          const out = openAiLine(line.c, result, response ?? null);
-          const good = result.ok && result.status !== null && result.status >= 200 && result.status < 300;
-          const value = (good ? 'o' : 'e') + JSON.stringify(out);
+          const { line: out, ok: good } = sentLine(line.c, result, response ?? null);
+          const value = (good ? 'o' : 'e') + openAiLineToJson(out);
           redis
             .bpjSettle(keys.batch(batch), keys.results(batch), String(line.n), value, good ? 'c' : 'f')
             .then(() => resolve(true), reject);
