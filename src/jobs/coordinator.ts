@@ -56,6 +56,8 @@ export class Coordinator {
   private running: Promise<void> = Promise.resolve();
   private readonly busy = new Set<string>();
   private readonly readers = new Map<string, AsyncGenerator<FileLine>>();
+  /** Where each reader stands: the cursor this serve last stored for its batch. */
+  private readonly readAt = new Map<string, number>();
   private readonly stop = new AbortController();
   private down = false;
   snapshot: JobsSnapshot = { byStatus: {}, linesWaiting: 0 };
@@ -173,7 +175,7 @@ export class Coordinator {
       await this.feedLines(id, spec, f);
     } catch (err) {
       // Lines read but not recorded as fed are read again from the stored cursor.
-      this.readers.delete(id);
+      await this.dropReader(id);
       throw err;
     }
   }
@@ -181,6 +183,11 @@ export class Coordinator {
   private async feedLines(id: string, spec: BatchSpec, f: Record<string, string>): Promise<void> {
     const { store, queue, perJob } = this.o;
     let reader = this.readers.get(id);
+    if (reader !== undefined && this.readAt.get(id) !== Number(f.cursor)) {
+      // Another serve fed this batch meanwhile (it held the lock): read on from where Redis says.
+      await reader.return(undefined);
+      reader = undefined;
+    }
     if (reader === undefined) {
       const file = store.filePath(spec.input_file_id);
       reader = readLines(file, Number(f.cursor), Number(f.line ?? 1), this.stop.signal);
@@ -209,6 +216,7 @@ export class Coordinator {
       jobs.push({ name: 'lines', data, opts });
     }
     await queue.addBulk(jobs);
+    this.readAt.set(id, cursor);
     const key = store.keys.batch(id);
     await store.redis
       .multi()
@@ -217,10 +225,17 @@ export class Coordinator {
       .exec();
   }
 
+  private async dropReader(id: string): Promise<void> {
+    const reader = this.readers.get(id);
+    this.readers.delete(id);
+    this.readAt.delete(id);
+    await reader?.return(undefined);
+  }
+
   private async finalize(id: string, f: Record<string, string>, status: string, final: string): Promise<void> {
     const { store } = this.o;
     if (status !== 'finalizing' && final === 'completed') return;
-    this.readers.delete(id);
+    await this.dropReader(id);
     const files = await writeResultFiles(store, id, f, final);
     const moved = await this.move(id, status, final, {
       [`${final}_at`]: nowSeconds(),
