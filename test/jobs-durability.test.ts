@@ -135,6 +135,9 @@ describe('serve --jobs: kill -9 and restarts', () => {
     const w1 = startCli([...workerArgs, '--concurrency', '3'], { timeoutMs: 120_000 });
     const w2 = startCli([...workerArgs, '--concurrency', '3'], { timeoutMs: 120_000 });
     children.push(w1.child, w2.child);
+    let w1Seen = '';
+    w1.child.stderr!.on('data', (d: Buffer | string) => (w1Seen += String(d)));
+    const w1Log = () => w1Seen;
     const big = slowLines(400, 100, 'big');
     const small = slowLines(10, 40, 'small');
     const bigId = await submit(s, big);
@@ -148,6 +151,7 @@ describe('serve --jobs: kill -9 and restarts', () => {
       await fileLines(s.client, smallDone.output_file_id),
       small.map((_, i) => `small-${i}`),
     );
+    await waitFor(() => w1Log().includes(`sending lines of ${bigId}`), 30_000, 'worker 1 sending the big batch');
     w1.child.kill('SIGKILL');
     const bigDone = await pollBatch(s.client, bigId, (b) => b.status === 'completed', 90_000);
     expectOnce(
@@ -213,4 +217,3 @@ describe('serve --jobs: Redis away', () => {
     await stopServe(s);
   });
 });
-

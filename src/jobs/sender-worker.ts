@@ -39,6 +39,8 @@ export class LinesSender {
   private timer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   sent = 0;
+  /** Batches this sender has sent lines of (for one log line each). */
+  private readonly batches = new Set<string>();
 
   constructor(private readonly o: SenderWorkerOptions) {}
 
@@ -88,6 +90,11 @@ export class LinesSender {
       // Cancelled or expired before its turn: recorded as not sent, so the batch can finish.
       await Promise.all(todo.map((x) => redis.bpjSettle(keys.batch(b), keys.results(b), String(x.n), `-${x.c}`, 's')));
       return;
+    }
+    if (!this.batches.has(b)) {
+      if (this.batches.size >= 1_000) this.batches.clear();
+      this.batches.add(b);
+      this.o.log(`batchpost: jobs: sending lines of ${b}`);
     }
     const outcomes = await Promise.all(todo.map((x) => this.send(b, u, x)));
     if (outcomes.some((o) => o === null)) throw new Error('stopped before every line was sent'); // back to the queue
