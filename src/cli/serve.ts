@@ -18,6 +18,8 @@ import { toRunOptions } from '../options/values.js';
 import { addOptions } from './options.js';
 import { redactUrls } from '../util/redact.js';
 import { INSECURE_WARNING } from '../transport/index.js';
+import type { JobsService } from '../jobs/index.js';
+import { openJobs } from './serve-jobs.js';
 
 export type ServeFlags = FlagsOf<'serve'>;
 
@@ -45,22 +47,27 @@ export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' |
   const run = resolveOptions({ ...toRunOptions('serve', flags), runId: 'serve' });
   const limits = serveLimits(flags);
   const auth = await startAuth(run);
+  let jobs: JobsService | null = null;
   let server: BatchServer;
   try {
-    server = await listen(flags, run, limits, io, auth);
+    jobs = await openJobs(flags, run, io);
+    server = await listen(flags, run, limits, io, auth, jobs);
   } catch (err) {
     auth?.close();
+    await jobs?.close();
     throw err;
   }
+  jobs?.registerMetrics(server.gateway.metrics.registry);
   const pace = `max ${run.concurrency} in flight${run.rate === null ? '' : `, ${run.rate}/s`}`;
   const sizes = `batches up to ${limits.maxItems} items, ${formatBytes(limits.maxBytes)}`;
   io.stderr.write(
-    `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch; ${pace}; ${sizes})\n`,
+    `batchpost: serving on ${server.url} → ${redactUrls(run.url)} (POST /batch, POST /$batch${jobs === null ? '' : ', /v1 batch jobs'}; ${pace}; ${sizes})\n`,
   );
   try {
     return await untilStopped(server, io, limits.shutdownTimeoutMs, auth);
   } finally {
     auth?.close();
+    await jobs?.close();
   }
 }
 
@@ -126,6 +133,7 @@ async function listen(
   limits: ServeLimits,
   io: Pick<CliIO, 'stderr' | 'env'>,
   auth: CliAuth | null,
+  jobs: JobsService | null,
 ): Promise<BatchServer> {
   // Loaded here, not at start-up: a `run` should not pay for the server's modules (prom-client, http server).
   const { startBatchServer } = await import('../server/server.js');
@@ -134,7 +142,8 @@ async function listen(
   try {
     if (run.insecure) io.stderr.write(`batchpost: ${INSECURE_WARNING}\n`);
     const gateway = { run, maxItems, maxBytes, inherit, requestTimeoutMs, auth: auth?.refresher ?? null };
-    return await startBatchServer({ ...gateway, host: flags.host, port, log, env: io.env });
+    const extraRoutes = jobs === null ? undefined : jobs.handle;
+    return await startBatchServer({ ...gateway, host: flags.host, port, log, env: io.env, extraRoutes });
   } catch (e) {
     const why = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why === undefined) throw e;

@@ -66,6 +66,8 @@ export async function workerCommand(
     const onFatal = (e: BatchpostError) => fatal(e);
     const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log, onFatal, env: io.env });
     await pool.start();
+    const { startJobSender, checkNamespace } = await import('../jobs/index.js');
+    const jobs = await startJobSender(url, checkNamespace(flags.jobsNamespace), concurrency, stallTimeoutMs, log);
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(
       `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(url)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
@@ -80,6 +82,7 @@ export async function workerCommand(
       },
       err,
     );
+    await jobs.close();
     const t = pool.totals;
     log(`batchpost worker: stopped; sent ${t.sent} request${t.sent === 1 ? '' : 's'} (${t.ok} ok, ${t.failed} failed)`);
     return code;

@@ -340,6 +340,27 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'serve could not listen on --host/--port (in use, or not an address of this machine).',
   },
+  // serve --jobs: the /v1 files and batches API answers these in OpenAI's error shape {"error":{message,type,param,code}}.
+  UNAUTHORIZED: {
+    scope: 'serve',
+    retry: 'never',
+    summary: 'A /v1 request without the right Authorization: Bearer key.',
+  },
+  JOBS_INVALID_REQUEST: {
+    scope: 'serve',
+    retry: 'never',
+    summary: 'A /v1 request is malformed; the message names the parameter.',
+  },
+  FILE_TOO_LARGE: {
+    scope: 'serve',
+    retry: 'never',
+    summary: 'An uploaded file is larger than --max-file-size or holds more lines than --max-file-lines.',
+  },
+  JOBS_UNAVAILABLE: {
+    scope: 'serve',
+    retry: 'always',
+    summary: 'serve --jobs cannot reach Redis right now; try again shortly.',
+  },
   INTERNAL_ERROR: {
     scope: 'serve',
     retry: 'never',

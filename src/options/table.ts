@@ -574,7 +574,10 @@ export const OPTIONS = {
     help: 'a worker silent this long (killed, frozen, cut off) loses its jobs to other workers',
     group: 'distributed',
     default: '30s',
-    commands: { worker: true },
+    commands: {
+      worker: true,
+      serve: { help: 'with --jobs: a sender silent this long loses its lines to other senders' },
+    },
   },
   host: {
     flags: '--host <host>',
@@ -627,6 +630,49 @@ export const OPTIONS = {
     default: '30s',
     parse: parseDuration,
     commands: { serve: true },
+  },
+  jobs: {
+    flags: '--jobs <url>',
+    help: 'batch jobs: serve the OpenAI Batch API (files and batches under /v1), state in this Redis (redis://host:port[/db])',
+    group: 'server',
+    commands: { serve: true },
+  },
+  apiKeyFile: {
+    flags: '--api-key-file <file>',
+    help: 'with --jobs: the Bearer key every /v1 request must carry (first line of the file; else BATCHPOST_API_KEY)',
+    group: 'server',
+    commands: { serve: true },
+  },
+  dataDir: {
+    flags: '--data-dir <dir>',
+    help: 'with --jobs: where uploaded, output and error files are kept',
+    group: 'server',
+    default: 'batchpost-data',
+    commands: { serve: true },
+  },
+  maxFileLines: {
+    flags: '--max-file-lines <n>',
+    help: 'with --jobs: most lines in an uploaded file; more is refused with 413',
+    group: 'server',
+    default: '50000',
+    commands: { serve: true },
+  },
+  maxFileSize: {
+    flags: '--max-file-size <size>',
+    help: 'with --jobs: largest uploaded file, e.g. 200mb; larger is refused with 413',
+    group: 'server',
+    default: '200mb',
+    commands: { serve: true },
+  },
+  jobsNamespace: {
+    flags: '--jobs-namespace <name>',
+    help: 'with --jobs: the Redis namespace of the batches (several serves can share one Redis)',
+    group: 'server',
+    default: 'default',
+    commands: {
+      serve: true,
+      worker: { help: 'also send the lines of batch jobs of this serve --jobs namespace', group: 'distributed' },
+    },
   },
   quiet: {
     flags: '-q, --quiet',

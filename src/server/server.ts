@@ -24,6 +24,8 @@ export interface BatchServerOptions extends GatewayOptions {
   log?: (line: string) => void;
   /** Where the upstream proxies and the client key's passphrase are read; default: process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** More routes (serve --jobs: /v1): true when it took the request. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface BatchServer {
@@ -48,7 +50,7 @@ export async function startBatchServer(o: BatchServerOptions): Promise<BatchServ
   );
   const log = o.log;
   // Every line: the request's URL, and messages quoting a caller's URLs, lose their secret query parameters.
-  const routes = new Routes(gw, log === undefined ? () => {} : (line) => log(redactUrls(line)));
+  const routes = new Routes(gw, log === undefined ? () => {} : (line) => log(redactUrls(line)), o.extraRoutes);
   const timeoutMs = gw.requestTimeoutMs;
   // Headers must arrive within --request-timeout (node answers 408 through clientError below); the body gets as
   // long again once its handler runs (readBody), and node's own whole-request limit is only a backstop past both.
@@ -123,6 +125,7 @@ class Routes {
   constructor(
     private readonly gw: Gateway,
     private readonly log: (line: string) => void,
+    private readonly extra?: (req: IncomingMessage, res: ServerResponse) => boolean,
   ) {
     this.odata = new ODataEndpoint(gw);
   }
@@ -134,6 +137,7 @@ class Routes {
       res.setHeader('connection', 'close');
       return sendError(res, new HttpError(503, 'SHUTTING_DOWN', SHUTTING_DOWN));
     }
+    if (this.extra?.(req, res) === true) return;
     const isBatch = path === '/batch';
     if (isBatch || path === '/$batch' || path.endsWith('/$batch')) {
       if (method !== 'POST') return sendError(res, notAllowed(`${method} ${path}: batches are POSTed`, 'POST'));
