@@ -74,7 +74,7 @@ const allOf =
   <const L extends readonly T[]>(list: L & ([Exclude<T, L[number]>] extends [never] ? unknown : never)): L =>
     list;
 const OUTPUT_FORMATS = allOf<OutputFormat>()(['ndjson', 'json', 'csv']);
-const PROGRESS_MODES = allOf<ProgressMode>()(['bar', 'lines', 'none', 'auto']);
+const PROGRESS_MODES = allOf<ProgressMode>()(['bar', 'lines', 'none', 'auto', 'json']);
 
 /** In flight at once across all batches: a gateway serves many callers, so more than run's default. */
 const SERVE_CONCURRENCY = '64';
@@ -408,7 +408,7 @@ export const OPTIONS = {
   },
   progress: {
     flags: '--progress <mode>',
-    help: 'bar, lines, none, or auto (bar on a terminal, lines otherwise)',
+    help: 'bar, lines, none, json (a JSON object per line), or auto (bar on a terminal, lines otherwise)',
     group: 'progress',
     default: 'auto',
     parse: choice(PROGRESS_MODES),
@@ -416,7 +416,7 @@ export const OPTIONS = {
   },
   progressInterval: {
     flags: '--progress-interval <duration>',
-    help: 'time between plain progress lines',
+    help: 'time between plain or JSON progress lines',
     group: 'progress',
     default: '5s',
     parse: parseDuration,
