@@ -198,6 +198,12 @@ export const ERROR_CODES = {
     retry: 'never',
     summary: 'run --queue: another live run holds the same queue name.',
   },
+  CONFIG_INVALID: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'The --config file (or $BATCHPOST_CONFIG) cannot be read, does not parse, or names an unknown option.',
+  },
   // serve: why a batch (or one $batch item) was refused, as {"error":{code,message}} with the HTTP status in docs/errors.md.
   INVALID_BATCH: {
     scope: 'serve',

@@ -124,6 +124,12 @@ export const OPTIONS = {
     commands: RUN_AND_SERVE,
     runOption: 'idField',
   },
+  config: {
+    flags: '--config <file>',
+    help: 'read options from a JSON or YAML file, keyed by long option name; flags typed win (default: $BATCHPOST_CONFIG)',
+    group: 'request',
+    commands: { run: true, serve: true, worker: { group: 'distributed' }, report: { group: 'reports' } },
+  },
   concurrency: {
     flags: '-c, --concurrency <n>',
     help: 'requests in flight at once',
