@@ -4,6 +4,7 @@
 // error table says; anything else is a bug: exit 1 with its stack. bin/batchpost.js exits with main's code.
 import { Command, CommanderError, type Option } from 'commander';
 import type { CommandName } from '../options/table.js';
+import { addCompletionCommand } from './completion/index.js';
 import { applyConfig, CONFIG_ENV, readConfig } from './config-file.js';
 import { describeError } from './errors.js';
 import { EXIT } from './exit.js';
@@ -106,6 +107,7 @@ export function buildProgram(outer: CommandHost): Command {
   addReportCommand(program, host);
   addServeCommand(program, host);
   addWorkerCommand(program, host);
+  addCompletionCommand(program, host);
   return program;
 }
 
