@@ -82,12 +82,15 @@ test('lines parse and match the schema, counts add up, and the summary line matc
   expect(r.stderr).not.toMatch(/^batchpost: .*done/m);
 });
 
-test('with results on stdout (no --out): stdout holds only results, stderr only the JSON lines', async () => {
+test.each([
+  ['no --out', []],
+  ['--out -', ['--out', '-']],
+])('with results on stdout (%s): stdout holds only results, stderr only the JSON lines', async (_how, out) => {
   const file = ndjsonFile(dir, mixed(12));
-  const r = await runCli(['run', file, '--url', url(), '--progress', 'json', '--progress-interval', '50ms'], {
-    cwd: dir,
-  });
+  const args = ['run', file, '--url', url(), ...out, '--progress', 'json', '--progress-interval', '50ms'];
+  const r = await runCli(args, { cwd: dir });
   expect(r.code).toBe(1);
+  expect(fs.readdirSync(dir)).toEqual(['in.ndjson']);
   const results = parseLines<{ ok: boolean }>(r.stdout);
   expect(results).toHaveLength(12);
   const stderrLines = r.stderr.split('\n').filter((l) => l !== '');

@@ -29,6 +29,8 @@ import { countTotal, createDisplay, stopOnSignals, type Display } from './run/pr
 import { chooseSenders, openQueue, type Senders } from './run/senders.js';
 
 export async function runCommand(input: string, flags: RunFlags, ctx: CommandContext): Promise<number> {
+  // `--out -` is stdout, as curl's `-o -`: results where they go without --out.
+  if (flags.out === '-') flags = { ...flags, out: undefined };
   const setup = toRunSetup(input, flags);
   const options = resolveOptions(setup.options);
   checkExpressions(options, flags.rerunWhere);
