@@ -1,4 +1,4 @@
-// The Progress contract, run against every display: bar, lines and none. A display is started with live RunStats and
+// The Progress contract, run against every display: bar, lines, json and none. A display is started with live RunStats and
 // stopped once the run is over; it must never keep the process alive, must stop drawing when stopped, must let every
 // note through, and must tolerate stop() twice.
 import { createStats } from '../src/engine/stats.js';
@@ -7,6 +7,7 @@ import type { Progress, RunStats } from '../src/engine/types.js';
 import {
   BarProgress,
   createProgress,
+  JsonProgress,
   LinesProgress,
   NoneProgress,
   type ProgressStream,
@@ -203,6 +204,16 @@ describeProgress('none', {
   make: (stream) => {
     const p = createProgress('none', { stream, color: false });
     expect(p).toBeInstanceOf(NoneProgress);
+    return p;
+  },
+});
+
+describeProgress('json', {
+  tty: false,
+  tickMs: LINES_INTERVAL_MS,
+  make: (stream) => {
+    const p = createProgress('json', { stream, color: false, intervalMs: LINES_INTERVAL_MS });
+    expect(p).toBeInstanceOf(JsonProgress);
     return p;
   },
 });

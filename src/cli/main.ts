@@ -3,6 +3,9 @@
 // naming the option; a BatchpostError prints its message, code and hint, never a stack trace, and exits as the
 // error table says; anything else is a bug: exit 1 with its stack. bin/batchpost.js exits with main's code.
 import { Command, CommanderError, type Option } from 'commander';
+import type { CommandName } from '../options/table.js';
+import { addCompletionCommand } from './completion/index.js';
+import { applyConfig, CONFIG_ENV, readConfig } from './config-file.js';
 import { describeError } from './errors.js';
 import { EXIT } from './exit.js';
 import { processIO, type CliIO, type CommandHost } from './io.js';
@@ -27,17 +30,40 @@ interface CommanderErrors {
 }
 const commander = Command.prototype as unknown as CommanderErrors;
 
+/** Where a command finds its config file: the environment, and what to do once a file was read. */
+interface ConfigSource {
+  env: CliIO['env'];
+  /** The file came from $BATCHPOST_CONFIG, not --config. */
+  usedFromEnv(file: string): void;
+}
+
 class BatchpostCommand extends Command implements CommanderErrors {
   private unknownSeen: string[] = [];
+  configSource: ConfigSource | null = null;
 
   override createCommand(name?: string): Command {
-    return new BatchpostCommand(name);
+    const cmd = new BatchpostCommand(name);
+    cmd.configSource = this.configSource;
+    return cmd;
   }
 
   override parseOptions(argv: string[]): ReturnType<Command['parseOptions']> {
     const parsed = super.parseOptions(argv);
     this.unknownSeen = parsed.unknown;
+    // Before commander checks required options: --url may come from the file.
+    if (!parsed.unknown.some((a) => a === '-h' || a === '--help')) this.readConfigFile();
     return parsed;
+  }
+
+  /** --config, else $BATCHPOST_CONFIG, for the commands taking --config. */
+  private readConfigFile(): void {
+    const source = this.configSource;
+    if (source === null || !this.options.some((o) => o.long === '--config')) return;
+    const typed = this.getOptionValue('config') as string | undefined;
+    const file = typed ?? (source.env[CONFIG_ENV] || undefined);
+    if (file === undefined) return;
+    applyConfig(this, readConfig(file, this.name() as CommandName));
+    if (typed === undefined) source.usedFromEnv(file);
   }
 
   missingMandatoryOptionValue(option: Option): void {
@@ -53,9 +79,15 @@ class BatchpostCommand extends Command implements CommanderErrors {
   }
 }
 
-export function buildProgram(host: CommandHost): Command {
-  const { io } = host;
-  const program = new BatchpostCommand('batchpost')
+export function buildProgram(outer: CommandHost): Command {
+  const { io } = outer;
+  // The words a command repeats in the commands it prints: a config file named by the environment is added, so
+  // a printed command works where the variable is not set.
+  const argv = [...outer.argv];
+  const host: CommandHost = { argv, io, exit: (code) => outer.exit(code) };
+  const program = new BatchpostCommand('batchpost');
+  program.configSource = { env: io.env, usedFromEnv: (file) => argv.push('--config', file) };
+  program
     .description('Send a file of JSON payloads as HTTP requests, many at a time, and write one result per request.')
     .version(packageVersion())
     .exitOverride()
@@ -76,6 +108,7 @@ export function buildProgram(host: CommandHost): Command {
   addReportCommand(program, host);
   addServeCommand(program, host);
   addWorkerCommand(program, host);
+  addCompletionCommand(program, host);
   return program;
 }
 

@@ -5,9 +5,10 @@ import { checkExpressions } from '../engine/expressions.js';
 import { resolveOptions, type ResolvedOptions } from '../engine/options.js';
 import { Run } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
-import { tallyResults } from '../output/index.js';
+import { tallyResults, type ResultsTally } from '../output/index.js';
 import { prepareResponsesDir } from '../output/responses-dir.js';
 import { assertTraceWritable, openTrace, type Tracer } from '../output/trace.js';
+import { jsonSummaryLine } from '../progress/index.js';
 import type { RunReports } from '../report/run-reports.js';
 import { startAuth, type CliAuth } from './auth.js';
 import { dryRun } from './dry-run.js';
@@ -32,6 +33,8 @@ import { chooseSenders, openQueue, type Senders } from './run/senders.js';
 import { INSECURE_WARNING } from '../transport/index.js';
 
 export async function runCommand(input: string, flags: RunFlags, ctx: CommandContext): Promise<number> {
+  // `--out -` is stdout, as curl's `-o -`: results where they go without --out.
+  if (flags.out === '-') flags = { ...flags, out: undefined };
   const setup = toRunSetup(input, flags);
   const options = resolveOptions(setup.options);
   checkExpressions(options, flags.rerunWhere);
@@ -165,8 +168,14 @@ async function sendAll(p: RunParts): Promise<Summary> {
   }
 }
 
-/** The end-of-run messages on stderr, the reports, and the exit code. */
+/** The end-of-run messages on stderr, the reports, and the exit code; with --progress json, the summary line last. */
 async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
+  const { code, recorded } = await endOfRunText(p, summary);
+  if (p.setup.progress === 'json') p.ctx.io.stderr.write(jsonSummaryLine(summary, code, recorded));
+  return code;
+}
+
+async function endOfRunText(p: RunParts, summary: Summary): Promise<{ code: number; recorded: ResultsTally | null }> {
   const err = p.ctx.io.stderr;
   const outcome: RunOutcome = {
     summary,
@@ -183,14 +192,15 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
     // The failed payloads' own message: the results themselves are whole.
     const ownText = p.results.writer.error === null ? describeError(outcome.outputError).text : null;
     err.write(ownText ?? outputFailedText(outcome.outputError));
-    return runExitCode(outcome, p.setup.failOn);
+    return { code: runExitCode(outcome, p.setup.failOn), recorded: null };
   }
   const changed = await changedText(summary, p.place.out);
   if (changed !== '') err.write(changed);
   // After --resume and its kin the run is about the whole file: failures recorded earlier still count.
   const recorded = p.setup.resume !== null && p.place.out !== null ? await tallyResults(p.place.out) : null;
   outcome.recorded = recorded;
-  err.write(summaryText(summary, p.place, p.display.color, recorded));
+  // A program reading --progress json gets the summary as its last line instead of the text for a person.
+  if (p.setup.progress !== 'json') err.write(summaryText(summary, p.place, p.display.color, recorded));
   if (p.reports !== null) {
     const finish = { stream: err, stdout: p.ctx.io.stdout, color: p.display.color };
     outcome.reportsWritten = await p.reports.finish(summary, runExitCode(outcome, p.setup.failOn), finish);
@@ -199,5 +209,5 @@ async function endOfRun(p: RunParts, summary: Summary): Promise<number> {
   if (stopped !== '') err.write(stopped);
   const code = runExitCode(outcome, p.setup.failOn);
   if (code === EXIT.FAILED && stopped === '') err.write(failOnText(p.setup.failOn, recorded ?? summary));
-  return code;
+  return { code, recorded };
 }

@@ -282,6 +282,12 @@ export const ERROR_CODES = {
     summary: "run --queue: Redis lost the run's queue mid-run (restarted without persistence, or its keys deleted).",
     hint: 'Continue with --resume',
   },
+  CONFIG_INVALID: {
+    scope: 'run',
+    exit: 2,
+    retry: 'never',
+    summary: 'The --config file (or $BATCHPOST_CONFIG) cannot be read, does not parse, or names an unknown option.',
+  },
   // serve: why a batch (or one $batch item) was refused, as {"error":{code,message}} with the HTTP status in docs/errors.md.
   INVALID_BATCH: {
     scope: 'serve',

@@ -148,11 +148,15 @@ export function parseChoice<T extends string>(value: string, option: string, cho
   return value as T;
 }
 
-/** A parser taking one of `choices`. */
-export const choice =
-  <T extends string>(choices: readonly T[]) =>
-  (value: string, option: string): T =>
-    parseChoice(value, option, choices);
+/** A parser taking one of `choices`, which it carries for shell completion and the man page. */
+export const choice = <T extends string>(choices: readonly T[]) =>
+  Object.assign((value: string, option: string): T => parseChoice(value, option, choices), { choices });
+
+/** The values an option's parser takes, when it takes only a listed few (made by `choice`). */
+export function choicesOf(parse: unknown): readonly string[] | null {
+  const choices = (parse as { choices?: unknown } | undefined)?.choices;
+  return Array.isArray(choices) ? (choices as string[]) : null;
+}
 
 /** More sender threads than this only add start-up time and memory. */
 const MAX_THREADS = 64;

@@ -78,7 +78,7 @@ const allOf =
   <const L extends readonly T[]>(list: L & ([Exclude<T, L[number]>] extends [never] ? unknown : never)): L =>
     list;
 const OUTPUT_FORMATS = allOf<OutputFormat>()(['ndjson', 'json', 'csv', 'openai']);
-const PROGRESS_MODES = allOf<ProgressMode>()(['bar', 'lines', 'none', 'auto']);
+const PROGRESS_MODES = allOf<ProgressMode>()(['bar', 'lines', 'none', 'auto', 'json']);
 
 /** In flight at once across all batches: a gateway serves many callers, so more than run's default. */
 const SERVE_CONCURRENCY = '64';
@@ -168,6 +168,12 @@ export const OPTIONS = {
     commands: RUN_AND_SERVE,
     runOption: 'authRefreshMs',
     sender: true,
+  },
+  config: {
+    flags: '--config <file>',
+    help: 'read options from a JSON or YAML file, keyed by long option name; flags typed win (default: $BATCHPOST_CONFIG)',
+    group: 'request',
+    commands: { run: true, serve: true, worker: { group: 'distributed' }, report: { group: 'reports' } },
   },
   concurrency: {
     flags: '-c, --concurrency <n>',
@@ -529,7 +535,7 @@ export const OPTIONS = {
   },
   progress: {
     flags: '--progress <mode>',
-    help: 'bar, lines, none, or auto (bar on a terminal, lines otherwise)',
+    help: 'bar, lines, none, json (a JSON object per line), or auto (bar on a terminal, lines otherwise)',
     group: 'progress',
     default: 'auto',
     parse: choice(PROGRESS_MODES),
@@ -537,7 +543,7 @@ export const OPTIONS = {
   },
   progressInterval: {
     flags: '--progress-interval <duration>',
-    help: 'time between plain progress lines',
+    help: 'time between plain or JSON progress lines',
     group: 'progress',
     default: '5s',
     parse: parseDuration,

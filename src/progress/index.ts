@@ -1,12 +1,13 @@
 // Progress displays behind the engine's one Progress interface, and the choice between them.
 import type { Progress } from '../engine/types.js';
 import { BarProgress } from './bar.js';
+import { JsonProgress } from './json.js';
 import { LinesProgress } from './lines.js';
 import { NoneProgress } from './none.js';
 import type { ProgressStream } from './stream.js';
 
-export type ProgressMode = 'bar' | 'lines' | 'none' | 'auto';
-export const PROGRESS_MODES: readonly ProgressMode[] = ['bar', 'lines', 'none', 'auto'];
+export type ProgressMode = 'bar' | 'lines' | 'none' | 'auto' | 'json';
+export const PROGRESS_MODES: readonly ProgressMode[] = ['bar', 'lines', 'none', 'auto', 'json'];
 
 export interface ProgressOptions {
   /** Where the display writes: stderr, so stdout stays results only. */
@@ -18,7 +19,7 @@ export interface ProgressOptions {
    * CLI passes as it passes colour (the summary's own `symbols` likewise). Default true. Plain lines use words.
    */
   symbols?: boolean;
-  /** Plain lines only: time between lines (default 5000). */
+  /** Plain and JSON lines: time between lines (default 5000). */
   intervalMs?: number;
 }
 
@@ -33,6 +34,8 @@ export function createProgress(mode: ProgressMode, options: ProgressOptions): Pr
       return new NoneProgress(options);
     case 'lines':
       return new LinesProgress(options);
+    case 'json':
+      return new JsonProgress(options);
     case 'bar':
     case 'auto':
       return options.stream.isTTY === true ? new BarProgress(options) : new LinesProgress(options);
@@ -44,6 +47,7 @@ export function createProgress(mode: ProgressMode, options: ProgressOptions): Pr
 }
 
 export { BarProgress, formatBarLine } from './bar.js';
+export { JsonProgress, jsonSummaryLine, progressLineOf, type ProgressLine } from './json.js';
 export { LinesProgress } from './lines.js';
 export { NoneProgress } from './none.js';
 export { useColor } from './color.js';
