@@ -89,7 +89,7 @@ describe.each(SHELLS)('%s', (shell) => {
   test(
     '"--format " completes to its values, --progress to its modes (json among them), --input-format too',
     () => {
-      expect(sorted(complete(shell, 'batchpost run --format '))).toEqual(['csv', 'json', 'ndjson']);
+      expect(sorted(complete(shell, 'batchpost run --format '))).toEqual(['csv', 'json', 'ndjson', 'openai']);
       expect(sorted(complete(shell, 'batchpost run in.ndjson --progress '))).toEqual(
         sorted(['auto', 'bar', 'json', 'lines', 'none']),
       );

@@ -157,7 +157,20 @@ export function applyConfig(cmd: OptionHolder, values: readonly ConfigValue[]): 
   for (const { name, value, repeatable } of values) {
     if (outModeTyped && OUT_MODE.includes(name)) continue;
     if (!typed(name)) cmd.setOptionValueWithSource(name, value, 'config');
-    else if (repeatable)
-      cmd.setOptionValueWithSource(name, [...(value as string[]), ...(cmd.getOptionValue(name) as string[])], 'config');
+    else if (repeatable) {
+      const given = cmd.getOptionValue(name) as string[];
+      const kept = name === 'header' ? withoutTypedHeaders(value as string[], given) : (value as string[]);
+      cmd.setOptionValueWithSource(name, [...kept, ...given], 'config');
+    }
   }
+}
+
+/**
+ * The file's headers less those the command line names: a repeated -H sends every value, so a typed header that
+ * is to win over the file's must take its place, not join it.
+ */
+function withoutTypedHeaders(fromFile: readonly string[], typed: readonly string[]): string[] {
+  const nameOf = (h: string) => (h.startsWith('@') ? null : h.slice(0, h.indexOf(':')).trim().toLowerCase());
+  const names = new Set(typed.map(nameOf).filter((n) => n !== null && n !== ''));
+  return fromFile.filter((h) => !names.has(nameOf(h) ?? ''));
 }
