@@ -2,7 +2,7 @@
 // anything else), /echo the body and headers as they arrived.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { parseLines, runCli, tmpDir } from './helpers/cli.js';
 
 interface Line {
@@ -12,15 +12,10 @@ interface Line {
   error: { code: string; message: string } | null;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -3,18 +3,14 @@
 // target cannot be reached at all.
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { freePort, startFixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, payloads, readResults, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -4,17 +4,12 @@
 // continue an interrupted run names the file, never the secrets in it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, payloads, readResults, runCli, shellWords, startCli, tmpDir, waitFor } from './helpers/cli.js';
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

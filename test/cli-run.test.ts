@@ -1,7 +1,8 @@
 // `batchpost run` end to end, as a user runs it: a child process against the fixture server on loopback.
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { freePort } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, payloads, readResults, ROOT, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
 import { parseJson, type EchoAnswer } from './helpers/json.js';
 
@@ -17,15 +18,10 @@ interface Line {
   headers?: Record<string, string>;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -2,7 +2,7 @@
 // edited payloads.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, payloads, readResults, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
 import { parseJson, type EchoAnswer } from './helpers/json.js';
 
@@ -17,15 +17,10 @@ interface Line<Body = unknown> {
   hash?: string;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -2,7 +2,8 @@
 // back by --resume and --retry-failed with the same verdict the ndjson line would give.
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { freePort } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, readResults, runCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
 
 interface OpenAiLine {
@@ -12,15 +13,10 @@ interface OpenAiLine {
   error: { code: string; message: string } | null;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -2,7 +2,7 @@
 // ids, and input past a limit stops with a code naming the line. Driven through the CLI against the fixture server.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { readResults, runCli, tmpDir } from './helpers/cli.js';
 import { inferCsvValue } from '../src/input/csv.js';
 
@@ -12,15 +12,10 @@ interface Line {
   error: { code: string; message: string } | null;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { memberText } from '../src/util/json-member.js';
 import { parseLines, readResults, ROOT, runCli, tmpDir } from './helpers/cli.js';
 
@@ -17,15 +18,10 @@ interface Line {
   hash?: string;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, payloads, runCli, startCli, THREAD_MODES, tmpDir, waitFor } from './helpers/cli.js';
 
 interface Line {
@@ -13,15 +13,10 @@ interface Line {
   status: number | null;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -465,6 +465,7 @@ describe('openResume', () => {
     expect(state).toEqual({
       done: new Set(),
       hashes: new Map(),
+      failed: new Set(),
       kept: 0,
       resend: 0,
       repairedTornLine: false,

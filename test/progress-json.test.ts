@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, payloads, readResults, ROOT, runCli, tmpDir } from './helpers/cli.js';
 
 interface Line {
@@ -19,14 +19,9 @@ interface Line {
 const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/progress.schema.json'), 'utf8')) as object;
 const validate = new Ajv({ allErrors: true }).compile(schema);
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { resolveOptions } from '../src/engine/options.js';
 import { RequestBuilder } from '../src/engine/request.js';
 import { parseHeaders } from '../src/options/parse.js';
-import { redactArgv, redactHeaderArg, redactHeaders, redactUrls, REDACTED } from '../src/util/redact.js';
+import { redactArgv, redactHeaderArg, redactHeaders, redactUrls, REDACTED, redactText } from '../src/util/redact.js';
 import { escapeControls, escapeJsonControls } from '../src/util/terminal-text.js';
 
 describe('redaction', () => {
@@ -97,5 +97,19 @@ describe('user:password in --url', () => {
     const req = new RequestBuilder(o).build(record, '1', 'POST');
     expect(req.url).toBe('https://h.example/o');
     expect(req.headers.authorization).toBe('Bearer T');
+  });
+});
+
+describe('redactText: messages that echo a command line', () => {
+  test('credential tokens, secret headers and --option=value values go; plain words stay', () => {
+    expect(redactText('--format "Bearer abc.def": expected one of ndjson')).toBe(
+      '--format "Bearer [redacted]": expected one of ndjson',
+    );
+    expect(redactText(`argument 'Authorization: Basic dXNlcg==' is invalid`)).toBe(
+      `argument 'Authorization: [redacted]' is invalid`,
+    );
+    expect(redactText("unknown option '--api-key=K3Y'")).toBe("unknown option '--api-key=[redacted]'");
+    expect(redactText('token service said no; the token expired')).toBe('token service said no; the token expired');
+    expect(redactText(redactText('Bearer x'))).toBe('Bearer [redacted]');
   });
 });

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseJunit, type TestCase, type TestSuites } from 'junit2json';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, readResults, runCli, startCli, THREAD_MODES, tmpDir, waitFor } from './helpers/cli.js';
 import { parseJson, readJson } from './helpers/json.js';
 
@@ -33,15 +33,10 @@ interface SummaryFile {
 const SECRETS = ['S3CRET-BEARER', 'K3Y-VALUE', 'TOK3N-VALUE'];
 const WEIRD_ID = `x<&>"'ü 🚀`;
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { request } from 'undici';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { type FixtureServer, startFixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { resolveOptions } from '../src/engine/options.js';
 import { startBatchServer } from '../src/server/server.js';
 import {
@@ -29,15 +30,10 @@ interface Line {
   error: { code: string; message: string } | null;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

@@ -3,10 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { freePort } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, ROOT, runCli, tmpDir } from './helpers/cli.js';
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -14,12 +15,7 @@ const schema = (name: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'doc
 const validateResult = ajv.compile(schema('result.schema.json'));
 const validateOpenAi = ajv.compile(schema('result-openai.schema.json'));
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

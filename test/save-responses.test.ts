@@ -2,7 +2,7 @@
 // the result line names the file. Names are safe (nothing outside DIR, no case collisions) and reversible.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, runCli, startCli, THREAD_MODES, tmpDir } from './helpers/cli.js';
 
 interface Line {
@@ -15,15 +15,10 @@ interface Line {
   file?: string;
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

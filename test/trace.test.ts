@@ -2,7 +2,8 @@
 // keeps the requests that ended ok:false; the trace never replaces a file that is not one.
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, startFixtureServer, type FixtureServer } from '../fixtures/server.js';
+import { freePort } from '../fixtures/server.js';
+import { useFixtureServer } from './helpers/fixture.js';
 import { ndjsonFile, parseLines, readResults, runCli, tmpDir } from './helpers/cli.js';
 
 interface TraceLine {
@@ -24,15 +25,10 @@ interface TraceLine {
   result?: { ok: boolean; status: number | null; error: { code: string; message: string } | null };
 }
 
-let server: FixtureServer;
+const server = useFixtureServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startFixtureServer();
-});
-afterAll(() => server.close());
 beforeEach(() => {
-  server.reset();
   dir = tmpDir();
 });
 

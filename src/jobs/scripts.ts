@@ -1,6 +1,7 @@
 // The Lua scripts batch jobs add in Redis: each change of a batch that two processes could race on (a worker
 // recording a line while the coordinator moves the batch on, a cancel arriving mid-validation) is one atomic step.
 import type { Redis } from 'ioredis';
+import { LOCK_SCRIPT, UNLOCK_SCRIPT } from '../queue/redis.js';
 
 const SCRIPTS = {
   /**
@@ -42,22 +43,8 @@ const SCRIPTS = {
       return 1`,
   },
   /** Takes or renews the coordinator's lock (ARGV: token, ttl ms): 1, else 0. */
-  bpjLock: {
-    numberOfKeys: 1,
-    lua: `
-      local held = redis.call('GET', KEYS[1])
-      if held == false or held == ARGV[1] then
-        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        return 1
-      end
-      return 0`,
-  },
-  bpjUnlock: {
-    numberOfKeys: 1,
-    lua: `
-      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-      return 0`,
-  },
+  bpjLock: LOCK_SCRIPT,
+  bpjUnlock: UNLOCK_SCRIPT,
 } as const;
 
 export type JobsRedis = Redis & { [K in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Promise<number> };

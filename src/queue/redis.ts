@@ -8,6 +8,26 @@ import { redactUrl } from './names.js';
 /** A worker is alive while its last heartbeat is younger than this (heartbeats go every second). */
 export const WORKER_ALIVE_MS = 3_000;
 
+/** A lock in one key (ARGV: the holder's token, ttl ms): taken, or renewed by its holder: 1, else 0. */
+export const LOCK_SCRIPT = {
+  numberOfKeys: 1,
+  lua: `
+      local held = redis.call('GET', KEYS[1])
+      if held == false or held == ARGV[1] then
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+      end
+      return 0`,
+} as const;
+
+/** Releases a LOCK_SCRIPT lock only for its holder (ARGV: token). */
+export const UNLOCK_SCRIPT = {
+  numberOfKeys: 1,
+  lua: `
+      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+      return 0`,
+} as const;
+
 const SCRIPTS = {
   /** A worker's results (ARGV: gen, then id/json pairs): kept for the run (even one restarted with --resume) and announced, unless the run is gone. */
   bpStoreResults: {
@@ -44,23 +64,9 @@ const SCRIPTS = {
       return redis.call('ZCARD', KEYS[1])`,
   },
   /** Takes the run's lock, or renews it when this process already holds it: 1, else 0. */
-  bpLock: {
-    numberOfKeys: 1,
-    lua: `
-      local held = redis.call('GET', KEYS[1])
-      if held == false or held == ARGV[1] then
-        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        return 1
-      end
-      return 0`,
-  },
+  bpLock: LOCK_SCRIPT,
   /** Releases the lock only if this process holds it. */
-  bpUnlock: {
-    numberOfKeys: 1,
-    lua: `
-      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-      return 0`,
-  },
+  bpUnlock: UNLOCK_SCRIPT,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;

@@ -62,7 +62,7 @@ export function redactUrls(text: string, mark = REDACTED): string {
 
 // In a message that echoes what was typed: a credential scheme's token, a quoted "Name: value" header, and the
 // value of `--option=value` (an option batchpost did not understand may well be a secret given by mistake).
-const SCHEME_TOKEN = /\b(Bearer|Basic|Digest|Token)\s+(?!\[redacted\])[^\s'"]+/gi;
+const SCHEME_TOKEN = /\b(Bearer|Basic|Digest)\s+(?!\[redacted\])[^\s'"]+/g;
 const QUOTED_HEADER = /(['"])([\w-]+)\s*:[^'"\n]*\1/g;
 const OPTION_VALUE = /(^|[\s'"])(--[\w-]+)=[^\s'"]+/g;
 
