@@ -216,7 +216,7 @@ async function configValue(client: Redis, name: string): Promise<string | null> 
  * Redis may be silent (a frozen server, a dropped network) or refuse connections (restarting) this long before a
  * run or a worker gives up on it: a restart fits well inside, a hang never ends on its own.
  */
-export const UNANSWERED_MS = Number(process.env.BATCHPOST_QUEUE_UNANSWERED_MS) || 10_000;
+export const UNANSWERED_MS = 10_000;
 
 /**
  * Once a second, a PING on `client` (one at a time: one sent while Redis is away waits for the reconnection, and
