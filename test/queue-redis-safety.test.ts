@@ -216,6 +216,41 @@ describe('Redis loses its data mid-run', () => {
   });
 });
 
+describe('Redis stops answering mid-run', () => {
+  test('a frozen Redis (SIGSTOP): run and worker stop with QUEUE_UNAVAILABLE (exit 2); the run says --resume and keeps its lines', async () => {
+    const redis = await startRedis([]);
+    const dir = tmpDir();
+    const input = ndjsonFile(dir, numbered(200));
+    const out = path.join(dir, 'out.ndjson');
+    const queue = 'frozen';
+    const worker = await startWorker(redis.url, queue, ['--concurrency', '2']);
+    const args = runArgs(input, `${upstream.url}/slow?ms=200`, out, ['--queue', redis.url, '--queue-name', queue]);
+    const run = track(startCli(args, { timeoutMs: 120_000 }));
+    run.child.stdin!.end();
+    try {
+      await waitFor(() => fs.existsSync(out) && readResults(out).length >= 4, 60_000, '4 results recorded');
+      redis.child.kill('SIGSTOP');
+      // A bound, not a speed check: the watchdogs give up after 10 s without an answer.
+      await waitFor(
+        () => run.child.exitCode !== null && worker.child.exitCode !== null,
+        60_000,
+        'run and worker to stop',
+      );
+    } finally {
+      redis.child.kill('SIGCONT');
+    }
+    const stopped = await run.done;
+    expect(stopped.stderr).toContain('[QUEUE_UNAVAILABLE]');
+    expect(stopped.stderr).toMatch(/Redis .* did not answer/);
+    expect(stopped.stderr).toMatch(/Continue with:\n {2}.*--resume/);
+    expect(stopped.code).toBe(2);
+    expect(readResults(out).length).toBeGreaterThanOrEqual(4);
+    const w = await worker.done;
+    expect(w.stderr).toContain('[QUEUE_UNAVAILABLE]');
+    expect(w.code).toBe(2);
+  });
+});
+
 describe('the Redis password stays out of argv and output', () => {
   test('BATCHPOST_QUEUE: run and worker take the URL from it; no line prints it, and the printed commands run as printed', async () => {
     const password = 'pw-in-env-52b9';

@@ -1,7 +1,7 @@
 // Exit codes, the contract with shell scripts and CI (README, "Exit codes"). A command stopped by an error exits
 // with its code's exit code in the error table (src/engine/errors.ts); these name the numbers and map how a run
 // ended onto one.
-import { exitCodeOf } from '../engine/errors.js';
+import { BatchpostError, exitCodeOf } from '../engine/errors.js';
 import type { Unreachable } from '../engine/run.js';
 import type { Summary } from '../engine/types.js';
 import { formatCount } from '../progress/format.js';
@@ -44,7 +44,7 @@ export interface RunOutcome {
   threadFailure: Error | null;
   /** --auth-command failed during the run (AUTH_COMMAND_FAILED); the run was stopped. */
   authFailure?: Error | null;
-  /** Redis lost a distributed run's queue (QUEUE_LOST); the run was stopped. */
+  /** Redis lost a distributed run's queue (QUEUE_LOST) or stopped answering (QUEUE_UNAVAILABLE); the run stopped. */
   queueFailure?: Error | null;
   /** Stopped early: the first results all failed to connect (UNREACHABLE). */
   unreachable: Unreachable | null;
@@ -60,7 +60,8 @@ export function runExitCode(o: RunOutcome, failOn: FailOn): number {
   if (o.threadFailure !== null) return exitCodeOf('THREAD_FAILED');
   // Mid-run, as any failure while running: exit 1 (at the start, the code's own 2).
   if (o.authFailure) return EXIT.FAILED;
-  if (o.queueFailure) return exitCodeOf('QUEUE_LOST');
+  if (o.queueFailure)
+    return o.queueFailure instanceof BatchpostError ? o.queueFailure.exitCode : exitCodeOf('QUEUE_LOST');
   if (o.summary.inputError !== null) return exitCodeOf(o.summary.inputError.code);
   if (o.unreachable !== null) return exitCodeOf('UNREACHABLE');
   if (o.interrupted) return EXIT.INTERRUPTED;

@@ -82,7 +82,8 @@ export async function workerCommand(
       },
       err,
     );
-    await jobs.close();
+    // Bounded: after QUEUE_UNAVAILABLE the jobs sender's commands wait on a Redis that does not answer.
+    await Promise.race([jobs.close(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     const t = pool.totals;
     log(`batchpost worker: stopped; sent ${t.sent} request${t.sent === 1 ? '' : 's'} (${t.ok} ok, ${t.failed} failed)`);
     return code;
@@ -110,6 +111,14 @@ async function untilStopped(
   onFatal((err) => {
     if (failed) return;
     failed = true;
+    if (err.code === 'QUEUE_UNAVAILABLE') {
+      // Redis does not answer: a graceful stop would wait on it for ever. Requests in flight are cancelled (their
+      // results could not be stored); the jobs go back to the queue when their locks expire.
+      stderr.write(errorText(err.code, err.message, err.hint));
+      pool.returnJobs();
+      void pool.stop();
+      return finished(err.exitCode);
+    }
     stderr.write(errorText('AUTH_COMMAND_FAILED', err.message, 'Fix the command; its jobs go back to the queue.'));
     void pool.stop().then(() => finished(EXIT.FAILED));
   });

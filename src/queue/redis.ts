@@ -218,6 +218,41 @@ async function configValue(client: Redis, name: string): Promise<string | null> 
   }
 }
 
+/**
+ * Redis may be silent (a frozen server, a dropped network) or refuse connections (restarting) this long before a
+ * run or a worker gives up on it: a restart fits well inside, a hang never ends on its own.
+ */
+export const UNANSWERED_MS = 10_000;
+
+/**
+ * Once a second, a PING on `client` (one at a time: one sent while Redis is away waits for the reconnection, and
+ * BullMQ's need for unlimited retries rules out a command timeout on the client). `onSilent` hears, once, when no
+ * PING has been answered for UNANSWERED_MS, whether Redis refused connections all along or accepted and stayed
+ * silent. Returns the function that stops the watch.
+ */
+export function watchAnswers(client: Redis, onSilent: (silentMs: number) => void): () => void {
+  let lastAnswer = Date.now();
+  let pinging = false;
+  const timer = setInterval(() => {
+    const silentMs = Date.now() - lastAnswer;
+    if (silentMs >= UNANSWERED_MS) {
+      clearInterval(timer);
+      return onSilent(silentMs);
+    }
+    if (pinging) return;
+    pinging = true;
+    client.ping().then(
+      () => {
+        pinging = false;
+        lastAnswer = Date.now();
+      },
+      () => (pinging = false), // refused or disconnected: the clock keeps running
+    );
+  }, 1_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Closes a client, waiting for replies in flight when it can; never throws. */
 export async function closeRedis(client: Redis | null | undefined): Promise<void> {
   if (!client || client.status === 'end') return;

@@ -10,7 +10,7 @@ import type { OnSettled, RequestSink, SubmitOptions } from '../engine/request-si
 import type { OutgoingRequest, Result, RunStats } from '../engine/types.js';
 import { failedJobResult, idsOf, jobOf, parseResult } from './job.js';
 import type { QueueKeys } from './names.js';
-import { WORKER_ALIVE_MS, type BpRedis } from './redis.js';
+import { watchAnswers, WORKER_ALIVE_MS, type BpRedis } from './redis.js';
 
 /** Requests per addBulk (and per HMGET when looking for stored results). */
 const CHUNK = 500;
@@ -75,7 +75,11 @@ export class QueueRequestSink implements RequestSink {
   private redisDown: string | null = null;
   private redisError: string | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
-  /** Set when Redis lost the run's queue (QUEUE_LOST): the run stopped, and --resume continues it. */
+  private readonly unwatch: () => void;
+  /**
+   * Set when Redis lost the run's queue (QUEUE_LOST) or stopped answering (QUEUE_UNAVAILABLE): the run stopped, and
+   * --resume continues it.
+   */
   failure: BatchpostError | null = null;
 
   constructor(private readonly o: QueueRequestSinkOptions) {
@@ -85,6 +89,8 @@ export class QueueRequestSink implements RequestSink {
     poll.unref();
     cleanup.unref();
     this.timers.push(poll, cleanup);
+    // Redis silent for UNANSWERED_MS: the run would wait for ever, so it stops like lost().
+    this.unwatch = watchAnswers(o.redis, (silentMs) => this.unavailable(silentMs));
     void this.readLoop();
   }
 
@@ -139,6 +145,7 @@ export class QueueRequestSink implements RequestSink {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    this.unwatch();
     this.o.stats.hold = null;
     this.o.reader.disconnect();
   }
@@ -291,13 +298,33 @@ export class QueueRequestSink implements RequestSink {
    * would be for ever: stop, settling what has no result as unsent, for --resume.
    */
   private lost(): void {
-    if (this.stopping) return;
     const open = this.pending.size + this.gate.waiting;
-    this.failure = new BatchpostError(
-      'QUEUE_LOST',
-      `Redis lost queue ${this.o.name} while the run was going (${open} request${open === 1 ? '' : 's'} without a result): the run's keys are gone, as after a Redis restart without persistence; workers stopped serving it`,
-      'Continue with --resume: what is recorded stays, the rest is queued again. Keep Redis with appendonly yes to survive restarts.',
+    this.fail(
+      new BatchpostError(
+        'QUEUE_LOST',
+        `Redis lost queue ${this.o.name} while the run was going (${open} request${open === 1 ? '' : 's'} without a result): the run's keys are gone, as after a Redis restart without persistence; workers stopped serving it`,
+        'Continue with --resume: what is recorded stays, the rest is queued again. Keep Redis with appendonly yes to survive restarts.',
+      ),
     );
+  }
+
+  private unavailable(silentMs: number): void {
+    if (this.closed) return;
+    const open = this.pending.size + this.gate.waiting;
+    const why = this.redisDown !== null ? ` (${this.redisDown})` : '';
+    this.fail(
+      new BatchpostError(
+        'QUEUE_UNAVAILABLE',
+        `Redis for queue ${this.o.name} did not answer for ${Math.round(silentMs / 1000)}s${why}; the run stopped (${open} request${open === 1 ? '' : 's'} without a result)`,
+        'Bring Redis back (a stopped or frozen server, a network cut), then continue with --resume: what is recorded stays.',
+      ),
+    );
+  }
+
+  /** Stops the run at once for `error`, settling what has no result as unsent. */
+  private fail(error: BatchpostError): void {
+    if (this.stopping) return;
+    this.failure = error;
     this.stopping = true;
     this.aborted = true;
     for (const entry of this.gate.clear()) entry.settled(null, entry.id);

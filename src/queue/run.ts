@@ -34,7 +34,7 @@ export interface QueueRun {
   readonly name: string;
   /** For RunDeps.sender: the requests go on the queue instead of out. */
   readonly sender: SenderFactory;
-  /** Why the run stopped when Redis lost its queue (QUEUE_LOST), else null. */
+  /** Why the run stopped when Redis lost its queue (QUEUE_LOST) or stopped answering (QUEUE_UNAVAILABLE), else null. */
   readonly failure: Error | null;
   /** Deletes the run's keys when it finished, else leaves them for --resume; releases the queue. Idempotent. */
   close(): Promise<void>;
@@ -93,6 +93,7 @@ export async function openQueueRun(
     close() {
       closing ??= (async () => {
         sink?.close();
+        if (sink?.failure?.code === 'QUEUE_UNAVAILABLE') return letGo(hold, parts);
         await tearDown(hold, parts, sink?.completed ?? false);
       })();
       return closing;
@@ -209,6 +210,18 @@ async function tearDown(hold: QueueHold, parts: QueueParts, completed: boolean):
   await parts.queue.close().catch(() => {});
   await closeRedis(parts.reader);
   await closeRedis(redis);
+}
+
+/**
+ * Redis does not answer: commands would wait for ever, so the connections are dropped unsent. The lock expires on
+ * its own and the run's keys stay for --resume.
+ */
+async function letGo(hold: QueueHold, parts: QueueParts): Promise<void> {
+  clearInterval(parts.renew);
+  parts.reader.disconnect();
+  hold.redis.disconnect();
+  const bound = new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+  await Promise.race([parts.queue.close().catch(() => {}), bound]);
 }
 
 /**

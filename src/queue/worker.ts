@@ -14,7 +14,7 @@ import { createTransport, INSECURE_WARNING } from '../transport/index.js';
 import { parseRunConfig, senderOptionsOf, transportOf, type QueueRunConfig } from './config.js';
 import { activeJobsFor, requestOf, type JobData } from './job.js';
 import { keysOf, PREFIX, REGISTRY_KEY, type QueueKeys } from './names.js';
-import type { BpRedis } from './redis.js';
+import { watchAnswers, type BpRedis } from './redis.js';
 
 const HEARTBEAT_MS = 1_000;
 /** Jobs interrupted this many times (their worker died mid-request) are given up on: QUEUE_JOB_FAILED. */
@@ -33,7 +33,8 @@ export interface WorkerPoolOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /**
    * A run's --auth-command failed (at its start here, or on a refresh): without headers its requests cannot be
-   * sent. The worker stops; its jobs go back to the queue.
+   * sent. Or Redis did not answer for UNANSWERED_MS (QUEUE_UNAVAILABLE): results cannot be stored. The worker
+   * stops; its jobs go back to the queue (once Redis answers again, when their locks expire).
    */
   onFatal?: (err: BatchpostError) => void;
 }
@@ -52,6 +53,7 @@ export class WorkerPool {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
+  private unwatch: () => void = () => {};
   readonly totals: WorkerCounts = { sent: 0, ok: 0, failed: 0 };
 
   constructor(private readonly o: WorkerPoolOptions) {}
@@ -61,6 +63,15 @@ export class WorkerPool {
     this.timer = setInterval(() => {
       this.ticking = this.ticking.then(() => this.tick());
     }, HEARTBEAT_MS);
+    this.unwatch = watchAnswers(this.o.redis, (silentMs) =>
+      this.o.onFatal?.(
+        new BatchpostError(
+          'QUEUE_UNAVAILABLE',
+          `Redis did not answer for ${Math.round(silentMs / 1000)}s (stopped, frozen, or cut off); this worker stops`,
+          'Bring Redis back and start the worker again: the jobs it held go back to the queue when their locks expire.',
+        ),
+      ),
+    );
   }
 
   /** Requests being sent right now, across queues. */
@@ -76,6 +87,7 @@ export class WorkerPool {
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unwatch();
     if (this.timer) clearInterval(this.timer);
     for (const w of this.serving.values()) w.stop();
     await this.ticking;

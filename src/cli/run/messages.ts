@@ -66,7 +66,8 @@ export function stoppedText(o: RunOutcome, place: RunPlace, counted: number | nu
     const e = o.queueFailure;
     const hint = e instanceof BatchpostError ? e.hint : undefined;
     const resume = canResume(place) ? `  Continue with:\n${continueCommand(place)}` : '';
-    return errorText('QUEUE_LOST', e.message, hint) + resume;
+    const code = e instanceof BatchpostError ? e.code : 'QUEUE_LOST';
+    return errorText(code, e.message, hint) + resume;
   }
   if (o.summary.inputError !== null) return inputErrorText(o.summary.inputError, o.summary, place);
   if (o.unreachable !== null) return unreachableText(o.unreachable, place);

@@ -41,7 +41,7 @@ export interface Senders {
   readonly deps: SendDeps;
   /** The sender threads, once the Run has made them (it hands over its live stats); null without threads. */
   readonly threads: ThreadedSender | null;
-  /** Why the queue stopped the run (QUEUE_LOST), else null. */
+  /** Why the queue stopped the run (QUEUE_LOST, QUEUE_UNAVAILABLE), else null. */
   readonly queueFailure: Error | null;
   /** Closes the connections, waits for the threads to exit, releases the queue. */
   close(): Promise<void>;
