@@ -190,7 +190,9 @@ describeRedis('distributed runs (run --queue, worker)', () => {
     const out = path.join(dir, 'out.ndjson');
     const a = await startWorker(queue, ['--concurrency', '2']);
     const b = await startWorker(queue, ['--concurrency', '2']);
-    const run = await runCli(runArgs(input, `${server.url}/echo?ms=40`, queue, out), { timeoutMs: 120_000 });
+    // 300 ms answers, two in flight per worker: one worker alone would need 6 s, far longer than the other takes
+    // to find the run (it looks once a second), even on a busy machine.
+    const run = await runCli(runArgs(input, `${server.url}/echo?ms=300`, queue, out), { timeoutMs: 120_000 });
     expect(run.stderr).toContain('40 ok');
     expect(run.code).toBe(0);
     expectOneOkLinePerId(out, 40);

@@ -11,14 +11,16 @@ zpty -w z 'compadd () {
   builtin compadd "$@"; return r
 }'
 zpty -w z "zstyle ':completion:*' list-prompt ''; zstyle ':completion:*' select-prompt ''; bindkey '^I' complete-word"
-zpty -w z "print '<ready>'"
+# Quoted apart, so the echo of what was typed (by the terminal itself while zsh still starts) cannot be taken for
+# the answer: only the command's output reads <ready>, and it comes after every earlier line was echoed.
+zpty -w z "print '<rea''dy>'"
 zpty -r -m z line '*<ready>*' || exit 4
 zpty -n -w z "$2"$'\t'
-zpty -w z $'\C-u'"print '<done>'"
+zpty -w z $'\C-u'"print '<do''ne>'"
 typeset out=''
 while zpty -r z chunk; do
   out+=$chunk
-  [[ $out == *'<done>'*'<done>'* || $out == *$'\n<done>'* ]] && break
+  [[ $out == *'<done>'* ]] && break
 done
 print -r -- ${(F)${(M)${(f)out}:#*<match>*}}
 zpty -d z
