@@ -18,7 +18,7 @@ import {
   waitFor,
   type CliResult,
 } from './helpers/cli.js';
-import { hasRedisServer, startRedisServer, stopRedisServer } from './helpers/redis.js';
+import { hasRedisServer, redisAnswers, startRedisServer, stopRedisServer } from './helpers/redis.js';
 
 // A Redis of this file's own unless REDIS_URL names one: a worker without --queue-name serves every run in its
 // Redis, so test runs sharing one (several checkouts on one machine) would send each other's requests.
@@ -26,24 +26,6 @@ const ownRedis = process.env.REDIS_URL === undefined && hasRedisServer() ? await
 const REDIS_URL = process.env.REDIS_URL ?? ownRedis?.url ?? 'redis://127.0.0.1:6379';
 // Each test starts several CLI processes; on a loaded machine each takes seconds to start. A bound, not a speed check.
 jest.setTimeout(180_000);
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, {
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 const available = await redisAnswers(REDIS_URL);
 if (!available && process.env.CI === 'true') {

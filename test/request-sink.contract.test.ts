@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { OnSettled, RequestSink } from '../src/engine/request-sink.js';
 import { resolveOptions } from '../src/engine/options.js';
 import { compileSender, senderConfigOf } from '../src/engine/sender-config.js';
@@ -23,6 +22,7 @@ import { QueueRequestSink } from '../src/queue/request-sink.js';
 import { WorkerPool } from '../src/queue/worker.js';
 import { ThreadedSender } from '../src/threads/index.js';
 import { createTransport, transportConfigOf } from '../src/transport/index.js';
+import { redisAnswers } from './helpers/redis.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const THREAD_SCRIPT = new URL('../dist/src/threads/sender-thread.js', import.meta.url);
@@ -263,19 +263,6 @@ const queue: Implementation = {
     };
   },
 };
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1 });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 const IMPLEMENTATIONS = [sender, threads, queue];
 if (queue.unavailable !== null && process.env.CI === 'true') {

@@ -25,7 +25,10 @@ export async function startRedisServer(extra: string[], port?: number, password?
   const server: RedisServer = { port: p, url: `redis://127.0.0.1:${p}`, child, args };
   const end = Date.now() + 60_000;
   for (;;) {
-    if (await answers(p, password)) return server;
+    if (
+      await redisAnswers(`redis://${password === undefined ? '' : `:${encodeURIComponent(password)}@`}127.0.0.1:${p}`)
+    )
+      return server;
     if (Date.now() > end || child.exitCode !== null) {
       child.kill('SIGKILL');
       throw new Error(`redis-server --port ${p} ${args.join(' ')} did not start`);
@@ -34,8 +37,14 @@ export async function startRedisServer(extra: string[], port?: number, password?
   }
 }
 
-async function answers(port: number, password?: string): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, retryStrategy: () => null });
+/** Whether a Redis answers PING at `url` (one try, two seconds at most to connect). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+  });
   probe.on('error', () => {});
   try {
     await probe.connect();
