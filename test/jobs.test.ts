@@ -181,11 +181,19 @@ describe('serve --jobs: the OpenAI Batch API', () => {
     expect(all.length).toBeGreaterThanOrEqual(5);
   });
 
-  it('/metrics has the job gauges; files can be listed and deleted', async () => {
-    const text = await (await request(`${serve.url}/metrics`)).body.text();
-    expect(text).toMatch(/batchpost_jobs_batches\{status="completed"\} [1-9]/);
-    expect(text).toMatch(/batchpost_jobs_batches\{status="failed"\} [1-9]/);
-    expect(text).toContain('batchpost_jobs_lines_waiting');
+  it('/metrics has the job gauges, current at the scrape, on every serve of the namespace; files can be listed and deleted', async () => {
+    // A second serve on the namespace does not drive it (the first holds the lock) and still reports its batches.
+    const other = await startServe(setup, fx.url);
+    try {
+      for (const url of [serve.url, other.url]) {
+        const text = await (await request(`${url}/metrics`)).body.text();
+        expect(text).toMatch(/batchpost_jobs_batches\{status="completed"\} [1-9]/);
+        expect(text).toMatch(/batchpost_jobs_batches\{status="failed"\} [1-9]/);
+        expect(text).toContain('batchpost_jobs_lines_waiting');
+      }
+    } finally {
+      await stopServe(other);
+    }
     const { client } = serve;
     const f = await client.files.create({
       file: await toFile(Buffer.from(chatLine('d', 'd')), 'd.jsonl'),

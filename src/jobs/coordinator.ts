@@ -44,7 +44,7 @@ export interface CoordinatorOptions {
   log: (line: string) => void;
 }
 
-/** Job-state figures for /metrics, refreshed each tick. */
+/** Job-state figures for /metrics: lines waiting as of the last tick. */
 export interface JobsSnapshot {
   byStatus: Record<string, number>;
   linesWaiting: number;
@@ -81,6 +81,20 @@ export class Coordinator {
     await this.o.store.redis.bpjUnlock(this.o.store.keys.lock, this.token).catch(() => {});
   }
 
+  /**
+   * Batches by status as Redis holds them now, so a scrape right after a batch changed sees the change, and a serve
+   * that does not drive the namespace still reports it; the last figures when Redis does not answer.
+   */
+  async byStatus(): Promise<Record<string, number>> {
+    try {
+      const counts = await this.o.store.redis.hgetall(this.o.store.keys.counts);
+      this.snapshot.byStatus = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, Number(v)]));
+    } catch {
+      // Redis unreachable: /metrics still answers, with what was seen last.
+    }
+    return this.snapshot.byStatus;
+  }
+
   private async tick(): Promise<void> {
     const { redis, keys } = this.o.store;
     try {
@@ -88,11 +102,7 @@ export class Coordinator {
       const ids = await redis.smembers(keys.active);
       let waiting = 0;
       for (const id of ids) waiting += await this.step(id);
-      const counts = await redis.hgetall(keys.counts);
-      this.snapshot = {
-        byStatus: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, Number(v)])),
-        linesWaiting: waiting,
-      };
+      this.snapshot.linesWaiting = waiting;
       if (this.down) this.o.log('batchpost: jobs: Redis is back; batches go on');
       this.down = false;
     } catch (err) {

@@ -93,7 +93,7 @@ export async function startJobs(o: JobsOptions): Promise<JobsService> {
   let closing: Promise<void> | null = null;
   return {
     handle: (req, res) => routes.handle(req, res),
-    registerMetrics: (registry) => registerJobMetrics(registry, () => coordinator.snapshot),
+    registerMetrics: (registry) => registerJobMetrics(registry, coordinator),
     close: () =>
       (closing ??= (async () => {
         await coordinator.close();
