@@ -84,3 +84,5 @@ for (const mode of ['h1', 'h2'])
     `${mode === 'h2' ? 'HTTP/2  ' : 'HTTP/1.1'}  median ${fmt(median(rates[mode]))}/s  (runs: ${rates[mode].map(fmt).join(', ')})`,
   );
 console.log(`ratio HTTP/2 : HTTP/1.1 = ${(median(rates.h2) / median(rates.h1)).toFixed(2)}`);
+// The servers' child holds the event loop open; the exit handler removes it and the temp dir.
+process.exit(0);
