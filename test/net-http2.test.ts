@@ -1,11 +1,13 @@
-// --http2: h2 negotiated by ALPN over TLS, the requests in flight as streams of one connection, HTTP/1.1 where the
-// server does not offer h2; without it, an HTTP/2-only server is a handshake failure that says to add --http2.
-// Servers are node's http2.createSecureServer (allowHTTP1: false, so only h2 gets in) and https.createServer; the
+// --http2: h2 negotiated by ALPN over TLS (directly, or end to end inside a forward proxy's CONNECT tunnel), the
+// requests in flight as streams of one connection, HTTP/1.1 where the server does not offer h2; without it, an
+// HTTP/2-only server is a handshake failure that says to add --http2. Servers are node's http2.createSecureServer
+// (allowHTTP1: false, so only h2 gets in) and https.createServer, the proxy test/helpers/net.ts's forwardProxy; the
 // CLI runs as a child process (build first) in run (with and without sender threads), serve and worker.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ndjsonFile, payloads, readResults, runCli, startCli, tmpDir, waitFor } from './helpers/cli.js';
 import {
+  forwardProxy,
   http2Server,
   httpsServer,
   makeCerts,
@@ -85,6 +87,38 @@ test('--http2 with two sender threads: HTTP/2, one connection per thread at most
   expect(h2only.hits).toHaveLength(30);
   expect(h2only.hits.every((h) => h.httpVersion === '2.0')).toBe(true);
   expect(h2only.connections - before).toBeLessThanOrEqual(2);
+});
+
+test('--http2 through a forward proxy: HTTP/2 inside the CONNECT tunnel, streams of one connection', async () => {
+  const proxy = await forwardProxy();
+  try {
+    const before = h2only.connections;
+    const r = await run(h2only.url, 20, ['--http2', '--concurrency', '4', '--proxy', proxy.url]);
+    expect(r.code).toBe(0);
+    expect(r.lines.filter((l) => l.ok)).toHaveLength(20);
+    expect(r.stderr).not.toMatch(/warning|HTTP\/1\.1/i);
+    expect(h2only.hits).toHaveLength(20);
+    expect(h2only.hits.every((h) => h.httpVersion === '2.0')).toBe(true);
+    expect(proxy.tunnels).toEqual([`127.0.0.1:${h2only.port}`]);
+    expect(proxy.forwarded).toEqual([]);
+    expect(h2only.connections - before).toBe(1);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('--http2 through a forward proxy to an HTTP/1.1-only server falls back to HTTP/1.1 in the tunnel', async () => {
+  const proxy = await forwardProxy();
+  try {
+    const r = await run(h1only.url, 8, ['--http2', '--concurrency', '4', '--proxy', proxy.url, '--threads', '2']);
+    expect(r.code).toBe(0);
+    expect(h1only.hits).toHaveLength(8);
+    expect(h1only.hits.every((h) => h.httpVersion === '1.1')).toBe(true);
+    expect(proxy.tunnels.length).toBeGreaterThan(0);
+    expect(proxy.tunnels.every((t) => t === `127.0.0.1:${h1only.port}`)).toBe(true);
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('serve --http2: its upstream calls are HTTP/2', async () => {

@@ -30,6 +30,7 @@ import {
 } from './run/outputs.js';
 import { countTotal, createDisplay, stopOnSignals, type Display } from './run/progress.js';
 import { chooseSenders, openQueue, type Senders } from './run/senders.js';
+import { UnauthorizedStreak, unauthorizedText } from './run/unauthorized.js';
 import { INSECURE_WARNING } from '../transport/index.js';
 
 export async function runCommand(input: string, flags: RunFlags, ctx: CommandContext): Promise<number> {
@@ -74,6 +75,8 @@ interface RunParts {
   auth: CliAuth | null;
   senders: Senders;
   run: Run;
+  /** The 401 answers the run ended on, for the hint at its end. */
+  unauthorized: UnauthorizedStreak;
 }
 
 /** Opens the run's parts in order, each check before the files it guards; on a failure, closes what was opened. */
@@ -117,14 +120,21 @@ async function openParts(
       auth: auth?.refresher ?? null,
     });
     opened.push(() => senders.close());
+    const unauthorized = new UnauthorizedStreak();
     const run = new Run(
       { ...options, ...recorded },
-      { sink: results.sink, onFailed: failed?.write, onRecordedFailed: failed?.write, ...senders.deps },
+      {
+        sink: unauthorized.watch(results.sink),
+        onFailed: failed?.write,
+        onRecordedFailed: failed?.write,
+        ...senders.deps,
+      },
     );
     auth?.onFailure(() => run.stop());
     reports?.watch(run.stats);
     const place = { input, out, format: setup.format, argv: ctx.argv };
-    return { setup, ctx, place, read, failed, reports, recorded, display, results, lock, trace, auth, senders, run };
+    const parts = { setup, ctx, place, read, failed, reports, recorded, display, results, lock, trace, auth, senders };
+    return { ...parts, run, unauthorized };
   } catch (err) {
     for (const close of opened.reverse())
       await Promise.resolve()
@@ -205,6 +215,9 @@ async function endOfRunText(p: RunParts, summary: Summary): Promise<{ code: numb
     const finish = { stream: err, stdout: p.ctx.io.stdout, color: p.display.color };
     outcome.reportsWritten = await p.reports.finish(summary, runExitCode(outcome, p.setup.failOn), finish);
   }
+  // A refresh that failed has its own message (AUTH_COMMAND_FAILED); the 401s before it are part of that story.
+  const authCommand = p.setup.options.authCommand !== undefined;
+  if (!outcome.authFailure) err.write(unauthorizedText(summary, p.unauthorized.count, authCommand));
   const stopped = stoppedText(outcome, p.place, p.run.stats.total);
   if (stopped !== '') err.write(stopped);
   const code = runExitCode(outcome, p.setup.failOn);

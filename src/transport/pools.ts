@@ -110,6 +110,7 @@ export class Pools {
       agent = new ProxyAgent({
         uri: proxy,
         proxyTunnel: false,
+        // The TLS inside the tunnel is the target's: ALPN offers h2 there, and the proxy only relays the bytes.
         requestTls: { ...this.tls, allowH2: http2 } as never,
         proxyTls: this.tls as never,
         ...this.poolOptions(),
