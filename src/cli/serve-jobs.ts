@@ -2,6 +2,7 @@
 // service (src/jobs), loaded only when asked for.
 import path from 'node:path';
 import { BatchpostError } from '../engine/errors.js';
+import type { AuthRefresher } from '../engine/auth.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import type { JobsService } from '../jobs/index.js';
 import { parseBytes } from '../server/body.js';
@@ -13,6 +14,7 @@ export async function openJobs(
   flags: ServeFlags,
   run: ResolvedOptions,
   io: Pick<CliIO, 'stderr' | 'env'>,
+  auth: AuthRefresher | null,
 ): Promise<JobsService | null> {
   if (flags.jobs === undefined) {
     if (flags.apiKeyFile !== undefined) throw new BatchpostError('USAGE', '--api-key-file needs --jobs');
@@ -35,6 +37,7 @@ export async function openJobs(
     dataDir: path.resolve(flags.dataDir),
     limits: { maxBytes, maxLines: parsePositiveInt(flags.maxFileLines, '--max-file-lines') },
     run,
+    auth,
     stallTimeoutMs,
     log,
   });

@@ -50,7 +50,7 @@ export async function serveCommand(flags: ServeFlags, io: Pick<CliIO, 'stderr' |
   let jobs: JobsService | null = null;
   let server: BatchServer;
   try {
-    jobs = await openJobs(flags, run, io);
+    jobs = await openJobs(flags, run, io, auth?.refresher ?? null);
     server = await listen(flags, run, limits, io, auth, jobs);
   } catch (err) {
     auth?.close();

@@ -67,7 +67,8 @@ export async function workerCommand(
     const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log, onFatal, env: io.env });
     await pool.start();
     const { startJobSender, checkNamespace } = await import('../jobs/index.js');
-    const jobs = await startJobSender(url, checkNamespace(flags.jobsNamespace), concurrency, stallTimeoutMs, log);
+    const namespace = checkNamespace(flags.jobsNamespace);
+    const jobs = await startJobSender(url, namespace, concurrency, stallTimeoutMs, log, onFatal);
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(
       `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(url)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,

@@ -7,6 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import type { AuthRefresher } from '../engine/auth.js';
+import type { BatchpostError } from '../engine/errors.js';
 import type { ResolvedOptions } from '../engine/options.js';
 import { hasHeader } from '../engine/headers.js';
 import type { HeaderMap } from '../engine/types.js';
@@ -35,6 +37,8 @@ export interface JobsOptions {
   dataDir: string;
   limits: UploadLimits;
   run: ResolvedOptions;
+  /** serve's --auth-command refresher (null without it): its sender adds the same headers /batch does. */
+  auth: AuthRefresher | null;
   stallTimeoutMs: number;
   log: (line: string) => void;
 }
@@ -87,6 +91,7 @@ export async function startJobs(o: JobsOptions): Promise<JobsService> {
     concurrency: null,
     stallTimeoutMs: o.stallTimeoutMs,
     log: o.log,
+    auth: o.auth,
   });
   sender.start();
   const routes = new JobRoutes({ store, auth: new BearerAuth(o.apiKey), limits: o.limits, base, log: o.log });
@@ -124,13 +129,17 @@ async function publishConfig(o: JobsOptions, redis: JobsRedis, queue: Queue, key
   } else await queue.removeGlobalRateLimit();
 }
 
-/** A sender for `batchpost worker`: sends the lines of the namespace's batches once a serve has published them. */
+/**
+ * A sender for `batchpost worker`: sends the lines of the namespace's batches once a serve has published them,
+ * running serve's --auth-command itself; `onFatal` is told when that command fails (the worker stops).
+ */
 export async function startJobSender(
   redisUrl: string,
   namespace: string,
   concurrency: number | null,
   stallTimeoutMs: number,
   log: (line: string) => void,
+  onFatal: (err: BatchpostError) => void,
 ): Promise<{ close(): Promise<void> }> {
   const conn = await connectRedis(redisUrl, 'batchpost-worker-jobs');
   const sender = new LinesSender({
@@ -140,6 +149,7 @@ export async function startJobSender(
     concurrency,
     stallTimeoutMs,
     log,
+    onFatal,
   });
   sender.start();
   return {

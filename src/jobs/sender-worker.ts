@@ -2,14 +2,18 @@
 // Sender (the engine of `run`: retries, adaptive pace, --concurrency in flight) and records each outcome in Redis
 // once (bpjSettle). serve runs one; every `batchpost worker` runs one more. A job completes only after its lines
 // are recorded, so a sender killed mid-job loses nothing: the job stalls, another sender takes it up, and lines
-// already recorded are not sent again.
+// already recorded are not sent again. With --auth-command every line carries the command's headers: serve's sender
+// shares serve's own refresher, a worker runs the published command itself (src/queue/auth.ts), as for `run --queue`.
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { AuthRefresher } from '../engine/auth.js';
+import type { BatchpostError } from '../engine/errors.js';
 import { Sender } from '../engine/sender.js';
 import { createStats } from '../engine/stats.js';
 import type { OutgoingRequest, Result, Transport, TransportResponse } from '../engine/types.js';
+import { startConfigAuth } from '../queue/auth.js';
 import { activeJobsFor } from '../queue/job.js';
-import { parseRunConfig, senderOptionsOf, transportOf } from '../queue/config.js';
+import { parseRunConfig, senderOptionsOf, transportOf, type QueueRunConfig } from '../queue/config.js';
 import { PREFIX } from '../queue/names.js';
 import { createTransport } from '../transport/index.js';
 import type { JobLine, JobsConfig, LinesJob } from './job-data.js';
@@ -27,6 +31,13 @@ export interface SenderWorkerOptions {
   concurrency: number | null;
   stallTimeoutMs: number;
   log: (line: string) => void;
+  /**
+   * --auth-command's headers: serve hands in its own refresher (null without the option); undefined (a worker):
+   * run the published config's command here.
+   */
+  auth?: AuthRefresher | null;
+  /** This sender's --auth-command failed (at its start or on a refresh): it cannot send; its process stops. */
+  onFatal?: (err: BatchpostError) => void;
 }
 
 const MAX_STALLED = 3;
@@ -38,6 +49,10 @@ export class LinesSender {
   private config: JobsConfig | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  /** The refresher this sender started itself (a worker's), closed with it. */
+  private ownAuth: AuthRefresher | null = null;
+  /** Ends a first run of the command still going when this sender closes. */
+  private readonly stop = new AbortController();
   sent = 0;
   /** Batches this sender has sent lines of (for one log line each). */
   private readonly batches = new Set<string>();
@@ -49,7 +64,7 @@ export class LinesSender {
     const attempt = (): void => {
       if (this.closing !== null) return;
       void this.o.redis.hget(this.o.keys.config, 'json').then(
-        (json) => (json === null ? this.later(attempt) : this.begin(JSON.parse(json) as JobsConfig)),
+        (json) => (json === null ? this.later(attempt) : void this.begin(JSON.parse(json) as JobsConfig)),
         () => this.later(attempt),
       );
     };
@@ -60,13 +75,16 @@ export class LinesSender {
     this.timer = setTimeout(f, 1_000);
   }
 
-  private begin(config: JobsConfig): void {
+  private async begin(config: JobsConfig): Promise<void> {
     if (this.closing !== null) return;
-    this.config = config;
     const run = parseRunConfig(config.run);
+    const auth = await this.authFor(run);
+    if (auth === false) return;
+    if (this.closing !== null) return void this.ownAuth?.close(); // closed meanwhile
+    this.config = config;
     const concurrency = this.o.concurrency ?? run.concurrency;
     this.transport = createTransport(transportOf(run, concurrency));
-    this.sender = new Sender(senderOptionsOf(run, concurrency), this.transport, createStats());
+    this.sender = new Sender({ ...senderOptionsOf(run, concurrency), auth }, this.transport, createStats());
     this.bull = new Worker(this.o.keys.queue, (job) => this.process(job as Job<LinesJob>), {
       connection: this.o.connection,
       prefix: PREFIX,
@@ -77,6 +95,14 @@ export class LinesSender {
       drainDelay: 1,
     });
     this.bull.on('error', () => {}); // Redis trouble: BullMQ reconnects; a lost lock hands the job to another sender
+  }
+
+  /** Serve's refresher, or (a worker) the published command run here once; false when it failed. */
+  private async authFor(run: QueueRunConfig): Promise<AuthRefresher | null | false> {
+    if (this.o.auth !== undefined) return this.o.auth;
+    const auth = await startConfigAuth(run, (err) => this.o.onFatal?.(err), this.stop.signal);
+    if (auth !== false) this.ownAuth = auth;
+    return auth;
   }
 
   private async process(job: Job<LinesJob>): Promise<void> {
@@ -129,9 +155,11 @@ export class LinesSender {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer) clearTimeout(this.timer);
+      this.stop.abort();
       this.sender?.stop();
       await this.bull?.close();
       this.sender?.close();
+      this.ownAuth?.close();
       await this.transport?.close();
     })();
     return this.closing;

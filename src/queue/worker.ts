@@ -7,10 +7,10 @@ import { Worker, type Job } from 'bullmq';
 import type { AuthRefresher } from '../engine/auth.js';
 import { BatchpostError } from '../engine/errors.js';
 import { Sender } from '../engine/sender.js';
-import { openAuthCommand } from '../util/auth-command.js';
 import { createStats } from '../engine/stats.js';
 import type { Result, Transport } from '../engine/types.js';
 import { createTransport, INSECURE_WARNING } from '../transport/index.js';
+import { startConfigAuth } from './auth.js';
 import { parseRunConfig, senderOptionsOf, transportOf, type QueueRunConfig } from './config.js';
 import { activeJobsFor, requestOf, type JobData } from './job.js';
 import { keysOf, PREFIX, REGISTRY_KEY, type QueueKeys } from './names.js';
@@ -159,7 +159,7 @@ class QueueWorker {
     const stored = await o.redis.hgetall(keys.config);
     if (!stored.json || !stored.gen || !stored.rev) return null; // no run uses this queue (yet)
     const config = parseRunConfig(stored.json);
-    const auth = await startAuth(config, o);
+    const auth = await startConfigAuth(config, (err) => o.onFatal?.(err));
     if (auth === false) return null;
     // Among the run's live workers before BullMQ's worker writes anything: a run that ends waits for those to leave.
     const live = await o.redis.bpHeartbeat(keys.workers, keys.config, workerId, HEARTBEAT_MS * 10);
@@ -322,19 +322,6 @@ class QueueWorker {
 
   private log(line: string): void {
     this.o.log(`batchpost worker: queue ${this.name}: ${line}`);
-  }
-}
-
-/** The run's --auth-command run once (null without one); false when it failed (told to onFatal). */
-async function startAuth(config: QueueRunConfig, o: WorkerPoolOptions): Promise<AuthRefresher | null | false> {
-  if (config.authCommand === null) return null;
-  const fatal = (err: BatchpostError) => o.onFatal?.(err);
-  try {
-    return await openAuthCommand(config.authCommand, { refreshMs: config.authRefreshMs, onFailure: fatal });
-  } catch (err) {
-    if (!(err instanceof BatchpostError)) throw err;
-    fatal(err);
-    return false;
   }
 }
 

@@ -37,10 +37,11 @@ export function startServe(
   upstream: string,
   extra: string[] = [],
   redisUrl = REDIS_URL,
+  env?: Record<string, string>,
 ): Promise<Serve> {
   const args = ['serve', '--url', upstream, '--port', '0', '--jobs', redisUrl, '--jobs-namespace', setup.namespace];
   args.push('--data-dir', setup.dataDir, '--api-key-file', setup.keyFile, ...extra);
-  const { child, done } = startCli(args, { timeoutMs: 180_000 });
+  const { child, done } = startCli(args, { timeoutMs: 180_000, env });
   let seen = '';
   child.stderr!.on('data', (d: Buffer | string) => (seen += String(d)));
   return new Promise((resolve, reject) => {
