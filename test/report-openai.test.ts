@@ -155,3 +155,14 @@ test('a torn last openai line is skipped and said; a line of another shape is RE
   expect(mixedShapes.stderr).toContain(`${out}:4: not a result line`);
   expect(mixedShapes.stderr).toContain('[RESULTS_CORRUPT]');
 });
+
+test('a gzip results file whose name does not end in .gz is read by its magic bytes', async () => {
+  const out = path.join(dir, 'results.openai.ndjson');
+  expect((await runCli(runArgs(ndjsonFile(dir, mixed(6)), '--out', out))).code).toBe(1);
+  const renamed = path.join(dir, 'results.openai.gzip');
+  fs.writeFileSync(renamed, zlib.gzipSync(fs.readFileSync(out)));
+  const summary = path.join(dir, 'summary.json');
+  const r = await runCli(['report', renamed, '--summary', summary]);
+  expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+  expect(counted(readJson<SummaryFile>(summary))).toMatchObject({ total: 6, ok: 2, failed: 4 });
+});

@@ -1,11 +1,12 @@
 // Reads a results file back, streamed (a million lines never sit in memory): NDJSON as `run` writes it, the
 // keyed object of `--format json` (one entry per line), or the OpenAI Batch lines of `--format openai`; a name
-// ending in .gz is read decompressed. Each line is checked to be a result; a last line torn by a crash is skipped
+// ending in .gz, or a file that starts with gzip's magic bytes (a .gz renamed), is read decompressed. Each line is checked to be a result; a last line torn by a crash is skipped
 // and reported, any other malformed line stops with RESULTS_CORRUPT naming it.
 //
 // An openai line carries no timings (no duration, start or attempts): its result is marked `noTimings`, and the
 // reports say the timings are not recorded instead of showing zeros.
-import { resultChunks } from '../output/gzip-file.js';
+import fs from 'node:fs';
+import { gunzipMembers, resultChunks } from '../output/gzip-file.js';
 import { openAiLineCode, openAiLineOk } from '../output/openai-line.js';
 import { BatchpostError } from '../engine/errors.js';
 import { requireFile } from '../util/input-file.js';
@@ -98,7 +99,9 @@ async function forEachLine(
 ): Promise<{ lines: number; tail: string }> {
   let lineNo = 0;
   let carry: Buffer[] = [];
-  for await (const chunk of resultChunks(file, { tornAt: null })) {
+  const scan = { tornAt: null };
+  const chunks = startsLikeGzip(file) ? gunzipMembers(file, scan) : resultChunks(file, scan);
+  for await (const chunk of chunks) {
     let start = 0;
     let nl = chunk.indexOf(NEWLINE);
     if (nl !== -1 && carry.length > 0) {
@@ -117,6 +120,17 @@ async function forEachLine(
     if (afterChunk) await afterChunk();
   }
   return { lines: lineNo, tail: Buffer.concat(carry).toString('utf8') };
+}
+
+/** Whether the file's first bytes are gzip's (1f 8b): no results text starts so. */
+function startsLikeGzip(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function parseNdjsonLine(text: string): Result | string | null {
