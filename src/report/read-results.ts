@@ -1,12 +1,13 @@
 // Reads a results file back, streamed (a million lines never sit in memory): NDJSON as `run` writes it, the
 // keyed object of `--format json` (one entry per line), or the OpenAI Batch lines of `--format openai`; a name
-// ending in .gz, or a file that starts with gzip's magic bytes (a .gz renamed), is read decompressed. Each line is checked to be a result; a last line torn by a crash is skipped
-// and reported, any other malformed line stops with RESULTS_CORRUPT naming it.
+// ending in .gz, or a file that starts with gzip's magic bytes (a .gz renamed), is read decompressed. Each line is
+// checked to be a result; a last line torn by a crash is skipped and reported, any other malformed line stops with
+// RESULTS_CORRUPT naming it.
 //
 // An openai line carries no timings (no duration, start or attempts): its result is marked `noTimings`, and the
 // reports say the timings are not recorded instead of showing zeros.
 import fs from 'node:fs';
-import { gunzipMembers, resultChunks } from '../output/gzip-file.js';
+import { gunzipMembers, resultChunks, type GzipScan } from '../output/gzip-file.js';
 import { openAiLineCode, openAiLineOk } from '../output/openai-line.js';
 import { BatchpostError } from '../engine/errors.js';
 import { requireFile } from '../util/input-file.js';
@@ -99,7 +100,7 @@ async function forEachLine(
 ): Promise<{ lines: number; tail: string }> {
   let lineNo = 0;
   let carry: Buffer[] = [];
-  const scan = { tornAt: null };
+  const scan: GzipScan = { tornAt: null };
   const chunks = startsLikeGzip(file) ? gunzipMembers(file, scan) : resultChunks(file, scan);
   for await (const chunk of chunks) {
     let start = 0;
