@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import zlib from 'node:zlib';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server.js';
 import { ndjsonFile, readResults, ROOT, runCli, tmpDir } from './helpers/cli.js';
@@ -400,6 +401,38 @@ suite('the HTML report in headless Chromium', () => {
       await page.close();
     }
     expect(fs.readFileSync(`${old}.html`, 'utf8')).toContain('carry no <code>startedAt</code>');
+  }, 30_000);
+
+  test('--format openai results (gzip): the page opens cleanly and says the timings are not recorded', async () => {
+    const line = (id: string, status: number | null, error: object | null) =>
+      JSON.stringify({
+        id: `batch_req_${id.padStart(32, '0')}`,
+        custom_id: id,
+        response: status === null ? null : { status_code: status, request_id: null, body: { n: id } },
+        error,
+      });
+    const file = path.join(dir, 'openai.ndjson.gz');
+    fs.writeFileSync(
+      file,
+      zlib.gzipSync(
+        [line('1', 200, null), line('2', 422, null), line('3', null, { code: 'TIMEOUT', message: 'no answer' })]
+          .map((l) => `${l}\n`)
+          .join(''),
+      ),
+    );
+    const html = `${file}.html`;
+    expect((await runCli(['report', file, '--html', html])).code).toBe(0);
+    const { page, errors, external } = await open(html);
+    await ready(page);
+    expect(await page.locator('[data-kpi="total"] .value').innerText()).toBe('3');
+    expect(await page.locator('[data-kpi="failed"] .value').innerText()).toBe('2');
+    expect(await page.locator('[data-kpi="latency"] .value').innerText()).toBe('not recorded');
+    expect(await page.locator('#no-timings').count()).toBe(1);
+    expect(await page.locator('#chart-latency, #chart-histogram').count()).toBe(0);
+    expect(await page.locator('#failure-table tbody tr').count()).toBe(2);
+    expect(errors).toEqual([]);
+    expect(external).toEqual([]);
+    await page.close();
   }, 30_000);
 
   test('the demo run: 1,500 orders, all succeeded, charts drawn (and the README screenshot)', async () => {

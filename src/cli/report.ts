@@ -21,7 +21,7 @@ export function addReportCommand(program: Command, host: CommandHost): Command {
   const cmd = program
     .command('report')
     .description('make the HTML report, JUnit XML or JSON summary of a results file written earlier (--out)')
-    .argument('<results>', 'results file written by batchpost run (NDJSON, or --format json)');
+    .argument('<results>', 'results file written by batchpost run (NDJSON, --format json or openai; .gz too)');
   return addOptions(cmd, 'report')
     .addHelpText(
       'after',
@@ -60,7 +60,12 @@ export async function reportCommand(
   }
   const color = useColor(err, io.env);
   err.write(
-    `${formatSummary(report.summary, { color, symbols: color, resultsPath: `${results} (${formatCount(report.read.results)} results)` })}\n`,
+    `${formatSummary(report.summary, {
+      color,
+      symbols: color,
+      resultsPath: `${results} (${formatCount(report.read.results)} results)`,
+      timings: report.snapshot.timings,
+    })}\n`,
   );
 
   const c = painter(color);

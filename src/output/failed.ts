@@ -10,9 +10,13 @@
 // The text written is the record's own: `source` for CSV rows, `raw` for JSON and NDJSON, so a payload goes back
 // out byte for byte (number formatting, key order, whitespace inside the value). A record without it (built
 // from a value, or a multi-line JSON element bound for NDJSON) is serialised from its value instead.
+//
+// A name ending in .gz is written gzip, as --out is (gzip-file.ts): one whole member per flush, so a crashed run
+// leaves a valid .gz, and `batchpost run FILE.gz` reads it back (input is told gzip by its magic bytes).
 import { parseCsv, stringifyCsv } from './csv-lib.js';
 import type { InputRecord } from '../engine/types.js';
 import { jsonText } from '../util/exact-json.js';
+import { isGzipPath } from './gzip-file.js';
 import { createLineWriter } from './line-writer.js';
 
 export type FailedFormat = 'ndjson' | 'json' | 'csv';
@@ -47,7 +51,10 @@ export function createFailedWriter(
   if (format === 'csv' && csvHeader === undefined) {
     throw new Error('a CSV failures file needs the input header row (options.csvHeader)');
   }
-  const writer = createLineWriter({ path, append: false, role: 'the failed payloads' });
+  const gzip = isGzipPath(path);
+  const writer = createLineWriter({ path, append: false, role: 'the failed payloads', gzip });
+  // An empty member: a .gz with no failures in it is still a valid (empty) gzip file, not zero bytes.
+  if (gzip) writer.write('');
   let count = 0;
   let closing: Promise<void> | null = null;
 

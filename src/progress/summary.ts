@@ -17,6 +17,11 @@ export interface SummaryOptions {
    * (a resumed run that sent nothing still fails for failures recorded earlier), and a line says what was sent now.
    */
   recorded?: RecordedCounts | null;
+  /**
+   * False for results that record no timings (`batchpost report` on --format openai results): the duration, rate
+   * and latency are unknown, and a line says so instead of showing zeros.
+   */
+  timings?: boolean;
 }
 
 export interface RecordedCounts {
@@ -46,11 +51,13 @@ export function formatSummary(summary: Summary, options: SummaryOptions): string
     const codes = formatCounts(counts.byError, MAX_ERROR_CODES);
     head.push(codes === '' ? failed : `${failed} (${codes})`);
   }
+  const timed = options.timings !== false;
   const rate = sent > 0 && summary.ratePerSec > 0 ? `, ${formatRate(summary.ratePerSec)}` : '';
-  head.push(`in ${formatDuration(summary.durationMs)}${rate}`);
+  if (timed) head.push(`in ${formatDuration(summary.durationMs)}${rate}`);
   lines.push(head.join(SECTION_GAP));
 
-  if (sent > 0) {
+  if (!timed) lines.push(`  ${c.dim('timings')} not recorded (--format openai results carry no durations)`);
+  else if (sent > 0) {
     const { p50, p95, p99 } = summary.latencyMs;
     let line = `  ${c.dim('latency')} p50 ${formatLatency(p50)}  p95 ${formatLatency(p95)}  p99 ${formatLatency(p99)}`;
     if (summary.retries > 0) line += `${SECTION_GAP}retries ${formatCount(summary.retries)}`;

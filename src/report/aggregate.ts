@@ -84,6 +84,12 @@ export interface ReportSnapshot {
   lastEndedAt: number | null;
   /** Results without startedAt (a results file need not carry it): counted everywhere but in the time charts. */
   untimed: number;
+  /**
+   * False when results were read from lines that record no timings at all (--format openai: no duration, start or
+   * attempts). Latency, duration, throughput and retries are then unknown, and the reports say so; the latency
+   * figures here are zeros that must not be shown.
+   */
+  timings: boolean;
   bucketMs: number;
   series: TimePoint[];
   histogram: HistogramBar[];
@@ -115,6 +121,7 @@ export class ReportAggregator {
   private retried = 0;
   private noStatus = 0;
   private untimed = 0;
+  private noTimings = 0;
   private throttledRequests = 0;
   private firstStartedAt = Infinity;
   private lastEndedAt = -Infinity;
@@ -136,9 +143,13 @@ export class ReportAggregator {
     this.failures = new FailureSample(failures, Math.min(failures, limits.failuresPerCode ?? failures));
   }
 
-  /** Folds one result in. `line`: its 1-based line in the results file, when there is one. */
-  add(r: Result, line: number | null = null): void {
+  /**
+   * Folds one result in. `line`: its 1-based line in the results file, when there is one. `noTimings`: the result
+   * was read from a line that records no timings (see ReportSnapshot.timings); it counts, but has no latency.
+   */
+  add(r: Result & { noTimings?: true }, line: number | null = null): void {
     this.total++;
+    if (r.noTimings) this.noTimings++;
     if (r.ok) this.ok++;
     else this.failed++;
     const attempts = Number.isFinite(r.attempts) ? Math.max(0, r.attempts) : 0;
@@ -154,7 +165,7 @@ export class ReportAggregator {
 
     const ms = Number.isFinite(r.durationMs) && r.durationMs > 0 ? r.durationMs : 0;
     // Requests that were never sent (attempts 0) have no latency to speak of.
-    if (attempts > 0) {
+    if (attempts > 0 && !r.noTimings) {
       this.hdr.record(Math.max(1, Math.round(ms * 1000)));
       this.bins[binOf(ms)]!++;
     }
@@ -182,7 +193,7 @@ export class ReportAggregator {
         durationMs: ms,
         startedAt: startedAt ?? null,
       };
-      if (attempts > 0) this.slowest.add(ref);
+      if (attempts > 0 && !r.noTimings) this.slowest.add(ref);
       if (!r.ok) this.failures.add(ref, r.error?.message ?? '', r.response);
     }
   }
@@ -214,6 +225,7 @@ export class ReportAggregator {
       firstStartedAt: timed ? this.firstStartedAt : null,
       lastEndedAt: timed ? Math.round(this.lastEndedAt) : null,
       untimed: this.untimed,
+      timings: this.noTimings === 0,
       bucketMs: this.buckets.widthMs,
       series: this.series(),
       histogram: this.histogram(),

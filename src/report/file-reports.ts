@@ -70,7 +70,7 @@ export function writeJunitReport(file: string, r: FileReport): Promise<void> {
       classname,
       tests: r.snapshot.total,
       failures: r.snapshot.failed,
-      timeSec: r.summary.durationMs / 1000,
+      timeSec: r.snapshot.timings ? r.summary.durationMs / 1000 : null,
       timestamp: r.snapshot.firstStartedAt,
       properties: [['results', results]],
     },

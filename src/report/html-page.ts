@@ -94,7 +94,8 @@ function kpi(key: string, label: string, value: string, raw: number | string, de
 }
 
 function kpis(s: ReportSnapshot, ctx: ReportContext): string {
-  const cards = [...countCards(s, ctx), ...timeCards(s, ctx), ...latencyCards(s), ...retryCards(s)];
+  const timed = s.timings ? [...timeCards(s, ctx), ...latencyCards(s), ...retryCards(s)] : untimedCards(s);
+  const cards = [...countCards(s, ctx), ...timed];
   return `<section class="kpis" id="kpis" style="margin-top:0">${cards.join('\n')}</section>`;
 }
 
@@ -144,6 +145,19 @@ function latencyCards(s: ReportSnapshot): string[] {
   ];
 }
 
+/** Results that record no timings (--format openai): the cards say so rather than show zeros. */
+function untimedCards(s: ReportSnapshot): string[] {
+  const none = 'not in --format openai results';
+  const throttled = s.throttle.requests > 0 ? `${formatCount(s.throttle.requests)} ended 429/503` : '';
+  return [
+    kpi('duration', 'Duration', '–', '', 'not recorded'),
+    kpi('rate', 'Throughput', '–', ''),
+    kpi('latency', 'Latency', 'not recorded', '', none),
+    kpi('retries', 'Retries', '–', '', 'not recorded'),
+    kpi('throttled', 'Throttled', '–', '', throttled),
+  ];
+}
+
 function retryCards(s: ReportSnapshot): string[] {
   const t = s.throttle;
   const throttleDetail =
@@ -160,7 +174,11 @@ function retryCards(s: ReportSnapshot): string[] {
   ];
 }
 
+const NO_TIMINGS =
+  '<p class="note empty" id="no-timings">These results are in the <code>--format openai</code> shape, which records no timings (no start, duration or attempts): latency, duration, throughput and retries are not recorded.</p>';
+
 function timeNote(s: ReportSnapshot): string {
+  if (!s.timings) return NO_TIMINGS;
   if (s.series.length === 0) {
     return s.total === 0
       ? '<p class="note empty">No results to chart.</p>'
@@ -194,6 +212,11 @@ ${timeNote(s)}${s.series.length > 0 ? '<div class="chart" id="chart-throughput">
 }
 
 function latencySection(s: ReportSnapshot): string {
+  if (!s.timings)
+    return `<section id="latency">
+<h2>Latency</h2>
+<p class="note empty">Not recorded: <code>--format openai</code> results carry no durations.</p>
+</section>`;
   return `<section id="latency">
 <h2>Latency over time</h2>
 <p class="note">p50, p95 and p99 of the requests started in each ${esc(bucketLabel(s.bucketMs))} bucket, from first attempt to last answer (retry waits included); ±5%.</p>
@@ -234,13 +257,19 @@ function outcomesSection(s: ReportSnapshot): string {
   if (s.noStatus > 0) statusRows.push(['no answer', s.noStatus, true]);
   const errorRows: Array<[string, number, boolean]> = Object.entries(s.byError).map(([k, n]) => [k, n, true]);
   const attemptRows: Array<[string, number, boolean]> = Object.entries(s.byAttempts).map(([k, n]) => [k, n, false]);
+  const attempts = s.timings
+    ? `${formatCount(s.attempts)} attempts for ${formatCount(s.total)} requests: ${formatCount(s.retries)} retries, ${formatCount(s.retried)} requests retried.`
+    : `${formatCount(s.total)} requests; attempts are not recorded in <code>--format openai</code> results. A non-2xx answer counts as HTTP_&lt;status&gt;.`;
+  const byAttempts = s.timings
+    ? `<div><h3 class="note">By attempts</h3>${countTable('by-attempts', 'attempts', attemptRows, s.total, 'No requests')}</div>`
+    : '';
   return `<section id="outcomes">
 <h2>Outcomes</h2>
-<p class="note">${formatCount(s.attempts)} attempts for ${formatCount(s.total)} requests: ${formatCount(s.retries)} retries, ${formatCount(s.retried)} requests retried. Error codes are listed in docs/errors.md.</p>
+<p class="note">${attempts} Error codes are listed in docs/errors.md.</p>
 <div class="grid3">
 <div><h3 class="note">By HTTP status</h3>${countTable('by-status', 'status', statusRows, s.total, 'No answers')}</div>
 <div><h3 class="note">By error code</h3>${countTable('by-error', 'error', errorRows, s.total, 'No errors')}</div>
-<div><h3 class="note">By attempts</h3>${countTable('by-attempts', 'attempts', attemptRows, s.total, 'No requests')}</div>
+${byAttempts}
 </div>
 </section>`;
 }
@@ -287,13 +316,12 @@ function failuresSection(s: ReportSnapshot, ctx: ReportContext, options: HtmlOpt
   const rows = s.failures
     .map((f) => {
       const anchor = anchorOf(f);
-      return `<tr id="${esc(anchor)}" data-id="${esc(f.id)}">${idCell(f, anchor)}${statusCell(f.status)}<td>${esc(f.code ?? '')}</td><td class="num">${f.attempts}</td><td class="num">${esc(formatLatency(f.durationMs))}</td><td class="msg">${esc(redactUrls(f.message))}</td><td class="msg mono response">${esc(f.response)}</td></tr>`;
+      return `<tr id="${esc(anchor)}" data-id="${esc(f.id)}">${idCell(f, anchor)}${statusCell(f.status)}<td>${esc(f.code ?? '')}</td>${s.timings ? `<td class="num">${f.attempts}</td><td class="num">${esc(formatLatency(f.durationMs))}</td>` : '<td class="num">–</td><td class="num">–</td>'}<td class="msg">${esc(redactUrls(f.message))}</td><td class="msg mono response">${esc(f.response)}</td></tr>`;
     })
     .join('\n');
-  const file = ctx.results && ctx.results.format === 'ndjson' ? ctx.results.path : 'results.ndjson';
   const leftOut =
     s.failuresLeftOut > 0
-      ? `<p class="note" id="failures-left-out" data-left-out="${s.failuresLeftOut}">${formatCount(s.failuresLeftOut)} more failure${s.failuresLeftOut === 1 ? ' is' : 's are'} not listed (a report lists at most ${formatCount(s.failures.length)}, taking turns between error codes). All of them: <code>jq -c 'select(.ok == false)' ${esc(shellQuote(file))}</code></p>`
+      ? `<p class="note" id="failures-left-out" data-left-out="${s.failuresLeftOut}">${formatCount(s.failuresLeftOut)} more failure${s.failuresLeftOut === 1 ? ' is' : 's are'} not listed (a report lists at most ${formatCount(s.failures.length)}, taking turns between error codes). All of them: <code>${esc(allFailuresCommand(ctx))}</code></p>`
       : '';
   const lines = options.resultsHref !== null ? '; "line N" is its line in the results file' : '';
   return `<section id="failures">
@@ -307,10 +335,22 @@ ${rows}
 </section>`;
 }
 
+/** The jq command that lists every failure of the results file (its format's verdict; zcat first for a .gz). */
+function allFailuresCommand(ctx: ReportContext): string {
+  const results = ctx.results;
+  const listed = results && (results.format === 'ndjson' || results.format === 'openai');
+  const file = listed ? results.path : 'results.ndjson';
+  const filter =
+    results?.format === 'openai'
+      ? "jq -c 'select(.error != null or .response == null or .response.status_code < 200 or .response.status_code >= 300)'"
+      : "jq -c 'select(.ok == false)'";
+  return /\.gz$/i.test(file) ? `zcat ${shellQuote(file)} | ${filter}` : `${filter} ${shellQuote(file)}`;
+}
+
 function parametersSection(s: ReportSnapshot, ctx: ReportContext): string {
   const rows: Array<[string, string]> = [...ctx.parameters];
   if (ctx.startedAt !== null) rows.push(['started', utc(ctx.startedAt)]);
-  rows.push(['duration', formatDuration(ctx.durationMs)]);
+  rows.push(['duration', s.timings ? formatDuration(ctx.durationMs) : 'not recorded (--format openai results)']);
   if (ctx.exitCode !== null) rows.push(['exit code', String(ctx.exitCode)]);
   if (s.firstStartedAt !== null && s.lastEndedAt !== null)
     rows.push(['results span', `${utc(s.firstStartedAt)} to ${utc(s.lastEndedAt)}`]);

@@ -18,8 +18,8 @@ export interface JunitSuite {
   classname: string;
   tests: number;
   failures: number;
-  /** Wall-clock duration of the run, seconds. */
-  timeSec: number;
+  /** Wall-clock duration of the run, seconds; null when the results record no timings (no `time` is written). */
+  timeSec: number | null;
   /** When the run started, epoch ms; null when unknown. */
   timestamp: number | null;
   properties: Array<[name: string, value: string]>;
@@ -27,13 +27,19 @@ export interface JunitSuite {
 
 const RESPONSE_CHARS = 1000;
 
-/** One `<testcase>` element with its newline; a failed request carries `<failure type="CODE" message="…">`. */
-export function junitCase(r: Result, classname: string): string {
-  const head = `    <testcase name="${xmlAttr(r.id)}" classname="${xmlAttr(classname)}" time="${seconds(r.durationMs)}"`;
+/**
+ * One `<testcase>` element with its newline; a failed request carries `<failure type="CODE" message="…">`. A result
+ * read from a line without timings (`noTimings`, --format openai) has no `time` (optional in JUnit) and no
+ * attempts or duration in its details, rather than zeros.
+ */
+export function junitCase(r: Result & { noTimings?: true }, classname: string): string {
+  const time = r.noTimings ? '' : ` time="${seconds(r.durationMs)}"`;
+  const head = `    <testcase name="${xmlAttr(r.id)}" classname="${xmlAttr(classname)}"${time}`;
   if (r.ok) return `${head}/>\n`;
   const code = r.error?.code ?? (r.status !== null ? `HTTP_${r.status}` : 'FAILED');
   const message = redactUrls(r.error?.message ?? `answered ${r.status}`);
-  let details = `${code}: ${message}\nstatus: ${r.status ?? 'none'}\nattempts: ${r.attempts}\nduration: ${r.durationMs} ms`;
+  let details = `${code}: ${message}\nstatus: ${r.status ?? 'none'}`;
+  if (!r.noTimings) details += `\nattempts: ${r.attempts}\nduration: ${r.durationMs} ms`;
   if (r.response !== null && r.response !== undefined) {
     const response = redactValue(r.response);
     const text = typeof response === 'string' ? response : JSON.stringify(response);
@@ -43,9 +49,9 @@ export function junitCase(r: Result, classname: string): string {
 }
 
 function junitHead(s: JunitSuite): string {
-  const time = s.timeSec.toFixed(3);
+  const time = s.timeSec === null ? '' : ` time="${s.timeSec.toFixed(3)}"`;
   const timestamp = s.timestamp === null ? '' : ` timestamp="${new Date(s.timestamp).toISOString().slice(0, 19)}"`;
-  const counts = `tests="${s.tests}" failures="${s.failures}" errors="0" skipped="0" time="${time}"`;
+  const counts = `tests="${s.tests}" failures="${s.failures}" errors="0" skipped="0"${time}`;
   let out = '<?xml version="1.0" encoding="UTF-8"?>\n';
   out += `<testsuites name="batchpost" ${counts}>\n`;
   out += `  <testsuite name="${xmlAttr(s.name)}" ${counts}${timestamp} hostname="${xmlAttr(os.hostname())}">\n`;

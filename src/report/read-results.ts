@@ -1,19 +1,31 @@
-// Reads a results file back, streamed (a million lines never sit in memory): NDJSON as `run` writes it, or the
-// keyed object of `--format json` (one entry per line). Each line is checked to be a result; a last line torn by
-// a crash is skipped and reported, any other malformed line stops with RESULTS_CORRUPT naming it.
-import { resultChunks } from '../output/gzip-file.js';
+// Reads a results file back, streamed (a million lines never sit in memory): NDJSON as `run` writes it, the
+// keyed object of `--format json` (one entry per line), or the OpenAI Batch lines of `--format openai`; a name
+// ending in .gz, or a file that starts with gzip's magic bytes (a .gz renamed), is read decompressed. Each line is
+// checked to be a result; a last line torn by a crash is skipped and reported, any other malformed line stops with
+// RESULTS_CORRUPT naming it.
+//
+// An openai line carries no timings (no duration, start or attempts): its result is marked `noTimings`, and the
+// reports say the timings are not recorded instead of showing zeros.
+import fs from 'node:fs';
+import { gunzipMembers, resultChunks, type GzipScan } from '../output/gzip-file.js';
+import { openAiLineCode, openAiLineOk } from '../output/openai-line.js';
 import { BatchpostError } from '../engine/errors.js';
 import { requireFile } from '../util/input-file.js';
 import type { Result, ResultThrottled } from '../engine/types.js';
+
+/** A result read back; `noTimings` when its line records no duration, start or attempts (--format openai). */
+export type ReadResult = Result & { noTimings?: true };
 
 export interface ReadOutcome {
   /** Results read. */
   results: number;
   /** The file's format, as detected from its first line. */
-  format: 'ndjson' | 'json';
+  format: ResultsFormat;
   /** 1-based line of a torn last line that was skipped, or null. */
   tornLine: number | null;
 }
+
+export type ResultsFormat = 'ndjson' | 'json' | 'openai';
 
 const NEWLINE = 10;
 
@@ -23,7 +35,7 @@ const NEWLINE = 10;
  */
 export async function readResults(
   file: string,
-  onResult: (r: Result, line: number) => void,
+  onResult: (r: ReadResult, line: number) => void,
   afterChunk?: () => Promise<void>,
 ): Promise<ReadOutcome> {
   checkResultsFile(file);
@@ -49,21 +61,26 @@ function checkResultsFile(file: string): void {
 
 /** Turns lines into results, telling the format from the first non-blank line. */
 class ResultLines {
-  format: 'ndjson' | 'json' | null = null;
+  format: ResultsFormat | null = null;
   count = 0;
 
   constructor(
     private readonly file: string,
-    private readonly onResult: (r: Result, line: number) => void,
+    private readonly onResult: (r: ReadResult, line: number) => void,
   ) {}
 
   line(text: string, line: number): void {
     if (this.format === null) {
       if (text.trim() === '') return;
-      this.format = text.trim() === '{' ? 'json' : 'ndjson';
+      this.format = text.trim() === '{' ? 'json' : isOpenAiText(text) ? 'openai' : 'ndjson';
       if (this.format === 'json') return;
     }
-    const r = this.format === 'json' ? parseJsonEntry(text) : parseNdjsonLine(text);
+    const r =
+      this.format === 'json'
+        ? parseJsonEntry(text)
+        : this.format === 'openai'
+          ? parseOpenAiLine(text)
+          : parseNdjsonLine(text);
     if (r === null) return;
     if (typeof r === 'string') throw corrupt(this.file, line, r);
     this.count++;
@@ -83,7 +100,9 @@ async function forEachLine(
 ): Promise<{ lines: number; tail: string }> {
   let lineNo = 0;
   let carry: Buffer[] = [];
-  for await (const chunk of resultChunks(file, { tornAt: null })) {
+  const scan: GzipScan = { tornAt: null };
+  const chunks = startsLikeGzip(file) ? gunzipMembers(file, scan) : resultChunks(file, scan);
+  for await (const chunk of chunks) {
     let start = 0;
     let nl = chunk.indexOf(NEWLINE);
     if (nl !== -1 && carry.length > 0) {
@@ -104,6 +123,17 @@ async function forEachLine(
   return { lines: lineNo, tail: Buffer.concat(carry).toString('utf8') };
 }
 
+/** Whether the file's first bytes are gzip's (1f 8b): no results text starts so. */
+function startsLikeGzip(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function parseNdjsonLine(text: string): Result | string | null {
   if (text.trim() === '') return null;
   let value: unknown;
@@ -113,6 +143,59 @@ function parseNdjsonLine(text: string): Result | string | null {
     return 'not valid JSON';
   }
   return asResult(value);
+}
+
+/** Whether a line is an OpenAI Batch output line: `custom_id` and `response`, and no `ok` of its own. */
+function isOpenAiText(text: string): boolean {
+  try {
+    return isOpenAiShape(JSON.parse(text));
+  } catch {
+    return false;
+  }
+}
+
+function isOpenAiShape(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.custom_id === 'string' && 'response' in v && !('ok' in v);
+}
+
+/**
+ * A `--format openai` line as the result it stands for, with the verdict --resume reads from it (openAiLineOk):
+ * ok is a 2xx response and no error; a non-2xx answer, which OpenAI writes with `error: null`, gets the code
+ * HTTP_<status> the ndjson line would carry.
+ */
+function parseOpenAiLine(text: string): ReadResult | string | null {
+  if (text.trim() === '') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not valid JSON';
+  }
+  if (!isOpenAiShape(value)) return 'not an openai line with "custom_id" and "response"';
+  const response = value.response as { status_code?: unknown; body?: unknown } | null;
+  if (response !== null && (typeof response !== 'object' || typeof response.status_code !== 'number'))
+    return '"response" has no number "status_code"';
+  const error = value.error as { code?: unknown; message?: unknown } | null | undefined;
+  if (error !== null && error !== undefined && (typeof error !== 'object' || typeof error.code !== 'string'))
+    return '"error" has no string "code"';
+  const status = response === null ? null : (response.status_code as number);
+  const ok = openAiLineOk(value);
+  const code = openAiLineCode(value);
+  return {
+    id: value.custom_id as string,
+    ok,
+    status,
+    attempts: 1,
+    durationMs: 0,
+    response: response?.body ?? null,
+    error:
+      code === null
+        ? null
+        : { code, message: typeof error?.message === 'string' ? error.message : `answered ${status ?? 'nothing'}` },
+    noTimings: true,
+  };
 }
 
 /** A `--format json` line: `"id":{…},`, or the closing brace. */

@@ -111,7 +111,8 @@ export class RunReports {
   async finish(summary: Summary, exitCode: number, o: FinishOptions): Promise<boolean> {
     this.stopWatching();
     const { append, out, format } = this.setup;
-    if (append && out !== null && format === 'ndjson') return this.finishWholeFile(out, summary, exitCode, o);
+    if (append && out !== null && (format === 'ndjson' || format === 'openai'))
+      return this.finishWholeFile(out, summary, exitCode, o);
     const t = this.setup.targets;
     const snapshot = this.snapshot(summary);
     const ctx = this.context(summary, exitCode, snapshot.firstStartedAt);

@@ -50,6 +50,29 @@ function buildSummaryJson(summary: Summary, s: ReportSnapshot, ctx: ReportContex
   };
 }
 
+/**
+ * Results that record no timings (--format openai): every figure that would come from them is null rather than a
+ * zero that reads as a measurement, and `timings: false` says why.
+ */
+function withoutTimings(json: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...json,
+    startedAt: null,
+    endedAt: null,
+    durationMs: null,
+    ratePerSec: null,
+    retries: null,
+    latencyMs: null,
+    attempts: null,
+    byAttempts: null,
+    throughput: null,
+    // 429/503 answers are still counted; when they happened is unknown.
+    throttled: { ...(json.throttled as object), ms: null, periods: null },
+    slowest: [],
+  };
+}
+
 export function summaryJsonText(summary: Summary, s: ReportSnapshot, ctx: ReportContext): string {
-  return `${JSON.stringify(buildSummaryJson(summary, s, ctx), null, 2)}\n`;
+  const json = { ...buildSummaryJson(summary, s, ctx), timings: s.timings };
+  return `${JSON.stringify(s.timings ? json : withoutTimings(json), null, 2)}\n`;
 }
