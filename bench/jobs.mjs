@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Batch jobs (serve --jobs) end to end: a LINES-line batch (default 50,000) uploaded with the openai SDK, from
 // create to completed, against the fixture server's /v1/chat/completions on loopback; wall time, lines/s and
-// serve's peak RSS (VmHWM), with serve's own sender alone and with one `batchpost worker` beside it.
+// serve's peak RSS (VmHWM), with serve's own sender alone and with `batchpost worker`s beside it.
 // Needs Redis (REDIS_URL, default redis://127.0.0.1:6379) and a build (npx tsc -p tsconfig.json).
-// Knobs: LINES, CONCURRENCY (per sender, default 64). Every wait is bounded; children are killed on exit.
+// Knobs: LINES, CONCURRENCY (per sender, default 64), WORKERS (the worker counts to try, default 0,1,2). Every wait is bounded; children are killed on exit.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ const BIN = path.join(ROOT, 'bin/batchpost.js');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LINES = Number(process.env.LINES ?? 50_000);
 const CONCURRENCY = process.env.CONCURRENCY ?? '64';
+const WORKERS = (process.env.WORKERS ?? '0,1,2').split(',').map(Number);
 const children = new Set();
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 process.on('SIGINT', () => process.exit(130));
@@ -116,5 +117,5 @@ async function once(workers) {
 }
 
 process.env.BATCHPOST_API_KEY ??= randomBytes(16).toString('hex');
-for (const workers of [0, 1]) console.log(JSON.stringify(await once(workers)));
+for (const workers of WORKERS) console.log(JSON.stringify(await once(workers)));
 process.exit(0);
