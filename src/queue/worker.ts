@@ -60,6 +60,7 @@ export class WorkerPool {
 
   async start(): Promise<void> {
     await this.tick();
+    if (this.stopped) return; // stopped while the first tick waited on Redis
     this.timer = setInterval(() => {
       this.ticking = this.ticking.then(() => this.tick());
     }, HEARTBEAT_MS);
