@@ -44,6 +44,8 @@ interface Frozen {
   url: string;
   /** When the server was stopped, or null while it runs. */
   frozenAt: () => number | null;
+  /** From now on, stop the server before the first command matching `freeze` instead. */
+  freezeAt: (freeze: RegExp) => void;
 }
 
 /**
@@ -65,7 +67,10 @@ async function frozenRedis(freeze: RegExp, nth = 1, after?: RegExp): Promise<Fro
     }
   });
   taps.push(tap);
-  return { redis, tap, url: `redis://:${PASSWORD}@127.0.0.1:${tap.port}`, frozenAt: () => frozenAt };
+  const freezeAt = (next: RegExp) => {
+    [freeze, nth, seen, armed] = [next, 1, 0, true];
+  };
+  return { redis, tap, url: `redis://:${PASSWORD}@127.0.0.1:${tap.port}`, frozenAt: () => frozenAt, freezeAt };
 }
 
 function track(started: { child: ChildProcess; done: Promise<CliResult> }) {
@@ -122,6 +127,8 @@ interface Step {
   after?: RegExp;
   /** Appended to the URL (a database). */
   db?: string;
+  /** More arguments for the command. */
+  extra?: string[];
   /** What the message says of the step. */
   says: string;
 }
@@ -175,6 +182,30 @@ describe('run --queue: a Redis that freezes during start-up', () => {
   );
 });
 
+describe('run --queue --resume: a Redis that freezes during start-up', () => {
+  test('while reading what the interrupted run left: exit 2 with QUEUE_UNAVAILABLE naming the step; the results file is as it was', async () => {
+    const f = await frozenRedis(/(?!)/); // armed once the first run is over
+    const dir = tmpDir();
+    const input = ndjsonFile(dir, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    const out = path.join(dir, 'out.ndjson');
+    const args = runArgs(input, `${upstream.url}/echo`, out, ['--queue', f.url, '--queue-name', 'resumed']);
+    // No worker: the first run queues everything and waits; Ctrl-C leaves the queue for --resume.
+    const first = track(startCli(args, { timeoutMs: HANG_MS }));
+    first.child.stdin!.end();
+    await waitFor(() => first.stderr().includes('no worker is serving'), 60_000, 'the run to wait for a worker');
+    first.child.kill('SIGINT');
+    expect((await first.done).code).toBe(130);
+    const before = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+    // A resumed run reads the interrupted run's generation first thing after its lock.
+    f.freezeAt(/\r\nhget\r\n\$\d+\r\nbatchpost:[^\r]*bp-config/i);
+    const resumed = await runCli([...args, '--resume'], { timeoutMs: HANG_MS });
+    expectUnavailable(resumed, f);
+    expect(resumed.stderr).toContain('while the run was reading what the interrupted run of queue resumed left');
+    expect(fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '').toBe(before);
+    expect(upstream.requests).toHaveLength(0);
+  });
+});
+
 const WORKER_STEPS: Step[] = [
   { step: 'frozen before anything answered', freeze: /auth/i, says: NEVER_ANSWERED },
   {
@@ -193,6 +224,12 @@ const WORKER_STEPS: Step[] = [
     says: 'while the worker was looking for runs to serve',
   },
   {
+    step: 'with --queue-name, while it reads the run it serves',
+    freeze: /\r\nhgetall\r\n/i,
+    extra: ['--queue-name', 'startup'],
+    says: 'did not answer',
+  },
+  {
     step: 'while the sender of batch jobs starts',
     freeze: /maxmemory-policy/,
     nth: 2,
@@ -203,9 +240,9 @@ const WORKER_STEPS: Step[] = [
 describe('batchpost worker: a Redis that freezes during start-up', () => {
   test.each(WORKER_STEPS)(
     '$step: the worker exits 2 with QUEUE_UNAVAILABLE naming host:port and the step',
-    async ({ freeze, nth, says }) => {
+    async ({ freeze, nth, extra, says }) => {
       const f = await frozenRedis(freeze, nth);
-      const worker = await runCli(['worker', '--queue', f.url], { timeoutMs: HANG_MS });
+      const worker = await runCli(['worker', '--queue', f.url, ...(extra ?? [])], { timeoutMs: HANG_MS });
       expectUnavailable(worker, f);
       expect(worker.stderr).toContain(says);
       expect(worker.stderr).not.toMatch(/serving every run/);

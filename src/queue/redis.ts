@@ -301,7 +301,7 @@ export async function whileAnswering<T>(
 }
 
 /** QUEUE_UNAVAILABLE for a Redis that answered nothing for `silentMs` while `doing`. */
-export function silentError(url: string, doing: string, silentMs: number, hint: string): BatchpostError {
+function silentError(url: string, doing: string, silentMs: number, hint: string): BatchpostError {
   return new BatchpostError(
     'QUEUE_UNAVAILABLE',
     `Redis at ${hostOf(url)} did not answer for ${Math.round(silentMs / 1000)}s while ${doing} (stopped, frozen, overloaded, or cut off)`,
