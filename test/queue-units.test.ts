@@ -5,6 +5,7 @@ import type { OutgoingRequest } from '../src/engine/types.js';
 import { limiterOf } from '../src/queue/config.js';
 import { activeJobsFor, idsOf, jobOf, requestOf, requestsPerJob } from '../src/queue/job.js';
 import { jobIdOf, keysOf, queueNameOf, redactUrl } from '../src/queue/names.js';
+import { hostOf } from '../src/queue/redis.js';
 
 describe('job ids', () => {
   test('never an integer and never a colon (BullMQ refuses both), and the same id gives the same job id', () => {
@@ -117,5 +118,13 @@ describe('jobs', () => {
       'g',
     );
     expect(job.opts.jobId).toBe('r-42');
+  });
+});
+
+describe('where Redis is, in messages', () => {
+  test('hostOf gives host:port (6379 by default), never the password or the database', () => {
+    expect(hostOf('redis://:s3cret@10.0.0.5/3')).toBe('10.0.0.5:6379');
+    expect(hostOf('rediss://user:s3cret@redis.example.com:6380')).toBe('redis.example.com:6380');
+    expect(hostOf('redis://[::1]:7000')).toBe('[::1]:7000');
   });
 });

@@ -237,6 +237,7 @@ const queue: Implementation = {
       adopted: new Set(),
       note: () => {},
       workerCommand: 'batchpost worker',
+      where: 'redis',
     });
     const workerRedis = await connectRedis(REDIS_URL, `${name}-worker`);
     const pool = new WorkerPool({

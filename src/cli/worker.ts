@@ -4,6 +4,7 @@
 // flight too and hands them back.
 import type { Command } from 'commander';
 import { BatchpostError } from '../engine/errors.js';
+import type { Redis } from 'ioredis';
 import type { WorkerPool } from '../queue/index.js';
 import { errorText } from './errors.js';
 import { QUEUE_ENV, queueOptionName, queueSourceOf } from '../queue/source.js';
@@ -65,10 +66,10 @@ export async function workerCommand(
     let fatal: (err: BatchpostError) => void = (e) => (early ??= e);
     const onFatal = (e: BatchpostError) => fatal(e);
     const pool = new WorkerPool({ redis, queueName, concurrency, stallTimeoutMs, log, onFatal, env: io.env });
-    await pool.start();
-    const { startJobSender, checkNamespace } = await import('../jobs/index.js');
-    const namespace = checkNamespace(flags.jobsNamespace);
-    const jobs = await startJobSender(url, namespace, concurrency, stallTimeoutMs, log, onFatal);
+    const jobs = await startServing(url, redis, pool, queueName, async () => {
+      const { startJobSender, checkNamespace } = await import('../jobs/index.js');
+      return startJobSender(url, checkNamespace(flags.jobsNamespace), concurrency, stallTimeoutMs, log, onFatal);
+    });
     const what = queueName === null ? 'every run' : `queue ${queueName}`;
     log(
       `batchpost worker: ${pool.id} serving ${what} on ${redactUrl(url)}${concurrency === null ? '' : `, ${concurrency} in flight per run`}`,
@@ -91,6 +92,41 @@ export async function workerCommand(
   } finally {
     await closeRedis(redis);
   }
+}
+
+/**
+ * The pool's first look for runs, then the sender of batch jobs: given up when Redis stops answering meanwhile
+ * (nothing else watches it yet), with QUEUE_UNAVAILABLE naming the step and where Redis is.
+ */
+async function startServing(
+  url: string,
+  redis: Redis,
+  pool: WorkerPool,
+  queueName: string | null,
+  startJobs: () => Promise<Closable>,
+): Promise<Closable> {
+  const { hostOf, whileAnswering } = await import('../queue/index.js');
+  let doing = 'the worker was connecting';
+  const steps = async () => {
+    await redis.ping();
+    doing =
+      queueName === null ? 'the worker was looking for runs to serve' : `the worker was reading queue ${queueName}`;
+    await pool.start();
+    doing = 'the worker was starting the sender of batch jobs';
+    return startJobs();
+  };
+  const hint = `Check that Redis at ${hostOf(url)} is up and answering, then start the worker again.`;
+  try {
+    return await whileAnswering(redis, url, () => doing, steps(), hint);
+  } catch (err) {
+    pool.returnJobs();
+    void pool.stop();
+    throw err;
+  }
+}
+
+interface Closable {
+  close(): Promise<void>;
 }
 
 /**

@@ -138,15 +138,15 @@ async function probe(url: string): Promise<void> {
   });
   let cause = '';
   client.on('error', (err: Error) => (cause ||= err.message));
+  // What the probe waits for: a server that answered the first commands and then froze is told apart from one
+  // that never answered at all (not Redis, or frozen from the start).
+  const step: ProbeStep = { doing: null };
   let timer: NodeJS.Timeout | undefined;
   const silent = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`it accepted the connection but did not answer within ${PROBE_MS / 1000}s`)),
-      PROBE_MS,
-    );
+    timer = setTimeout(() => reject(new Error(silentProbeText(step))), PROBE_MS);
   });
   try {
-    await Promise.race([checkServer(client, url), silent]);
+    await Promise.race([checkServer(client, url, step), silent]);
   } catch (err) {
     if (err instanceof BatchpostError) throw err;
     const why = cause || (err as Error).message;
@@ -161,9 +161,21 @@ async function probe(url: string): Promise<void> {
   }
 }
 
+/** The probe's current command once the server has answered one; null before. */
+interface ProbeStep {
+  doing: string | null;
+}
+
+function silentProbeText(step: ProbeStep): string {
+  const within = `within ${PROBE_MS / 1000}s`;
+  if (step.doing === null) return `it accepted the connection but did not answer ${within}`;
+  return `it answered, then stopped answering ${within} (while ${step.doing})`;
+}
+
 /** Version, database and eviction policy: what batchpost needs of the Redis at `url`. */
-async function checkServer(client: Redis, url: string): Promise<void> {
+async function checkServer(client: Redis, url: string, step: ProbeStep): Promise<void> {
   await client.connect();
+  step.doing = 'reading its version';
   const info = await client.info('server');
   const version = /redis_version:(\d+)\.(\d+)/.exec(info);
   if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
@@ -172,7 +184,9 @@ async function checkServer(client: Redis, url: string): Promise<void> {
       `Redis at ${redactUrl(url)} is version ${version[1]}.${version[2]}; batchpost needs 6.2 or later`,
     );
   }
+  step.doing = 'checking the database the URL names';
   await checkDatabase(client, url);
+  step.doing = 'reading its maxmemory-policy';
   const policy = await evictionPolicy(client);
   if (policy !== null && policy !== 'noeviction') {
     throw new BatchpostError(
@@ -251,6 +265,48 @@ export function watchAnswers(client: Redis, onSilent: (silentMs: number) => void
   }, 1_000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** `host:port` of a Redis URL, for messages: never its password. */
+export function hostOf(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || '6379'}`;
+}
+
+/**
+ * `work` on `client` where nothing else watches Redis (start-up, shutdown), given up like a mid-run silence: when
+ * no PING is answered for UNANSWERED_MS (watchAnswers), the client is dropped, so the commands `work` waits on
+ * fail at once, and this throws QUEUE_UNAVAILABLE saying what `doing()` was and where Redis is.
+ */
+export async function whileAnswering<T>(
+  client: Redis,
+  url: string,
+  doing: () => string,
+  work: Promise<T>,
+  hint: string,
+): Promise<T> {
+  work.catch(() => {}); // after a silence its commands fail: nobody waits for it any more
+  let unwatch = () => {};
+  const silent = new Promise<never>((_, reject) => {
+    unwatch = watchAnswers(client, (silentMs) => {
+      client.disconnect();
+      reject(silentError(url, doing(), silentMs, hint));
+    });
+  });
+  try {
+    return await Promise.race([work, silent]);
+  } finally {
+    unwatch();
+  }
+}
+
+/** QUEUE_UNAVAILABLE for a Redis that answered nothing for `silentMs` while `doing`. */
+function silentError(url: string, doing: string, silentMs: number, hint: string): BatchpostError {
+  return new BatchpostError(
+    'QUEUE_UNAVAILABLE',
+    `Redis at ${hostOf(url)} did not answer for ${Math.round(silentMs / 1000)}s while ${doing} (stopped, frozen, overloaded, or cut off)`,
+    hint,
+  );
 }
 
 /** Closes a client, waiting for replies in flight when it can; never throws. */

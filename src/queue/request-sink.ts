@@ -38,6 +38,8 @@ export interface QueueRequestSinkOptions {
   note: (message: string) => void;
   /** The command that starts a worker for this run, for the "waiting for a worker" note. */
   workerCommand: string;
+  /** `host:port` of the Redis, for messages (never its password). */
+  where: string;
 }
 
 interface Entry {
@@ -312,18 +314,20 @@ export class QueueRequestSink implements RequestSink {
     if (this.closed) return;
     const open = this.pending.size + this.gate.waiting;
     const why = this.redisDown !== null ? ` (${this.redisDown})` : '';
+    // After Ctrl-C the run waits for what workers are sending: a frozen Redis would make that wait endless.
+    const when = this.stopping ? ' while the run was stopping' : '';
     this.fail(
       new BatchpostError(
         'QUEUE_UNAVAILABLE',
-        `Redis for queue ${this.o.name} did not answer for ${Math.round(silentMs / 1000)}s${why}; the run stopped (${open} request${open === 1 ? '' : 's'} without a result)`,
+        `Redis at ${this.o.where} for queue ${this.o.name} did not answer for ${Math.round(silentMs / 1000)}s${when}${why}; the run stopped (${open} request${open === 1 ? '' : 's'} without a result)`,
         'Bring Redis back (a stopped or frozen server, a network cut), then continue with --resume: what is recorded stays.',
       ),
     );
   }
 
-  /** Stops the run at once for `error`, settling what has no result as unsent. */
+  /** Stops the run at once for `error`, settling what has no result as unsent; also ends a graceful stop's wait. */
   private fail(error: BatchpostError): void {
-    if (this.stopping) return;
+    if (this.failure !== null || this.aborted) return;
     this.failure = error;
     this.stopping = true;
     this.aborted = true;

@@ -12,7 +12,15 @@ import { configOf, limiterOf } from './config.js';
 import { idsOf, requestsPerJob } from './job.js';
 import { keysOf, queueNameOf, REGISTRY_KEY, PREFIX, type QueueKeys } from './names.js';
 import { QUEUE_ENV, queueOptionName, queueSourceOf, workerCommandOf } from './source.js';
-import { checkRedisUrl, closeRedis, connectRedis, WORKER_ALIVE_MS, type BpRedis } from './redis.js';
+import {
+  checkRedisUrl,
+  closeRedis,
+  connectRedis,
+  hostOf,
+  whileAnswering,
+  WORKER_ALIVE_MS,
+  type BpRedis,
+} from './redis.js';
 import { QueueRequestSink } from './request-sink.js';
 import { shellQuote } from '../util/shell-quote.js';
 
@@ -65,10 +73,12 @@ export async function openQueueRun(
   let sink: QueueRequestSink | null = null;
   const redis = await connectRedis(url, `batchpost-run-${name}`, (up, error) => sink?.redisState(up, error));
   const token = `${os.hostname()}/${process.pid}/${randomBytes(6).toString('base64url')}`;
-  const hold: QueueHold = { redis, keys, name, token };
+  const hold: QueueHold = { redis, keys, name, token, url };
   const parts = await setUpQueue(hold, options, ctx.resume);
   const workerCommand = workerCommandOf(source, name, shellQuote);
   let closing: Promise<void> | null = null;
+  /** Redis froze while an interrupted run let go of its queue: the run stops as when it froze mid-run. */
+  let closeFailure: BatchpostError | null = null;
   return {
     name,
     sender: (_senderOptions, stats) =>
@@ -86,15 +96,16 @@ export async function openQueueRun(
         adopted: parts.adopted,
         note: ctx.note,
         workerCommand,
+        where: hostOf(url),
       })),
     get failure() {
-      return sink?.failure ?? null;
+      return sink?.failure ?? closeFailure;
     },
     close() {
       closing ??= (async () => {
         sink?.close();
         if (sink?.failure?.code === 'QUEUE_UNAVAILABLE') return letGo(hold, parts);
-        await tearDown(hold, parts, sink?.completed ?? false);
+        closeFailure = await release(hold, parts, sink?.completed ?? false);
       })();
       return closing;
     },
@@ -107,6 +118,7 @@ interface QueueHold {
   keys: QueueKeys;
   name: string;
   token: string;
+  url: string;
 }
 
 /** The queue as set up for this run. */
@@ -125,31 +137,65 @@ interface QueueParts {
 /** Takes the queue and readies it for this run; on failure lets go of everything, the connection included. */
 async function setUpQueue(hold: QueueHold, options: ResolvedOptions, resume: boolean): Promise<QueueParts> {
   const { redis, keys, token } = hold;
-  let renew: NodeJS.Timeout | null = null;
-  let queue: Queue | null = null;
+  const made: Made = { renew: null, queue: null, doing: 'the run was connecting' };
+  const hint = `Check that Redis at ${hostOf(hold.url)} is up and answering, then run the command again: nothing was queued or sent.`;
   try {
-    await lock(redis, keys, hold.name, token);
-    renew = setInterval(() => void redis.bpLock(keys.lock, token, LOCK_TTL_MS).catch(() => {}), LOCK_TTL_MS / 3);
-    renew.unref();
-    queue = new Queue(hold.name, {
-      connection: redis,
-      prefix: PREFIX,
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: false, attempts: 1 },
-    });
-    queue.on('error', () => {}); // connection trouble shows through the sink's hold; BullMQ retries
-    const { gen, adopted } = await generation(hold, queue, resume);
-    await register(hold, queue, gen, options);
-    await queue.resume();
-    const reader = redis.duplicate() as BpRedis;
-    reader.on('error', () => {});
-    return { queue, reader, renew, gen, adopted };
+    return await whileAnswering(redis, hold.url, () => made.doing, takeQueue(hold, options, resume, made), hint);
   } catch (err) {
-    if (renew) clearInterval(renew);
-    await queue?.close().catch(() => {});
+    if (made.renew) clearInterval(made.renew);
+    // Bounded: after a silence the connection is gone, and a queue still starting up may not notice at once.
+    await bounded(made.queue?.close());
     await redis.bpUnlock(keys.lock, token).catch(() => {});
     await closeRedis(redis);
     throw err;
   }
+}
+
+/** What setUpQueue has made so far (to undo on failure), and the step it is at (for a message if Redis freezes). */
+interface Made {
+  renew: NodeJS.Timeout | null;
+  queue: Queue | null;
+  doing: string;
+}
+
+/** setUpQueue's steps, each named in `made.doing` before it waits on Redis. */
+async function takeQueue(hold: QueueHold, options: ResolvedOptions, resume: boolean, made: Made): Promise<QueueParts> {
+  const { redis, keys, token, name } = hold;
+  await redis.ping();
+  made.doing = `the run was taking the lock of queue ${name}`;
+  await lock(redis, keys, name, token);
+  made.renew = setInterval(() => void redis.bpLock(keys.lock, token, LOCK_TTL_MS).catch(() => {}), LOCK_TTL_MS / 3);
+  made.renew.unref();
+  made.doing = `the run was creating queue ${name} (BullMQ)`;
+  const queue = (made.queue = new Queue(name, {
+    connection: redis,
+    prefix: PREFIX,
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: false, attempts: 1 },
+  }));
+  queue.on('error', () => {}); // connection trouble shows through the sink's hold; BullMQ retries
+  await queue.waitUntilReady();
+  made.doing = resume
+    ? `the run was reading what the interrupted run of queue ${name} left`
+    : `the run was clearing what an earlier run of queue ${name} left`;
+  const { gen, adopted } = await generation(hold, queue, resume);
+  made.doing = 'the run was publishing its settings for the workers';
+  await register(hold, queue, gen, options);
+  await queue.resume();
+  const reader = redis.duplicate() as BpRedis;
+  reader.on('error', () => {});
+  return { queue, reader, renew: made.renew, gen, adopted };
+}
+
+/** Waits for `work` at most a second; never throws. */
+async function bounded(work: Promise<unknown> | undefined): Promise<void> {
+  await Promise.race([work?.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+}
+
+/** A finished run (every line recorded) whose Redis froze while it deleted its keys: worth a line, not a failure. */
+function warnKeysLeft(hold: QueueHold, err: Error): void {
+  process.stderr.write(
+    `batchpost: ${err.message}; every result is recorded, but the keys of queue ${hold.name} stay in Redis (batchpost:${hold.name}:*) until a run of that name starts again\n`,
+  );
 }
 
 /** A resumed run keeps its generation and adopts the requests still queued; a fresh one starts from nothing. */
@@ -188,6 +234,24 @@ async function register(hold: QueueHold, queue: Queue, gen: string, options: Res
   await redis.hset(REGISTRY_KEY, name, JSON.stringify(entry));
 }
 
+/**
+ * tearDown, given up when Redis stops answering (after Ctrl-C nothing else watches it): a finished run only warns
+ * that its keys stay; an interrupted one stops with QUEUE_UNAVAILABLE (returned) and its --resume command.
+ */
+async function release(hold: QueueHold, parts: QueueParts, completed: boolean): Promise<BatchpostError | null> {
+  const doing = () => `the run was letting go of queue ${hold.name}`;
+  const hint = 'Bring Redis back, then continue with --resume: what is recorded stays.';
+  try {
+    await whileAnswering(hold.redis, hold.url, doing, tearDown(hold, parts, completed), hint);
+    return null;
+  } catch (err) {
+    await letGo(hold, parts);
+    if (!completed) return err as BatchpostError;
+    warnKeysLeft(hold, err as Error);
+    return null;
+  }
+}
+
 /** Deletes a finished run's keys (an interrupted one's stay, its queue paused, for --resume) and lets go. */
 async function tearDown(hold: QueueHold, parts: QueueParts, completed: boolean): Promise<void> {
   const { redis, keys, name, token } = hold;
@@ -220,8 +284,7 @@ async function letGo(hold: QueueHold, parts: QueueParts): Promise<void> {
   clearInterval(parts.renew);
   parts.reader.disconnect();
   hold.redis.disconnect();
-  const bound = new Promise((resolve) => setTimeout(resolve, 1_000).unref());
-  await Promise.race([parts.queue.close().catch(() => {}), bound]);
+  await bounded(parts.queue.close());
 }
 
 /**

@@ -60,6 +60,7 @@ export class WorkerPool {
 
   async start(): Promise<void> {
     await this.tick();
+    if (this.stopped) return; // stopped while the first tick waited on Redis
     this.timer = setInterval(() => {
       this.ticking = this.ticking.then(() => this.tick());
     }, HEARTBEAT_MS);
@@ -67,11 +68,17 @@ export class WorkerPool {
       this.o.onFatal?.(
         new BatchpostError(
           'QUEUE_UNAVAILABLE',
-          `Redis did not answer for ${Math.round(silentMs / 1000)}s (stopped, frozen, or cut off); this worker stops`,
+          `Redis at ${this.where} did not answer for ${Math.round(silentMs / 1000)}s (stopped, frozen, or cut off); this worker stops`,
           'Bring Redis back and start the worker again: the jobs it held go back to the queue when their locks expire.',
         ),
       ),
     );
+  }
+
+  /** `host:port` of the Redis, for messages (never its password). */
+  private get where(): string {
+    const { host, port } = this.o.redis.options;
+    return `${host ?? 'localhost'}:${port ?? 6379}`;
   }
 
   /** Requests being sent right now, across queues. */

@@ -2,6 +2,7 @@
 // isolation (a worker without --queue-name serves every run in its Redis, so test runs sharing one Redis would send
 // each other's requests).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { freePort } from '../../fixtures/server.js';
 
@@ -56,10 +57,59 @@ export async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-/** Kills it (as a crash would: nothing saved) and waits for it to exit. Idempotent. */
+/** Kills it (as a crash would: nothing saved; a stopped one is continued first) and waits for it to exit. Idempotent. */
 export async function stopRedisServer(server: RedisServer): Promise<void> {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return;
   const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGCONT');
   server.child.kill('SIGKILL');
   await exited;
+}
+
+export interface RedisTap {
+  port: number;
+  /** The tap's URL: what a client connects to instead of the server's. */
+  url: string;
+  /** Stops listening and cuts every connection through it. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP relay in front of the Redis on `target`: `onSend` sees each chunk a client sends (RESP text, whole commands
+ * at start-up's sizes) before it is passed on, so a test can freeze the server (SIGSTOP) just before a given command
+ * reaches it: the step of a client's start-up a real frozen server would hang.
+ */
+export async function startRedisTap(target: number, onSend: (text: string) => void): Promise<RedisTap> {
+  const sockets = new Set<net.Socket>();
+  const keep = (s: net.Socket) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  };
+  const server = net.createServer((client) => {
+    keep(client);
+    const upstream = net.connect(target, '127.0.0.1');
+    keep(upstream);
+    client.on('data', (chunk: Buffer) => {
+      onSend(chunk.toString('latin1'));
+      upstream.write(chunk);
+    });
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      });
+      return closing;
+    },
+  };
 }
