@@ -14,9 +14,17 @@ import {
   startCli,
   tmpDir as makeTmpDir,
   waitFor,
+  withStderr,
   type CliResult,
 } from './helpers/cli.js';
-import { startRedisServer, startRedisTap, stopRedisServer, type RedisServer, type RedisTap } from './helpers/redis.js';
+import {
+  queueRunArgs as runArgs,
+  startRedisServer,
+  startRedisTap,
+  stopRedisServer,
+  type RedisServer,
+  type RedisTap,
+} from './helpers/redis.js';
 
 // Each test starts a Redis server and CLI processes; on a loaded machine each takes seconds. A bound, not a speed check.
 jest.setTimeout(180_000);
@@ -73,26 +81,11 @@ async function frozenRedis(freeze: RegExp, nth = 1, after?: RegExp): Promise<Fro
   return { redis, tap, url: `redis://:${PASSWORD}@127.0.0.1:${tap.port}`, frozenAt: () => frozenAt, freezeAt };
 }
 
+/** A CLI child, killed after the test if still running, with its stderr so far. */
 function track(started: { child: ChildProcess; done: Promise<CliResult> }) {
   children.push(started.child);
-  let stderr = '';
-  started.child.stderr!.on('data', (d: string) => (stderr += d));
-  return { ...started, stderr: () => stderr };
+  return withStderr(started);
 }
-
-const runArgs = (input: string, url: string, out: string, extra: string[] = []) => [
-  'run',
-  input,
-  '--url',
-  url,
-  '--out',
-  out,
-  '--progress',
-  'lines',
-  '--progress-interval',
-  '250ms',
-  ...extra,
-];
 
 /** Stopped with QUEUE_UNAVAILABLE (exit 2, not killed as hung), naming where Redis is and never its password. */
 function expectUnavailable(r: CliResult, f: Frozen): void {

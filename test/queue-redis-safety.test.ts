@@ -17,9 +17,10 @@ import {
   startCli,
   tmpDir as makeTmpDir,
   waitFor,
+  withStderr,
   type CliResult,
 } from './helpers/cli.js';
-import { startRedisServer, stopRedisServer, type RedisServer } from './helpers/redis.js';
+import { queueRunArgs as runArgs, startRedisServer, stopRedisServer, type RedisServer } from './helpers/redis.js';
 
 // Each test starts Redis servers and CLI processes; on a loaded machine each takes seconds. A bound, not a speed check.
 jest.setTimeout(180_000);
@@ -55,11 +56,10 @@ async function dbsize(port: number, db = 0, password?: string): Promise<number> 
   }
 }
 
+/** A CLI child, killed after the test if still running, with its stderr so far. */
 function track(started: { child: ChildProcess; done: Promise<CliResult> }) {
   children.push(started.child);
-  let stderr = '';
-  started.child.stderr!.on('data', (d: string) => (stderr += d));
-  return { ...started, stderr: () => stderr };
+  return withStderr(started);
 }
 
 /** A worker serving one queue, started and ready. */
@@ -68,20 +68,6 @@ async function startWorker(url: string, queue: string, extra: string[] = [], env
   await waitFor(() => /serving queue/.test(w.stderr()) || w.child.exitCode !== null, 60_000, 'the worker to start');
   return w;
 }
-
-const runArgs = (input: string, url: string, out: string, extra: string[] = []) => [
-  'run',
-  input,
-  '--url',
-  url,
-  '--out',
-  out,
-  '--progress',
-  'lines',
-  '--progress-interval',
-  '250ms',
-  ...extra,
-];
 
 beforeAll(async () => {
   upstream = await startFixtureServer();

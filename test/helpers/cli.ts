@@ -141,3 +141,10 @@ export const THREAD_MODES: [name: string, args: string[]][] = [
   ['main thread', ['--threads', '0']],
   ['two sender threads', ['--threads', '2']],
 ];
+
+/** A started CLI child with its stderr as it has arrived so far. */
+export function withStderr<T extends { child: ChildProcess }>(started: T): T & { stderr: () => string } {
+  let stderr = '';
+  started.child.stderr!.on('data', (d: string) => (stderr += d));
+  return { ...started, stderr: () => stderr };
+}

@@ -113,3 +113,18 @@ export async function startRedisTap(target: number, onSend: (text: string) => vo
     },
   };
 }
+
+/** `run` writing its results to `out`, with the progress lines the queue tests read. */
+export const queueRunArgs = (input: string, url: string, out: string, extra: string[] = []): string[] => [
+  'run',
+  input,
+  '--url',
+  url,
+  '--out',
+  out,
+  '--progress',
+  'lines',
+  '--progress-interval',
+  '250ms',
+  ...extra,
+];
