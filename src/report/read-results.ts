@@ -8,6 +8,7 @@
 // reports say the timings are not recorded instead of showing zeros.
 import fs from 'node:fs';
 import { gunzipMembers, resultChunks, type GzipScan } from '../output/gzip-file.js';
+import { isGzip } from '../input/gzip.js';
 import { openAiLineCode, openAiLineOk } from '../output/openai-line.js';
 import { BatchpostError } from '../engine/errors.js';
 import { requireFile } from '../util/input-file.js';
@@ -128,30 +129,31 @@ function startsLikeGzip(file: string): boolean {
   const fd = fs.openSync(file, 'r');
   try {
     const head = Buffer.alloc(2);
-    return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    return isGzip(head.subarray(0, fs.readSync(fd, head, 0, 2, 0)));
   } finally {
     fs.closeSync(fd);
   }
 }
 
+/** A line's JSON value; NOT_JSON when it is not JSON. */
+const NOT_JSON = Symbol('not JSON');
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return NOT_JSON;
+  }
+}
+
 function parseNdjsonLine(text: string): Result | string | null {
   if (text.trim() === '') return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not valid JSON';
-  }
-  return asResult(value);
+  const value = jsonOf(text);
+  return value === NOT_JSON ? 'not valid JSON' : asResult(value);
 }
 
 /** Whether a line is an OpenAI Batch output line: `custom_id` and `response`, and no `ok` of its own. */
 function isOpenAiText(text: string): boolean {
-  try {
-    return isOpenAiShape(JSON.parse(text));
-  } catch {
-    return false;
-  }
+  return isOpenAiShape(jsonOf(text));
 }
 
 function isOpenAiShape(value: unknown): value is Record<string, unknown> {
@@ -167,12 +169,8 @@ function isOpenAiShape(value: unknown): value is Record<string, unknown> {
  */
 function parseOpenAiLine(text: string): ReadResult | string | null {
   if (text.trim() === '') return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not valid JSON';
-  }
+  const value = jsonOf(text);
+  if (value === NOT_JSON) return 'not valid JSON';
   if (!isOpenAiShape(value)) return 'not an openai line with "custom_id" and "response"';
   const response = value.response as { status_code?: unknown; body?: unknown } | null;
   if (response !== null && (typeof response !== 'object' || typeof response.status_code !== 'number'))
